@@ -1,0 +1,69 @@
+import type { CircuitBreakerOptions } from './pipeline/circuit-breaker.js';
+import type { HandlerClass, RetryPolicy } from './decorators.js';
+import { ConfigurationError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Persistence } from './persistence.js';
+import type { Middleware } from './pipeline/middleware.js';
+import type { Serializer } from './serializer.js';
+import type { Transport } from './transport.js';
+
+export interface BusOptions {
+  readonly transport: Transport;
+  /** This service's name: the CloudEvents `source` of what it publishes. */
+  readonly serviceName: string;
+  /** Handler classes (decorated with `@Subscriber` and `@Handle`). */
+  readonly handlers?: readonly HandlerClass[];
+  /** Makes a handler instance for each message. Default `new Class()`; `createBus` wires inversify. */
+  readonly resolveHandler?: (handlerClass: HandlerClass) => object;
+  /** Serializers besides JSON (e.g. Avro). */
+  readonly serializers?: readonly Serializer[];
+  readonly logger?: Logger;
+  /** Deliveries handled at once per consumer unless `@Subscriber` says otherwise. Default 16. */
+  readonly concurrency?: number;
+  /** Retry policy of handlers that set none. */
+  readonly retry?: RetryPolicy;
+  /** Handler timeout for handlers that set none. Default: none. */
+  readonly timeoutMs?: number;
+  /** A circuit breaker per consumer; off unless given. */
+  readonly circuitBreaker?: CircuitBreakerOptions;
+  /** Unit of work, inbox and outbox: exactly-once effects. Without it, handlers run without a transaction. */
+  readonly persistence?: Persistence;
+  /** Extra middleware, run innermost (just around the handler), in order. */
+  readonly middleware?: readonly Middleware[];
+  /** How long `stop()` lets in-flight handlers finish before aborting them. Default 30 s. */
+  readonly drainTimeoutMs?: number;
+  /** Whether `stop()` also closes the transport. Default true. */
+  readonly closeTransport?: boolean;
+}
+
+export function validateBusOptions(options: BusOptions): void {
+  if (options === null || typeof options !== 'object') throw new ConfigurationError('options', 'must be an object');
+  const transport = options.transport as Partial<BusOptions['transport']> | undefined;
+  if (typeof transport?.publish !== 'function' || typeof transport.consume !== 'function') {
+    throw new ConfigurationError('transport', 'must implement Transport');
+  }
+  if (typeof options.serviceName !== 'string' || options.serviceName.length === 0) {
+    throw new ConfigurationError('serviceName', 'must be a non-empty string');
+  }
+  positiveInteger('concurrency', options.concurrency);
+  positiveInteger('retry.attempts', options.retry?.attempts);
+  nonNegativeInteger('retry.immediate', options.retry?.immediate);
+  positiveNumber('timeoutMs', options.timeoutMs);
+  positiveNumber('drainTimeoutMs', options.drainTimeoutMs);
+}
+
+export function positiveInteger(field: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new ConfigurationError(field, `must be a positive integer, got ${String(value)}`);
+  }
+}
+
+function nonNegativeInteger(field: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+    throw new ConfigurationError(field, `must be a non-negative integer, got ${String(value)}`);
+  }
+}
+
+function positiveNumber(field: string, value: number | undefined): void {
+  if (value !== undefined && !(value > 0)) throw new ConfigurationError(field, `must be > 0, got ${String(value)}`);
+}

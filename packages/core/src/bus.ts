@@ -1,0 +1,547 @@
+import { exponential } from './backoff.js';
+import type { BusOptions } from './bus-options.js';
+import { validateBusOptions } from './bus-options.js';
+import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
+import type { HandleOptions, HandlerClass, RetryPolicy } from './decorators.js';
+import { getHandlerMetadata, getSubscriberMetadata } from './decorators.js';
+import type { Envelope } from './envelope.js';
+import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
+import { ConfigurationError, DeserializationError, TransportError, toOmnibusError } from './errors.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+import type { MessageContext, PublishOptions } from './message-context.js';
+import { currentMessageContext } from './message-context.js';
+import type { OutboxMessage } from './persistence.js';
+import { CircuitBreaker } from './pipeline/circuit-breaker.js';
+import { correlation } from './pipeline/correlation.js';
+import { immediateRetry } from './pipeline/immediate-retry.js';
+import type { HandlingContext, Middleware } from './pipeline/middleware.js';
+import { compose } from './pipeline/middleware.js';
+import { timeout } from './pipeline/timeout.js';
+import { DUPLICATE, OUTGOING, outgoingOf, unitOfWork } from './pipeline/unit-of-work.js';
+import { JsonSerializer, SerializerRegistry } from './serializer.js';
+import type { Consumer, Delivery, Destination, HealthReport, Source, Topology, Transport } from './transport.js';
+import { describeSource } from './transport.js';
+import { uuidv7 } from './uuid.js';
+
+/** Counters of what the bus has done since it was created. */
+export interface BusStats {
+  received: number;
+  handled: number;
+  retried: number;
+  deadLettered: number;
+  /** Messages of a type no handler of their consumer handles: acked and counted, not dead-lettered. */
+  unknownType: number;
+  /** Deliveries the inbox recognised as already handled. */
+  duplicates: number;
+  /** Replayed dead letters addressed to another group: acked without handling. */
+  notForThisGroup: number;
+}
+
+interface Binding {
+  readonly contract: Contract;
+  readonly handlerClass: HandlerClass;
+  readonly method: string | symbol;
+  readonly options: HandleOptions;
+  readonly policy: Required<RetryPolicy>;
+  readonly run: (ctx: HandlingContext) => Promise<void>;
+}
+
+interface Route {
+  readonly source: Source;
+  /** Subscriber group; for a command queue, the group of its handler class (the inbox key). */
+  readonly group: string;
+  readonly concurrency: number;
+  readonly bindings: Map<string, Binding>;
+  readonly breaker: CircuitBreaker | undefined;
+  consumer?: Consumer;
+  stopping: AbortController;
+  inFlight: number;
+}
+
+type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+const RESERVED_PREFIXES = ['ce_', 'ce-', 'cloudevents_', 'cloudevents:', 'omnibus-error-'];
+
+/**
+ * The bus: publishes events, sends commands, and runs the decorated handlers. One bus per service
+ * instance; it provisions the topology its handlers need on `start` and the destinations it publishes
+ * to on first use.
+ */
+export class Bus {
+  readonly stats: BusStats = {
+    received: 0,
+    handled: 0,
+    retried: 0,
+    deadLettered: 0,
+    unknownType: 0,
+    duplicates: 0,
+    notForThisGroup: 0,
+  };
+  readonly transport: Transport;
+  readonly serviceName: string;
+  readonly #options: BusOptions;
+  readonly #logger: Logger;
+  readonly #serializers: SerializerRegistry;
+  readonly #resolve: (handlerClass: HandlerClass) => object;
+  readonly #routes: Route[] = [];
+  readonly #provisioned = new Map<string, Promise<void>>();
+  readonly #defaultPolicy: Required<RetryPolicy>;
+  #state: State = 'created';
+
+  constructor(options: BusOptions) {
+    validateBusOptions(options);
+    this.#options = options;
+    this.transport = options.transport;
+    this.serviceName = options.serviceName;
+    this.#logger = options.logger ?? silentLogger;
+    this.#serializers = new SerializerRegistry([new JsonSerializer(), ...(options.serializers ?? [])]);
+    this.#resolve = options.resolveHandler ?? ((handlerClass) => new (handlerClass as new () => object)());
+    this.#defaultPolicy = {
+      attempts: options.retry?.attempts ?? 5,
+      immediate: options.retry?.immediate ?? 0,
+      backoff: options.retry?.backoff ?? exponential(),
+    };
+    for (const handlerClass of options.handlers ?? []) this.#addHandlerClass(handlerClass);
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Connects, provisions what the handlers need, and starts one consumer per source. */
+  async start(): Promise<void> {
+    if (this.#state !== 'created') throw new ConfigurationError('start', `bus is ${this.#state}`);
+    this.#state = 'starting';
+    try {
+      await this.transport.connect();
+      await this.transport.provision(this.#topology());
+      for (const route of this.#routes) {
+        route.consumer = await this.transport.consume(route.source, (delivery) => this.#onDelivery(route, delivery), {
+          concurrency: route.concurrency,
+        });
+        route.breaker?.attach(route.consumer);
+      }
+      this.#state = 'started';
+      this.#logger.info({ service: this.serviceName, consumers: this.#routes.length }, 'bus started');
+    } catch (error) {
+      this.#state = 'stopping';
+      await Promise.allSettled(this.#routes.map((route) => route.consumer?.close()));
+      this.#state = 'stopped';
+      throw error;
+    }
+  }
+
+  /**
+   * Graceful stop: consumers take no new deliveries; handlers in flight get `drainTimeoutMs` to finish
+   * (their results are settled as usual); then the rest are aborted through `ctx.signal` and left
+   * unsettled, so the broker delivers them again. Then the transport is closed.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    this.#state = 'stopping';
+    for (const route of this.#routes) route.consumer?.pause();
+    const deadline = Date.now() + (this.#options.drainTimeoutMs ?? 30_000);
+    await this.#waitForDrain(deadline);
+    for (const route of this.#routes) {
+      if (route.inFlight > 0) route.stopping.abort(new TransportError('bus stopping', { code: 'BUS_STOPPING' }));
+    }
+    await Promise.all(this.#routes.map((route) => route.consumer?.close()));
+    for (const route of this.#routes) route.breaker?.dispose();
+    if (this.#options.closeTransport ?? true) await this.transport.close();
+    this.#state = 'stopped';
+    this.#logger.info({ service: this.serviceName, ...this.stats }, 'bus stopped');
+  }
+
+  async #waitForDrain(deadline: number): Promise<void> {
+    while (this.#routes.some((route) => route.inFlight > 0) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        setTimeout(resolve, Math.max(0, Math.min(50, deadline - Date.now())));
+      });
+    }
+  }
+
+  #drained: (() => void) | undefined;
+
+  /** Publishes an event. Inside a handler, it joins the handler's outgoing messages (see `MessageContext`). */
+  async publish<C extends EventContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void> {
+    const ambient = currentMessageContext();
+    if (ambient !== undefined) return ambient.publish(contract, payload, options);
+    const message = await this.createMessage(contract, payload, options, undefined);
+    await this.dispatchOutgoing([message]);
+  }
+
+  /** Sends a command to its queue. Inside a handler, it joins the handler's outgoing messages. */
+  async send<C extends CommandContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void> {
+    const ambient = currentMessageContext();
+    if (ambient !== undefined) return ambient.send(contract, payload, options);
+    const message = await this.createMessage(contract, payload, options, undefined);
+    await this.dispatchOutgoing([message]);
+  }
+
+  /**
+   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and the messages
+   * it publishes through `scope` commit together; a relay sends them afterwards.
+   */
+  async transaction<T>(
+    work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
+  ): Promise<T> {
+    const persistence = this.#options.persistence;
+    if (persistence === undefined) throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
+    return persistence.unitOfWork.transaction(async (tx) => {
+      const outgoing: OutboxMessage[] = [];
+      const enqueue = async (contract: Contract, payload: unknown, options?: PublishOptions): Promise<void> => {
+        outgoing.push(await this.createMessage(contract, payload, options, currentMessageContext()));
+      };
+      const result = await work({ tx, publish: enqueue, send: enqueue });
+      await persistence.outbox.add(tx, outgoing);
+      return result;
+    });
+  }
+
+  /** Builds the envelope of an outgoing message, inheriting correlation from `cause` when given. */
+  async createMessage(
+    contract: Contract,
+    payload: unknown,
+    options: PublishOptions | undefined,
+    cause: MessageContext | undefined,
+  ): Promise<OutboxMessage> {
+    const serializer = this.#serializers.forContract(contract);
+    const body = await serializer.encode(payload, contract);
+    const id = options?.id ?? uuidv7();
+    const headers: Record<string, string> = {};
+    if (options?.headers !== undefined) {
+      for (const name in options.headers) {
+        const lower = name.toLowerCase();
+        if (RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix)) || lower === 'content-type') {
+          throw new ConfigurationError(`headers.${name}`, 'this header name is reserved for the transport bindings');
+        }
+        headers[name] = options.headers[name]!;
+      }
+    }
+    headers[Header.specVersion] = CLOUDEVENTS_SPEC_VERSION;
+    headers[Header.source] = this.serviceName;
+    headers[Header.time] = new Date().toISOString();
+    headers[Header.contentType] = serializer.contentType;
+    headers[Header.correlationId] = cause?.correlationId ?? id;
+    if (cause !== undefined) headers[Header.causationId] = cause.messageId;
+    const traceParent = cause?.headers[Header.traceParent];
+    if (traceParent !== undefined) headers[Header.traceParent] ??= traceParent;
+    if (options?.subject !== undefined) headers[Header.subject] = options.subject;
+    const key = options?.key ?? (contract.key as ((p: unknown) => string) | undefined)?.(payload);
+    const envelope: Envelope = key === undefined ? { id, type: contract.type, headers, body } : { id, type: contract.type, key, headers, body };
+    const destination: Destination =
+      contract.kind === 'event' ? { kind: 'channel', channel: contract.channel } : { kind: 'queue', queue: contract.queue };
+    await this.#ensureDestination(destination, contract.ordered);
+    return { destination, envelope };
+  }
+
+  /** Publishes messages now, grouped per destination, in order. */
+  async dispatchOutgoing(messages: readonly OutboxMessage[]): Promise<void> {
+    let start = 0;
+    while (start < messages.length) {
+      const destination = messages[start]!.destination;
+      let end = start + 1;
+      while (end < messages.length && sameDestination(messages[end]!.destination, destination)) end++;
+      await this.transport.publish(
+        destination,
+        messages.slice(start, end).map((message) => message.envelope),
+      );
+      start = end;
+    }
+  }
+
+  async health(): Promise<HealthReport> {
+    let transport: HealthReport;
+    try {
+      transport = await this.transport.health();
+    } catch (error) {
+      transport = { status: 'down', details: { error: toOmnibusError(error).message } };
+    }
+    const running = this.#state === 'started';
+    const status = !running ? 'down' : transport.status;
+    return {
+      status,
+      details: {
+        state: this.#state,
+        transport: transport,
+        consumers: this.#routes.map((route) => ({
+          source: describeSource(route.source),
+          inFlight: route.inFlight,
+          circuit: route.breaker?.state ?? 'none',
+        })),
+        stats: { ...this.stats },
+      },
+    };
+  }
+
+  #addHandlerClass(handlerClass: HandlerClass): void {
+    const subscriber = getSubscriberMetadata(handlerClass);
+    if (subscriber === undefined) {
+      throw new ConfigurationError('handlers', `${handlerClass.name} has no @Subscriber({ group }) decorator`);
+    }
+    const handlers = getHandlerMetadata(handlerClass);
+    if (handlers.length === 0) throw new ConfigurationError('handlers', `${handlerClass.name} has no @Handle methods`);
+    for (const handler of handlers) {
+      const contract = handler.contract;
+      const source: Source =
+        contract.kind === 'event'
+          ? { kind: 'subscription', channel: contract.channel, group: subscriber.group }
+          : { kind: 'queue', queue: contract.queue };
+      let route = this.#routes.find((r) => describeSource(r.source) === describeSource(source));
+      if (route === undefined) {
+        route = {
+          source,
+          group: subscriber.group,
+          concurrency: subscriber.concurrency ?? this.#options.concurrency ?? 16,
+          bindings: new Map(),
+          breaker:
+            this.#options.circuitBreaker === undefined ? undefined : new CircuitBreaker(this.#options.circuitBreaker),
+          stopping: new AbortController(),
+          inFlight: 0,
+        };
+        this.#routes.push(route);
+      }
+      if (route.bindings.has(contract.type)) {
+        throw new ConfigurationError(
+          'handlers',
+          `${contract.type} has two handlers on ${describeSource(source)}: one message type, one handler per consumer`,
+        );
+      }
+      const policy: Required<RetryPolicy> = {
+        attempts: handler.options.retry?.attempts ?? this.#defaultPolicy.attempts,
+        immediate: handler.options.retry?.immediate ?? this.#defaultPolicy.immediate,
+        backoff: handler.options.retry?.backoff ?? this.#defaultPolicy.backoff,
+      };
+      const binding: Binding = {
+        contract,
+        handlerClass,
+        method: handler.method,
+        options: { ...handler.options, retry: policy },
+        policy,
+        run: compose(this.#middlewareFor(route), (ctx) => this.#invoke(binding, ctx)),
+      };
+      route.bindings.set(contract.type, binding);
+    }
+  }
+
+  /** The documented order: correlation → circuit breaker → timeout → immediate retry → unit of work → yours. */
+  #middlewareFor(route: Route): Middleware[] {
+    const chain: Middleware[] = [correlation];
+    if (route.breaker !== undefined) chain.push(route.breaker.middleware);
+    chain.push(timeout(this.#options.timeoutMs), immediateRetry);
+    if (this.#options.persistence !== undefined) chain.push(unitOfWork(this.#options.persistence, route.group));
+    chain.push(...(this.#options.middleware ?? []));
+    return chain;
+  }
+
+  async #invoke(binding: Binding, ctx: HandlingContext): Promise<void> {
+    outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
+    const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
+    const method = instance[binding.method];
+    if (typeof method !== 'function') {
+      throw new ConfigurationError('handlers', `${binding.handlerClass.name}.${String(binding.method)} is not a method`);
+    }
+    await (method as (payload: unknown, ctx: MessageContext) => unknown).call(instance, ctx.payload, ctx.message);
+  }
+
+  #topology(): Topology {
+    const channels = new Map<string, boolean>();
+    const queues = new Map<string, { ordered: boolean; maxDeliveries: number }>();
+    const subscriptions: { channel: string; group: string; types: string[]; maxDeliveries: number }[] = [];
+    for (const route of this.#routes) {
+      const bindings = [...route.bindings.values()];
+      const ordered = bindings.some((b) => b.contract.ordered);
+      // The broker's own dead-lettering (SQS redrive, Pub/Sub policy) is a backstop for consumers that
+      // crash before settling: it must not fire before the bus has used its own retry budget.
+      const maxDeliveries = Math.max(...bindings.map((b) => b.policy.attempts)) + 1;
+      if (route.source.kind === 'subscription') {
+        channels.set(route.source.channel, (channels.get(route.source.channel) ?? false) || ordered);
+        subscriptions.push({
+          channel: route.source.channel,
+          group: route.source.group,
+          types: bindings.map((b) => b.contract.type),
+          maxDeliveries,
+        });
+      } else if (route.source.kind === 'queue') {
+        queues.set(route.source.queue, { ordered, maxDeliveries });
+      }
+    }
+    for (const [name, ordered] of channels) this.#provisioned.set(`channel:${name}`, Promise.resolve());
+    for (const name of queues.keys()) this.#provisioned.set(`queue:${name}`, Promise.resolve());
+    return {
+      channels: [...channels].map(([name, ordered]) => ({ name, ordered })),
+      queues: [...queues].map(([name, q]) => ({ name, ...q })),
+      subscriptions,
+    };
+  }
+
+  #ensureDestination(destination: Destination, ordered: boolean): Promise<void> {
+    const key = destination.kind === 'channel' ? `channel:${destination.channel}` : `queue:${destination.queue}`;
+    let provisioned = this.#provisioned.get(key);
+    if (provisioned === undefined) {
+      provisioned = this.transport.provision(
+        destination.kind === 'channel'
+          ? { channels: [{ name: destination.channel, ordered }] }
+          : { queues: [{ name: destination.queue, ordered }] },
+      );
+      this.#provisioned.set(key, provisioned);
+      provisioned.catch(() => this.#provisioned.delete(key));
+    }
+    return provisioned;
+  }
+
+  async #onDelivery(route: Route, delivery: Delivery): Promise<void> {
+    route.inFlight++;
+    this.stats.received++;
+    try {
+      await this.#handle(route, delivery);
+    } catch (error) {
+      // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
+      this.#logger.error(
+        { messageId: delivery.envelope.id, source: describeSource(route.source), error: toOmnibusError(error).message },
+        'could not settle delivery',
+      );
+    } finally {
+      route.inFlight--;
+      if (route.inFlight === 0) this.#drained?.();
+    }
+  }
+
+  async #handle(route: Route, delivery: Delivery): Promise<void> {
+    const envelope = delivery.envelope;
+    const target = envelope.headers[Header.targetGroup];
+    if (target !== undefined && route.source.kind === 'subscription' && target !== route.group) {
+      this.stats.notForThisGroup++;
+      return delivery.ack();
+    }
+    if (!envelope.type) {
+      return this.#deadLetter(route, delivery, new DeserializationError('message has no type', { code: 'MISSING_HEADER' }));
+    }
+    if (!envelope.id) {
+      return this.#deadLetter(route, delivery, new DeserializationError('message has no id', { code: 'MISSING_HEADER' }));
+    }
+    const binding = route.bindings.get(envelope.type);
+    if (binding === undefined) {
+      this.stats.unknownType++;
+      this.#logger.debug({ type: envelope.type, source: describeSource(route.source) }, 'no handler for type: acked');
+      return delivery.ack();
+    }
+    let payload: unknown;
+    try {
+      const serializer = this.#serializers.forContentType(envelope.headers[Header.contentType]);
+      payload = await serializer.decode(envelope.body, binding.contract);
+    } catch (error) {
+      return this.#deadLetter(route, delivery, error);
+    }
+    const message = new HandlerMessageContext(this, delivery, route, envelope);
+    const ctx: HandlingContext & { [DUPLICATE]?: boolean } = {
+      delivery,
+      envelope,
+      contract: binding.contract,
+      options: binding.options,
+      payload,
+      message,
+    };
+    try {
+      await binding.run(ctx);
+      if (ctx[DUPLICATE] === true) {
+        this.stats.duplicates++;
+      } else if (this.#options.persistence === undefined) {
+        await this.dispatchOutgoing(outgoingOf(message));
+      }
+    } catch (error) {
+      if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
+      return this.#fail(route, binding.policy, delivery, error);
+    }
+    this.stats.handled++;
+    return delivery.ack();
+  }
+
+  async #fail(route: Route, policy: Required<RetryPolicy>, delivery: Delivery, thrown: unknown): Promise<void> {
+    const error = toOmnibusError(thrown);
+    if (error.code === 'CIRCUIT_OPEN') {
+      this.stats.retried++;
+      return delivery.retry(this.#options.circuitBreaker?.cooldownMs ?? 30_000);
+    }
+    if (error.retriable && delivery.attempt < policy.attempts) {
+      this.stats.retried++;
+      const delayMs = policy.backoff(delivery.attempt);
+      this.#logger.warn(
+        { messageId: delivery.envelope.id, type: delivery.envelope.type, attempt: delivery.attempt, delayMs, error: error.message },
+        'handler failed: retrying',
+      );
+      return delivery.retry(delayMs);
+    }
+    return this.#deadLetter(route, delivery, error);
+  }
+
+  async #deadLetter(route: Route, delivery: Delivery, thrown: unknown): Promise<void> {
+    const error = toOmnibusError(thrown);
+    this.stats.deadLettered++;
+    this.#logger.error(
+      {
+        messageId: delivery.envelope.id,
+        type: delivery.envelope.type,
+        source: describeSource(route.source),
+        attempt: delivery.attempt,
+        code: error.code,
+        error: error.message,
+      },
+      'dead-lettered',
+    );
+    return delivery.deadLetter({
+      message: error.message,
+      code: error.code,
+      ...(error.stack === undefined ? {} : { stack: error.stack }),
+      attempts: delivery.attempt,
+      failedAt: new Date(),
+    });
+  }
+}
+
+function sameDestination(a: Destination, b: Destination): boolean {
+  return a.kind === 'channel'
+    ? b.kind === 'channel' && a.channel === b.channel
+    : b.kind === 'queue' && a.queue === b.queue;
+}
+
+/** The `MessageContext` of one delivery. Plain fields, so middleware can overlay `tx` and `signal`. */
+class HandlerMessageContext implements MessageContext {
+  readonly messageId: string;
+  readonly type: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly attempt: number;
+  readonly correlationId: string;
+  readonly causationId: string | undefined;
+  readonly group: string | undefined;
+  readonly signal: AbortSignal;
+  readonly tx: unknown = undefined;
+  readonly [OUTGOING]: OutboxMessage[] = [];
+
+  constructor(
+    private readonly bus: Bus,
+    delivery: Delivery,
+    route: Route,
+    readonly envelope: Envelope,
+  ) {
+    this.messageId = envelope.id;
+    this.type = envelope.type;
+    this.headers = envelope.headers;
+    this.attempt = delivery.attempt;
+    this.correlationId = envelope.headers[Header.correlationId] ?? envelope.id;
+    this.causationId = envelope.headers[Header.causationId];
+    this.group = route.source.kind === 'subscription' ? route.group : undefined;
+    this.signal = route.stopping.signal;
+  }
+
+  async publish<C extends EventContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void> {
+    this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
+  }
+
+  async send<C extends CommandContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void> {
+    this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
+  }
+}
+

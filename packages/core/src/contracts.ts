@@ -1,0 +1,83 @@
+import { ConfigurationError } from './errors.js';
+
+/**
+ * A message contract is a value, not only a type: it exists at run time, so decorators and the bus read
+ * it without `emitDecoratorMetadata`, and code built by tsc, esbuild, swc or tsx behaves the same.
+ */
+interface ContractBase<T> {
+  /** Stable, globally unique message type name, e.g. `orders.OrderPlaced`; also the schema subject stem. */
+  readonly type: string;
+  /** Partition / ordering key: messages with the same key are handled in order. */
+  readonly key?: (payload: T) => string;
+  /** Path of an Avro schema under `schemas/`; the payload is then written as Avro through the registry. */
+  readonly schema?: string;
+  /** Content type of the serializer that writes this message; defaults by `schema` (Avro) or JSON. */
+  readonly contentType?: string;
+  /** Never set: carries the payload type for inference. */
+  readonly __payload?: T;
+}
+
+export interface EventContract<T = unknown> extends ContractBase<T> {
+  readonly kind: 'event';
+  /** The channel (topic, exchange) this event travels on; several event types may share one. */
+  readonly channel: string;
+  /** Whether the channel keeps per-key order (FIFO topics, ordering keys). */
+  readonly ordered: boolean;
+}
+
+export interface CommandContract<T = unknown> extends ContractBase<T> {
+  readonly kind: 'command';
+  /** The queue this command is sent to; its consumers compete. */
+  readonly queue: string;
+  readonly ordered: boolean;
+}
+
+export type Contract<T = unknown> = EventContract<T> | CommandContract<T>;
+export type PayloadOf<C> = C extends Contract<infer T> ? T : never;
+
+export interface EventDefinition<T> {
+  readonly type: string;
+  readonly channel: string;
+  readonly key?: (payload: T) => string;
+  readonly schema?: string;
+  readonly contentType?: string;
+  readonly ordered?: boolean;
+}
+
+export interface CommandDefinition<T> {
+  readonly type: string;
+  readonly queue: string;
+  readonly key?: (payload: T) => string;
+  readonly schema?: string;
+  readonly contentType?: string;
+  readonly ordered?: boolean;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function checkName(field: string, value: string): void {
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    throw new ConfigurationError(field, `must be letters, digits, '.', '_' or '-', got ${JSON.stringify(value)}`);
+  }
+}
+
+export function defineEvent<T>(definition: EventDefinition<T>): EventContract<T> {
+  checkName('type', definition.type);
+  checkName('channel', definition.channel);
+  return Object.freeze({ ...definition, kind: 'event', ordered: definition.ordered ?? false });
+}
+
+export function defineCommand<T>(definition: CommandDefinition<T>): CommandContract<T> {
+  checkName('type', definition.type);
+  checkName('queue', definition.queue);
+  return Object.freeze({ ...definition, kind: 'command', ordered: definition.ordered ?? false });
+}
+
+export function isContract(value: unknown): value is Contract {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    ((value as Contract).kind === 'event' || (value as Contract).kind === 'command') &&
+    typeof (value as Contract).type === 'string'
+  );
+}

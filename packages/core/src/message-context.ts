@@ -1,0 +1,54 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CommandContract, EventContract, PayloadOf } from './contracts.js';
+import type { Envelope } from './envelope.js';
+
+export interface PublishOptions {
+  /** Extra headers; names must not start with a CloudEvents binding prefix (`ce_`, `ce-`, `cloudEvents`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Overrides the contract's key function. */
+  readonly key?: string;
+  /** Overrides the message id (e.g. to make a retried publish idempotent downstream). */
+  readonly id?: string;
+  readonly subject?: string;
+}
+
+/** What a handler gets besides its payload. */
+export interface MessageContext {
+  readonly envelope: Envelope;
+  readonly messageId: string;
+  readonly type: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** 1 on the first delivery. */
+  readonly attempt: number;
+  readonly correlationId: string;
+  readonly causationId: string | undefined;
+  /** The subscriber group handling the message; undefined for a command queue. */
+  readonly group: string | undefined;
+  /** Aborted when the handler times out or the bus stops past its drain deadline. */
+  readonly signal: AbortSignal;
+  /** The unit of work's transaction when the bus has persistence; undefined otherwise. */
+  readonly tx: unknown;
+  /**
+   * Publishes an event caused by this message: same correlation id, causation id = this message's id.
+   * Nothing leaves before the handler succeeds (with persistence, the event goes to the outbox in `tx`).
+   */
+  publish<C extends EventContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void>;
+  /** Sends a command caused by this message, with the same guarantees as `publish`. */
+  send<C extends CommandContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void>;
+}
+
+/** Holds the handling's current context; middleware may swap `message` (e.g. to add `tx`). */
+export interface MessageContextHolder {
+  readonly message: MessageContext;
+}
+
+const current = new AsyncLocalStorage<MessageContextHolder>();
+
+/** The context of the message being handled on this async path, if any. */
+export function currentMessageContext(): MessageContext | undefined {
+  return current.getStore()?.message;
+}
+
+export function runWithMessageContext<T>(holder: MessageContextHolder, work: () => T): T {
+  return current.run(holder, work);
+}

@@ -1,0 +1,32 @@
+import type { Contract } from '../contracts.js';
+import type { HandleOptions } from '../decorators.js';
+import type { Envelope } from '../envelope.js';
+import type { MessageContext } from '../message-context.js';
+import type { Delivery } from '../transport.js';
+
+/** Everything one handling of one delivery carries through the pipeline. */
+export interface HandlingContext {
+  readonly delivery: Delivery;
+  readonly envelope: Envelope;
+  readonly contract: Contract;
+  readonly options: HandleOptions;
+  readonly payload: unknown;
+  /** The handler's context; middleware may replace its `tx` and `signal` for the layers inside. */
+  message: MessageContext;
+}
+
+export type Next = () => Promise<void>;
+
+/** `(ctx, next) => Promise<void>`: do work around `next()`, or throw to fail the attempt. */
+export type Middleware = (ctx: HandlingContext, next: Next) => Promise<void>;
+
+/** Composes middleware in order, outermost first, around `terminal`. */
+export function compose(middleware: readonly Middleware[], terminal: (ctx: HandlingContext) => Promise<void>) {
+  return (ctx: HandlingContext): Promise<void> => {
+    const step = (index: number): Promise<void> => {
+      if (index === middleware.length) return terminal(ctx);
+      return middleware[index]!(ctx, () => step(index + 1));
+    };
+    return step(0);
+  };
+}
