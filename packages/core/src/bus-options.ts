@@ -37,7 +37,8 @@ export interface BusOptions {
 }
 
 export function validateBusOptions(options: BusOptions): void {
-  if (options === null || typeof options !== 'object') throw new ConfigurationError('options', 'must be an object');
+  if (options === null || typeof options !== 'object')
+    throw new ConfigurationError('options', 'must be an object');
   const transport = options.transport as Partial<BusOptions['transport']> | undefined;
   if (typeof transport?.publish !== 'function' || typeof transport.consume !== 'function') {
     throw new ConfigurationError('transport', 'must implement Transport');
@@ -65,5 +66,6 @@ function nonNegativeInteger(field: string, value: number | undefined): void {
 }
 
 function positiveNumber(field: string, value: number | undefined): void {
-  if (value !== undefined && !(value > 0)) throw new ConfigurationError(field, `must be > 0, got ${String(value)}`);
+  if (value !== undefined && !(value > 0))
+    throw new ConfigurationError(field, `must be > 0, got ${String(value)}`);
 }

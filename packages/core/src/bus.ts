@@ -20,7 +20,15 @@ import { compose } from './pipeline/middleware.js';
 import { timeout } from './pipeline/timeout.js';
 import { DUPLICATE, OUTGOING, outgoingOf, unitOfWork } from './pipeline/unit-of-work.js';
 import { JsonSerializer, SerializerRegistry } from './serializer.js';
-import type { Consumer, Delivery, Destination, HealthReport, Source, Topology, Transport } from './transport.js';
+import type {
+  Consumer,
+  Delivery,
+  Destination,
+  HealthReport,
+  Source,
+  Topology,
+  Transport,
+} from './transport.js';
 import { describeSource } from './transport.js';
 import { uuidv7 } from './uuid.js';
 
@@ -96,7 +104,7 @@ export class Bus {
     this.serviceName = options.serviceName;
     this.#logger = options.logger ?? silentLogger;
     this.#serializers = new SerializerRegistry([new JsonSerializer(), ...(options.serializers ?? [])]);
-    this.#resolve = options.resolveHandler ?? ((handlerClass) => new (handlerClass as new () => object)());
+    this.#resolve = options.resolveHandler ?? ((handlerClass) => new handlerClass());
     this.#defaultPolicy = {
       attempts: options.retry?.attempts ?? 5,
       immediate: options.retry?.immediate ?? 0,
@@ -117,16 +125,20 @@ export class Bus {
       await this.transport.connect();
       await this.transport.provision(this.#topology());
       for (const route of this.#routes) {
-        route.consumer = await this.transport.consume(route.source, (delivery) => this.#onDelivery(route, delivery), {
-          concurrency: route.concurrency,
-        });
+        route.consumer = await this.transport.consume(
+          route.source,
+          (delivery) => this.#onDelivery(route, delivery),
+          {
+            concurrency: route.concurrency,
+          },
+        );
         route.breaker?.attach(route.consumer);
       }
       this.#state = 'started';
       this.#logger.info({ service: this.serviceName, consumers: this.#routes.length }, 'bus started');
     } catch (error) {
       this.#state = 'stopping';
-      await Promise.allSettled(this.#routes.map((route) => route.consumer?.close()));
+      await Promise.allSettled(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
       this.#state = 'stopped';
       throw error;
     }
@@ -144,9 +156,10 @@ export class Bus {
     const deadline = Date.now() + (this.#options.drainTimeoutMs ?? 30_000);
     await this.#waitForDrain(deadline);
     for (const route of this.#routes) {
-      if (route.inFlight > 0) route.stopping.abort(new TransportError('bus stopping', { code: 'BUS_STOPPING' }));
+      if (route.inFlight > 0)
+        route.stopping.abort(new TransportError('bus stopping', { code: 'BUS_STOPPING' }));
     }
-    await Promise.all(this.#routes.map((route) => route.consumer?.close()));
+    await Promise.all(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
     for (const route of this.#routes) route.breaker?.dispose();
     if (this.#options.closeTransport ?? true) await this.transport.close();
     this.#state = 'stopped';
@@ -165,7 +178,11 @@ export class Bus {
   #drained: (() => void) | undefined;
 
   /** Publishes an event. Inside a handler, it joins the handler's outgoing messages (see `MessageContext`). */
-  async publish<C extends EventContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void> {
+  async publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<void> {
     const ambient = currentMessageContext();
     if (ambient !== undefined) return ambient.publish(contract, payload, options);
     const message = await this.createMessage(contract, payload, options, undefined);
@@ -173,7 +190,11 @@ export class Bus {
   }
 
   /** Sends a command to its queue. Inside a handler, it joins the handler's outgoing messages. */
-  async send<C extends CommandContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void> {
+  async send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<void> {
     const ambient = currentMessageContext();
     if (ambient !== undefined) return ambient.send(contract, payload, options);
     const message = await this.createMessage(contract, payload, options, undefined);
@@ -188,10 +209,15 @@ export class Bus {
     work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
   ): Promise<T> {
     const persistence = this.#options.persistence;
-    if (persistence === undefined) throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
+    if (persistence === undefined)
+      throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
     return persistence.unitOfWork.transaction(async (tx) => {
       const outgoing: OutboxMessage[] = [];
-      const enqueue = async (contract: Contract, payload: unknown, options?: PublishOptions): Promise<void> => {
+      const enqueue = async (
+        contract: Contract,
+        payload: unknown,
+        options?: PublishOptions,
+      ): Promise<void> => {
         outgoing.push(await this.createMessage(contract, payload, options, currentMessageContext()));
       };
       const result = await work({ tx, publish: enqueue, send: enqueue });
@@ -215,7 +241,10 @@ export class Bus {
       for (const name in options.headers) {
         const lower = name.toLowerCase();
         if (RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix)) || lower === 'content-type') {
-          throw new ConfigurationError(`headers.${name}`, 'this header name is reserved for the transport bindings');
+          throw new ConfigurationError(
+            `headers.${name}`,
+            'this header name is reserved for the transport bindings',
+          );
         }
         headers[name] = options.headers[name]!;
       }
@@ -229,10 +258,15 @@ export class Bus {
     const traceParent = cause?.headers[Header.traceParent];
     if (traceParent !== undefined) headers[Header.traceParent] ??= traceParent;
     if (options?.subject !== undefined) headers[Header.subject] = options.subject;
-    const key = options?.key ?? (contract.key as ((p: unknown) => string) | undefined)?.(payload);
-    const envelope: Envelope = key === undefined ? { id, type: contract.type, headers, body } : { id, type: contract.type, key, headers, body };
+    const key = options?.key ?? contract.key?.(payload);
+    const envelope: Envelope =
+      key === undefined
+        ? { id, type: contract.type, headers, body }
+        : { id, type: contract.type, key, headers, body };
     const destination: Destination =
-      contract.kind === 'event' ? { kind: 'channel', channel: contract.channel } : { kind: 'queue', queue: contract.queue };
+      contract.kind === 'event'
+        ? { kind: 'channel', channel: contract.channel }
+        : { kind: 'queue', queue: contract.queue };
     await this.#ensureDestination(destination, contract.ordered);
     return { destination, envelope };
   }
@@ -279,10 +313,14 @@ export class Bus {
   #addHandlerClass(handlerClass: HandlerClass): void {
     const subscriber = getSubscriberMetadata(handlerClass);
     if (subscriber === undefined) {
-      throw new ConfigurationError('handlers', `${handlerClass.name} has no @Subscriber({ group }) decorator`);
+      throw new ConfigurationError(
+        'handlers',
+        `${handlerClass.name} has no @Subscriber({ group }) decorator`,
+      );
     }
     const handlers = getHandlerMetadata(handlerClass);
-    if (handlers.length === 0) throw new ConfigurationError('handlers', `${handlerClass.name} has no @Handle methods`);
+    if (handlers.length === 0)
+      throw new ConfigurationError('handlers', `${handlerClass.name} has no @Handle methods`);
     for (const handler of handlers) {
       const contract = handler.contract;
       const source: Source =
@@ -297,7 +335,9 @@ export class Bus {
           concurrency: subscriber.concurrency ?? this.#options.concurrency ?? 16,
           bindings: new Map(),
           breaker:
-            this.#options.circuitBreaker === undefined ? undefined : new CircuitBreaker(this.#options.circuitBreaker),
+            this.#options.circuitBreaker === undefined
+              ? undefined
+              : new CircuitBreaker(this.#options.circuitBreaker),
           stopping: new AbortController(),
           inFlight: 0,
         };
@@ -331,7 +371,8 @@ export class Bus {
     const chain: Middleware[] = [correlation];
     if (route.breaker !== undefined) chain.push(route.breaker.middleware);
     chain.push(timeout(this.#options.timeoutMs), immediateRetry);
-    if (this.#options.persistence !== undefined) chain.push(unitOfWork(this.#options.persistence, route.group));
+    if (this.#options.persistence !== undefined)
+      chain.push(unitOfWork(this.#options.persistence, route.group));
     chain.push(...(this.#options.middleware ?? []));
     return chain;
   }
@@ -341,9 +382,16 @@ export class Bus {
     const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
     const method = instance[binding.method];
     if (typeof method !== 'function') {
-      throw new ConfigurationError('handlers', `${binding.handlerClass.name}.${String(binding.method)} is not a method`);
+      throw new ConfigurationError(
+        'handlers',
+        `${binding.handlerClass.name}.${String(binding.method)} is not a method`,
+      );
     }
-    await (method as (payload: unknown, ctx: MessageContext) => unknown).call(instance, ctx.payload, ctx.message);
+    await (method as (payload: unknown, ctx: MessageContext) => unknown).call(
+      instance,
+      ctx.payload,
+      ctx.message,
+    );
   }
 
   #topology(): Topology {
@@ -368,7 +416,7 @@ export class Bus {
         queues.set(route.source.queue, { ordered, maxDeliveries });
       }
     }
-    for (const [name, ordered] of channels) this.#provisioned.set(`channel:${name}`, Promise.resolve());
+    for (const name of channels.keys()) this.#provisioned.set(`channel:${name}`, Promise.resolve());
     for (const name of queues.keys()) this.#provisioned.set(`queue:${name}`, Promise.resolve());
     return {
       channels: [...channels].map(([name, ordered]) => ({ name, ordered })),
@@ -378,7 +426,8 @@ export class Bus {
   }
 
   #ensureDestination(destination: Destination, ordered: boolean): Promise<void> {
-    const key = destination.kind === 'channel' ? `channel:${destination.channel}` : `queue:${destination.queue}`;
+    const key =
+      destination.kind === 'channel' ? `channel:${destination.channel}` : `queue:${destination.queue}`;
     let provisioned = this.#provisioned.get(key);
     if (provisioned === undefined) {
       provisioned = this.transport.provision(
@@ -400,7 +449,11 @@ export class Bus {
     } catch (error) {
       // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
       this.#logger.error(
-        { messageId: delivery.envelope.id, source: describeSource(route.source), error: toOmnibusError(error).message },
+        {
+          messageId: delivery.envelope.id,
+          source: describeSource(route.source),
+          error: toOmnibusError(error).message,
+        },
         'could not settle delivery',
       );
     } finally {
@@ -417,15 +470,26 @@ export class Bus {
       return delivery.ack();
     }
     if (!envelope.type) {
-      return this.#deadLetter(route, delivery, new DeserializationError('message has no type', { code: 'MISSING_HEADER' }));
+      return this.#deadLetter(
+        route,
+        delivery,
+        new DeserializationError('message has no type', { code: 'MISSING_HEADER' }),
+      );
     }
     if (!envelope.id) {
-      return this.#deadLetter(route, delivery, new DeserializationError('message has no id', { code: 'MISSING_HEADER' }));
+      return this.#deadLetter(
+        route,
+        delivery,
+        new DeserializationError('message has no id', { code: 'MISSING_HEADER' }),
+      );
     }
     const binding = route.bindings.get(envelope.type);
     if (binding === undefined) {
       this.stats.unknownType++;
-      this.#logger.debug({ type: envelope.type, source: describeSource(route.source) }, 'no handler for type: acked');
+      this.#logger.debug(
+        { type: envelope.type, source: describeSource(route.source) },
+        'no handler for type: acked',
+      );
       return delivery.ack();
     }
     let payload: unknown;
@@ -459,7 +523,12 @@ export class Bus {
     return delivery.ack();
   }
 
-  async #fail(route: Route, policy: Required<RetryPolicy>, delivery: Delivery, thrown: unknown): Promise<void> {
+  async #fail(
+    route: Route,
+    policy: Required<RetryPolicy>,
+    delivery: Delivery,
+    thrown: unknown,
+  ): Promise<void> {
     const error = toOmnibusError(thrown);
     if (error.code === 'CIRCUIT_OPEN') {
       this.stats.retried++;
@@ -469,7 +538,13 @@ export class Bus {
       this.stats.retried++;
       const delayMs = policy.backoff(delivery.attempt);
       this.#logger.warn(
-        { messageId: delivery.envelope.id, type: delivery.envelope.type, attempt: delivery.attempt, delayMs, error: error.message },
+        {
+          messageId: delivery.envelope.id,
+          type: delivery.envelope.type,
+          attempt: delivery.attempt,
+          delayMs,
+          error: error.message,
+        },
         'handler failed: retrying',
       );
       return delivery.retry(delayMs);
@@ -536,12 +611,19 @@ class HandlerMessageContext implements MessageContext {
     this.signal = route.stopping.signal;
   }
 
-  async publish<C extends EventContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void> {
+  async publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<void> {
     this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 
-  async send<C extends CommandContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void> {
+  async send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<void> {
     this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 }
-

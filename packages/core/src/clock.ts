@@ -23,6 +23,7 @@ export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new TimeoutError('aborted');
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new TimeoutError('aborted', { cause: reason });
 }

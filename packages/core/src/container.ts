@@ -22,7 +22,9 @@ export function omnibusModule(options: ContainerBusOptions): ContainerModule {
       if (!isBound(handlerClass)) bind(handlerClass).toSelf().inTransientScope();
     }
     bind(Bus)
-      .toDynamicValue((context) => new Bus({ ...options, resolveHandler: (handlerClass) => context.get(handlerClass) }))
+      .toDynamicValue(
+        (context) => new Bus({ ...options, resolveHandler: (handlerClass) => context.get(handlerClass) }),
+      )
       .inSingletonScope();
   });
 }

@@ -57,7 +57,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function checkName(field: string, value: string): void {
   if (typeof value !== 'string' || !NAME.test(value)) {
-    throw new ConfigurationError(field, `must be letters, digits, '.', '_' or '-', got ${JSON.stringify(value)}`);
+    throw new ConfigurationError(
+      field,
+      `must be letters, digits, '.', '_' or '-', got ${JSON.stringify(value)}`,
+    );
   }
 }
 

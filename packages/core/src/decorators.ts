@@ -54,7 +54,8 @@ type HandlerMethod<C extends Contract> = (payload: PayloadOf<C>, ctx: MessageCon
 
 /** Marks a method as the handler of one event or command contract. */
 export function Handle<C extends Contract>(contract: C, options: HandleOptions = {}) {
-  if (!isContract(contract)) throw new ConfigurationError('Handle', 'expects a contract from defineEvent/defineCommand');
+  if (!isContract(contract))
+    throw new ConfigurationError('Handle', 'expects a contract from defineEvent/defineCommand');
   return <M extends HandlerMethod<C>>(
     target: object,
     method: string | symbol,
@@ -99,7 +100,9 @@ export function Emits<C extends EventContract, T extends object>(
   return (
     target: T,
     method: string | symbol,
-    descriptor: TypedPropertyDescriptor<(...args: never[]) => Promise<PayloadOf<C> | readonly PayloadOf<C>[] | void>>,
+    descriptor: TypedPropertyDescriptor<
+      (...args: never[]) => Promise<PayloadOf<C> | readonly PayloadOf<C>[] | void>
+    >,
   ): void => {
     const original = descriptor.value;
     if (original === undefined) throw new ConfigurationError('Emits', `${String(method)} is not a method`);

@@ -88,7 +88,10 @@ export interface DecodedBinding {
 }
 
 /** Broker headers → envelope parts; the inverse of {@link toBindingHeaders}. Unknown headers are kept. */
-export function fromBindingHeaders(raw: Readonly<Record<string, string>>, style: BindingStyle): DecodedBinding {
+export function fromBindingHeaders(
+  raw: Readonly<Record<string, string>>,
+  style: BindingStyle,
+): DecodedBinding {
   const prefixes = [style.prefix, ...(style.alsoRead ?? [])];
   const headers: Record<string, string> = {};
   let id: string | undefined;
@@ -147,7 +150,8 @@ export function fromStructuredCloudEvent(
 
 /** Approximate wire size: body plus header names and values (UTF-16 length as a fast upper-bound proxy). */
 export function envelopeSize(envelope: Envelope): number {
-  let size = envelope.body.byteLength + envelope.id.length + envelope.type.length + (envelope.key?.length ?? 0);
+  let size =
+    envelope.body.byteLength + envelope.id.length + envelope.type.length + (envelope.key?.length ?? 0);
   for (const name in envelope.headers) size += name.length + envelope.headers[name]!.length;
   return size;
 }

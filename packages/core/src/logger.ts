@@ -20,7 +20,9 @@ export function consoleLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'info
     (lvl: (typeof order)[number]) =>
     (fields: Record<string, unknown>, message: string): void => {
       if (order.indexOf(lvl) < min) return;
-      process.stderr.write(`${JSON.stringify({ level: lvl, time: new Date().toISOString(), msg: message, ...fields })}\n`);
+      process.stderr.write(
+        `${JSON.stringify({ level: lvl, time: new Date().toISOString(), msg: message, ...fields })}\n`,
+      );
     };
   return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
 }

@@ -32,9 +32,17 @@ export interface MessageContext {
    * Publishes an event caused by this message: same correlation id, causation id = this message's id.
    * Nothing leaves before the handler succeeds (with persistence, the event goes to the outbox in `tx`).
    */
-  publish<C extends EventContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void>;
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<void>;
   /** Sends a command caused by this message, with the same guarantees as `publish`. */
-  send<C extends CommandContract>(contract: C, payload: PayloadOf<C>, options?: PublishOptions): Promise<void>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<void>;
 }
 
 /** Holds the handling's current context; middleware may swap `message` (e.g. to add `tx`). */

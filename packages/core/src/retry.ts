@@ -19,7 +19,10 @@ export interface RetryOptions {
  * `backoff(attempt)` between attempts. The one retry loop for client-side work (connecting, publishing,
  * registry calls); message redelivery uses the bus's policy instead.
  */
-export async function retry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function retry<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const attempts = options.attempts ?? 5;
   const backoff = options.backoff ?? exponential();
   const retriable = options.retriable ?? ((error: unknown) => toOmnibusError(error).retriable);

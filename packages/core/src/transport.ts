@@ -23,8 +23,7 @@ export interface Capabilities {
 
 /** Where a message is published. */
 export type Destination =
-  | { readonly kind: 'channel'; readonly channel: string }
-  | { readonly kind: 'queue'; readonly queue: string };
+  { readonly kind: 'channel'; readonly channel: string } | { readonly kind: 'queue'; readonly queue: string };
 
 /** Where a consumer reads from. */
 export type Source =

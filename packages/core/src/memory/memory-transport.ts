@@ -69,7 +69,10 @@ export class MemoryTransport implements Transport {
     }
     for (const queue of topology.queues ?? []) {
       if (!this.#queues.has(queue.name)) {
-        this.#queues.set(queue.name, new MemoryQueue({ kind: 'queue', queue: queue.name }, this.#maxQueueDepth));
+        this.#queues.set(
+          queue.name,
+          new MemoryQueue({ kind: 'queue', queue: queue.name }, this.#maxQueueDepth),
+        );
       }
     }
     for (const subscription of topology.subscriptions ?? []) {
@@ -79,7 +82,11 @@ export class MemoryTransport implements Transport {
         this.#channels.set(subscription.channel, groups);
       }
       if (!groups.has(subscription.group)) {
-        const source: Source = { kind: 'subscription', channel: subscription.channel, group: subscription.group };
+        const source: Source = {
+          kind: 'subscription',
+          channel: subscription.channel,
+          group: subscription.group,
+        };
         groups.set(subscription.group, new MemoryQueue(source, this.#maxQueueDepth));
       }
     }
@@ -169,7 +176,8 @@ export class MemoryTransport implements Transport {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new TransportError('memory transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
+    if (this.#closed)
+      throw new TransportError('memory transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
   }
 }
 

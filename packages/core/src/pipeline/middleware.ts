@@ -21,7 +21,10 @@ export type Next = () => Promise<void>;
 export type Middleware = (ctx: HandlingContext, next: Next) => Promise<void>;
 
 /** Composes middleware in order, outermost first, around `terminal`. */
-export function compose(middleware: readonly Middleware[], terminal: (ctx: HandlingContext) => Promise<void>) {
+export function compose(
+  middleware: readonly Middleware[],
+  terminal: (ctx: HandlingContext) => Promise<void>,
+) {
   return (ctx: HandlingContext): Promise<void> => {
     const step = (index: number): Promise<void> => {
       if (index === middleware.length) return terminal(ctx);

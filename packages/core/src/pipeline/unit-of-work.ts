@@ -1,4 +1,4 @@
-import type { Persistence } from '../persistence.js';
+import type { OutboxMessage, Persistence } from '../persistence.js';
 import type { Middleware } from './middleware.js';
 
 /** Set on the handling when the inbox recognised a duplicate and the handler did not run. */
@@ -31,6 +31,6 @@ export function unitOfWork(persistence: Persistence, group: string): Middleware 
 /** Messages a handler published, held until it succeeds. */
 export const OUTGOING = Symbol('omnibus:outgoing');
 
-export function outgoingOf(message: object): import('../persistence.js').OutboxMessage[] {
-  return (message as { [OUTGOING]: import('../persistence.js').OutboxMessage[] })[OUTGOING];
+export function outgoingOf(message: object): OutboxMessage[] {
+  return (message as { [OUTGOING]: OutboxMessage[] })[OUTGOING];
 }

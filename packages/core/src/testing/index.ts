@@ -1,1 +1,4 @@
-export {};
+export { runTransportConformance, type TransportConformanceOptions } from './conformance.js';
+export { describeIntegration } from './integration.js';
+export { uniqueName } from './names.js';
+export { waitFor, type WaitOptions } from './wait-for.js';
