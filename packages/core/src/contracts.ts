@@ -4,11 +4,14 @@ import { ConfigurationError } from './errors.js';
  * A message contract is a value, not only a type: it exists at run time, so decorators and the bus read
  * it without `emitDecoratorMetadata`, and code built by tsc, esbuild, swc or tsx behaves the same.
  */
+/** Method syntax makes the parameter bivariant, so `Contract<OrderPlaced>` is usable as a `Contract`. */
+type KeyFunction<T> = { key(payload: T): string }['key'];
+
 interface ContractBase<T> {
   /** Stable, globally unique message type name, e.g. `orders.OrderPlaced`; also the schema subject stem. */
   readonly type: string;
   /** Partition / ordering key: messages with the same key are handled in order. */
-  readonly key?: (payload: T) => string;
+  readonly key?: KeyFunction<T>;
   /** Path of an Avro schema under `schemas/`; the payload is then written as Avro through the registry. */
   readonly schema?: string;
   /** Content type of the serializer that writes this message; defaults by `schema` (Avro) or JSON. */

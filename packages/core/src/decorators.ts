@@ -4,6 +4,7 @@ import type { CommandContract, Contract, EventContract, PayloadOf } from './cont
 import { isContract } from './contracts.js';
 import { ConfigurationError } from './errors.js';
 import type { MessageContext } from './message-context.js';
+import { currentMessageContext } from './message-context.js';
 
 export interface SubscriberOptions {
   /** The subscriber group: every group gets each event; instances of a group compete. */
@@ -87,34 +88,42 @@ export interface CommandSender {
 
 /**
  * Publishes what the decorated method returns (one payload, an array of them, or nothing) as `contract`
- * events, after the method has completed. The instance must have an `EventPublisher` to publish with:
- * pass a getter, e.g. `@Emits(OrderPlaced, (self: OrderService) => self.bus)`.
+ * events once the method has completed. Inside a handler the events join the handler's outgoing
+ * messages (same correlation, sent only if the handler succeeds, through the outbox when configured).
+ * Elsewhere they go through the publisher that `publisherOf` returns, e.g.
+ * `@Emits(OrderPlaced, (self: OrderService) => self.bus)`; without one, calling the method outside a
+ * handler is a `ConfigurationError`.
  */
-export function Emits<C extends EventContract, T extends object>(
+export function Emits<C extends EventContract, T extends object = object>(
   contract: C,
-  publisherOf: (self: T) => EventPublisher,
+  publisherOf?: (self: T) => EventPublisher,
 ) {
   if (!isContract(contract) || contract.kind !== 'event') {
     throw new ConfigurationError('Emits', 'expects an event contract from defineEvent');
   }
-  return (
+  return <M extends (...args: never[]) => Promise<PayloadOf<C> | readonly PayloadOf<C>[] | void>>(
     target: T,
     method: string | symbol,
-    descriptor: TypedPropertyDescriptor<
-      (...args: never[]) => Promise<PayloadOf<C> | readonly PayloadOf<C>[] | void>
-    >,
+    descriptor: TypedPropertyDescriptor<M>,
   ): void => {
     const original = descriptor.value;
     if (original === undefined) throw new ConfigurationError('Emits', `${String(method)} is not a method`);
     Reflect.defineMetadata(EMITS, contract, target, method);
-    descriptor.value = async function (this: T, ...args: never[]) {
+    const wrapped = async function (this: T, ...args: never[]) {
       const result = await original.apply(this, args);
       if (result === undefined) return result;
       const events = (Array.isArray(result) ? result : [result]) as PayloadOf<C>[];
-      const publisher = publisherOf(this);
+      const publisher = currentMessageContext() ?? publisherOf?.(this);
+      if (publisher === undefined) {
+        throw new ConfigurationError(
+          'Emits',
+          `${String(method)} ran outside a handler and @Emits(${contract.type}) was given no publisher`,
+        );
+      }
       for (const event of events) await publisher.publish(contract, event);
       return result;
     };
+    descriptor.value = wrapped as M;
   };
 }
 

@@ -1,0 +1,524 @@
+import 'reflect-metadata';
+import { expect } from 'chai';
+import { Container, inject, injectable } from 'inversify';
+import type { Envelope, MessageContext } from '../src/index.js';
+import {
+  Bus,
+  ConfigurationError,
+  Handle,
+  Header,
+  MemoryTransport,
+  NonRetriableError,
+  Subscriber,
+  constant,
+  createBus,
+  omnibusModule,
+  readFailure,
+  replayDeadLetters,
+} from '../src/index.js';
+import { uniqueName, waitFor } from '../src/testing/index.js';
+import { contracts, type OrderPlacedV1, type ProcessPaymentV1 } from './fixtures.js';
+
+describe('Bus', function () {
+  let transport: MemoryTransport;
+  let c: ReturnType<typeof contracts>;
+  const buses: Bus[] = [];
+
+  beforeEach(function () {
+    transport = new MemoryTransport();
+    c = contracts(uniqueName());
+  });
+  afterEach(async function () {
+    await Promise.all(buses.splice(0).map((bus) => bus.stop()));
+  });
+
+  function bus(options: Partial<ConstructorParameters<typeof Bus>[0]> = {}): Bus {
+    const created = new Bus({
+      transport,
+      serviceName: 'test',
+      closeTransport: false,
+      retry: { attempts: 3, backoff: constant(0) },
+      ...options,
+    });
+    buses.push(created);
+    return created;
+  }
+
+  /** Reads a dead-letter queue without settling, so the dead letters stay put for the test. */
+  async function deadLetters(
+    of: Parameters<typeof replayDeadLetters>[1],
+    count: number,
+  ): Promise<Envelope[]> {
+    const seen: Envelope[] = [];
+    const consumer = await transport.consume(
+      { kind: 'deadLetters', of },
+      async (d) => {
+        seen.push(d.envelope);
+      },
+      { concurrency: 100 },
+    );
+    await waitFor(() => seen.length >= count, { message: `${count} dead letters` });
+    await consumer.close();
+    return seen;
+  }
+
+  it('delivers a published event to every subscriber group and a command to its handler', async function () {
+    const got: string[] = [];
+    @Subscriber({ group: 'billing' })
+    class Billing {
+      @Handle(c.OrderPlaced)
+      placed(e: OrderPlacedV1) {
+        got.push(`billing:${e.orderId}`);
+      }
+    }
+    @Subscriber({ group: 'shipping' })
+    class Shipping {
+      @Handle(c.OrderPlaced)
+      placed(e: OrderPlacedV1) {
+        got.push(`shipping:${e.orderId}`);
+      }
+      @Handle(c.ProcessPayment)
+      pay(cmd: ProcessPaymentV1) {
+        got.push(`pay:${cmd.amount}`);
+      }
+    }
+    const b = bus({ handlers: [Billing, Shipping] });
+    await b.start();
+    await b.publish(c.OrderPlaced, { orderId: 'o1', total: 10 });
+    await b.send(c.ProcessPayment, { orderId: 'o1', amount: 10 });
+    await waitFor(() => got.length === 3, { message: 'three handlings' });
+    expect(got.sort()).to.deep.equal(['billing:o1', 'pay:10', 'shipping:o1']);
+  });
+
+  it('writes CloudEvents attributes and inherits correlation and causation', async function () {
+    const seen: MessageContext[] = [];
+    @Subscriber({ group: 'g' })
+    class Handlers {
+      @Handle(c.OrderPlaced)
+      async placed(e: OrderPlacedV1, ctx: MessageContext) {
+        seen.push(ctx);
+        await ctx.send(c.ProcessPayment, { orderId: e.orderId, amount: e.total });
+      }
+      @Handle(c.ProcessPayment)
+      pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        seen.push(ctx);
+      }
+    }
+    const b = bus({ handlers: [Handlers] });
+    await b.start();
+    await b.publish(c.OrderPlaced, { orderId: 'o7', total: 5 }, { headers: { tenant: 'acme' } });
+    await waitFor(() => seen.length === 2, { message: 'both handlers' });
+    const [placed, pay] = seen;
+    expect(placed!.headers).to.include({
+      specversion: '1.0',
+      source: 'test',
+      datacontenttype: 'application/json',
+      tenant: 'acme',
+    });
+    expect(placed!.envelope.key).to.equal('o7');
+    expect(placed!.correlationId).to.equal(placed!.messageId);
+    expect(pay!.correlationId).to.equal(placed!.correlationId);
+    expect(pay!.causationId).to.equal(placed!.messageId);
+    expect(Date.parse(placed!.headers[Header.time]!)).to.be.closeTo(Date.now(), 10_000);
+  });
+
+  it('retries a failing handler with a rising attempt and then succeeds', async function () {
+    const attempts: number[] = [];
+    @Subscriber({ group: 'g' })
+    class Flaky {
+      @Handle(c.ProcessPayment)
+      pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        attempts.push(ctx.attempt);
+        if (ctx.attempt < 3) throw new Error('gateway timeout');
+      }
+    }
+    const b = bus({ handlers: [Flaky] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    await waitFor(() => b.stats.handled === 1, { message: 'success on the third attempt' });
+    expect(attempts).to.deep.equal([1, 2, 3]);
+    expect(b.stats.retried).to.equal(2);
+  });
+
+  it('retries immediately inside one delivery before redelivering', async function () {
+    let calls = 0;
+    const attempts: number[] = [];
+    @Subscriber({ group: 'g' })
+    class Flaky {
+      @Handle(c.ProcessPayment, { retry: { immediate: 2, attempts: 1 } })
+      pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        calls++;
+        attempts.push(ctx.attempt);
+        if (calls < 3) throw new Error('blip');
+      }
+    }
+    const b = bus({ handlers: [Flaky] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    await waitFor(() => b.stats.handled === 1, { message: 'success' });
+    expect(attempts).to.deep.equal([1, 1, 1]);
+    expect(b.stats.retried).to.equal(0);
+  });
+
+  it('dead-letters after the last attempt, with the reason, and the replay is handled', async function () {
+    let fail = true;
+    @Subscriber({ group: 'g' })
+    class Failing {
+      @Handle(c.ProcessPayment)
+      pay() {
+        if (fail) throw new Error('card declined by bank');
+      }
+    }
+    const b = bus({ handlers: [Failing] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    const source = { kind: 'queue', queue: c.ProcessPayment.queue } as const;
+    const [dead] = await deadLetters(source, 1);
+    const failure = readFailure(dead!)!;
+    expect(failure.message).to.equal('card declined by bank');
+    expect(failure.code).to.equal('HANDLER_ERROR');
+    expect(failure.attempts).to.equal(3);
+    expect(b.stats.deadLettered).to.equal(1);
+    fail = false;
+    expect(await replayDeadLetters(transport, source, { limit: 1 })).to.equal(1);
+    await waitFor(() => b.stats.handled === 1, { message: 'the replayed command handled' });
+  });
+
+  it('dead-letters a NonRetriableError at once', async function () {
+    @Subscriber({ group: 'g' })
+    class Strict {
+      @Handle(c.ProcessPayment)
+      pay() {
+        throw new NonRetriableError('amount must be positive');
+      }
+    }
+    const b = bus({ handlers: [Strict] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: -1 });
+    const [dead] = await deadLetters({ kind: 'queue', queue: c.ProcessPayment.queue }, 1);
+    expect(readFailure(dead!)).to.include({ code: 'NON_RETRIABLE', attempts: 1 });
+  });
+
+  it('replays a subscription dead letter to the failed group only', async function () {
+    const handled: string[] = [];
+    let failBilling = true;
+    @Subscriber({ group: 'billing' })
+    class Billing {
+      @Handle(c.OrderPlaced, { retry: { attempts: 1 } })
+      placed(e: OrderPlacedV1) {
+        if (failBilling) throw new Error('ledger down');
+        handled.push(`billing:${e.orderId}`);
+      }
+    }
+    @Subscriber({ group: 'shipping' })
+    class Shipping {
+      @Handle(c.OrderPlaced)
+      placed(e: OrderPlacedV1) {
+        handled.push(`shipping:${e.orderId}`);
+      }
+    }
+    const b = bus({ handlers: [Billing, Shipping] });
+    await b.start();
+    await b.publish(c.OrderPlaced, { orderId: 'o1', total: 1 });
+    const source = { kind: 'subscription', channel: c.OrderPlaced.channel, group: 'billing' } as const;
+    await deadLetters(source, 1);
+    expect(handled).to.deep.equal(['shipping:o1']);
+    failBilling = false;
+    await replayDeadLetters(transport, source, { limit: 1 });
+    await waitFor(() => handled.includes('billing:o1'), { message: 'billing to handle the replay' });
+    await waitFor(() => b.stats.notForThisGroup === 1, { message: 'shipping to ignore the replay' });
+    expect(handled.filter((h) => h === 'shipping:o1')).to.have.length(1);
+  });
+
+  describe('bad input', function () {
+    async function started() {
+      @Subscriber({ group: 'g' })
+      class Handlers {
+        @Handle(c.ProcessPayment)
+        pay() {}
+      }
+      const b = bus({ handlers: [Handlers] });
+      await b.start();
+      return b;
+    }
+    const queue = () => ({ kind: 'queue', queue: c.ProcessPayment.queue }) as const;
+    const raw = (overrides: Partial<Envelope>): Envelope => ({
+      id: 'raw-1',
+      type: c.ProcessPayment.type,
+      headers: { datacontenttype: 'application/json' },
+      body: Buffer.from('{}'),
+      ...overrides,
+    });
+
+    const cases: [string, Partial<Envelope>, string][] = [
+      ['undecodable bytes', { body: Buffer.from([0xff, 0x00, 0x7b]) }, 'MALFORMED_BODY'],
+      [
+        'an unknown content type',
+        { headers: { datacontenttype: 'application/x-mystery' } },
+        'UNKNOWN_CONTENT_TYPE',
+      ],
+      ['no content type', { headers: {} }, 'MISSING_CONTENT_TYPE'],
+      ['no type', { type: '' }, 'MISSING_HEADER'],
+      ['no id', { id: '' }, 'MISSING_HEADER'],
+    ];
+    for (const [what, overrides, code] of cases) {
+      it(`dead-letters ${what} with code ${code}, and keeps consuming`, async function () {
+        const b = await started();
+        await transport.publish({ kind: 'queue', queue: c.ProcessPayment.queue }, [raw(overrides)]);
+        const [dead] = await deadLetters(queue(), 1);
+        expect(readFailure(dead!)?.code).to.equal(code);
+        await b.send(c.ProcessPayment, { orderId: 'after', amount: 1 });
+        await waitFor(() => b.stats.handled === 1, { message: 'the next message handled' });
+      });
+    }
+
+    it('acks and counts an unknown message type', async function () {
+      const b = await started();
+      await transport.publish({ kind: 'queue', queue: c.ProcessPayment.queue }, [
+        raw({ type: 'other.Thing' }),
+      ]);
+      await waitFor(() => b.stats.unknownType === 1, { message: 'the unknown type counted' });
+      expect(b.stats.deadLettered).to.equal(0);
+      expect(transport.depth(queue())).to.equal(0);
+    });
+
+    it('dead-letters a handler that throws a non-Error value, described', async function () {
+      @Subscriber({ group: 'g' })
+      class Weird {
+        @Handle(c.ProcessPayment, { retry: { attempts: 1 } })
+        pay() {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- the case under test
+          throw { reason: 'plain object' };
+        }
+      }
+      const b = bus({ handlers: [Weird] });
+      await b.start();
+      await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+      const [dead] = await deadLetters(queue(), 1);
+      expect(readFailure(dead!)).to.include({ code: 'NON_ERROR_THROWN' });
+      expect(readFailure(dead!)!.message).to.contain('plain object');
+    });
+  });
+
+  it('fails a handler that runs past its timeout and aborts its signal', async function () {
+    let aborted = false;
+    @Subscriber({ group: 'g' })
+    class Slow {
+      @Handle(c.ProcessPayment, { timeoutMs: 50, retry: { attempts: 1 } })
+      async pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        await new Promise<void>((resolve) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve();
+          }),
+        );
+      }
+    }
+    const b = bus({ handlers: [Slow] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    const [dead] = await deadLetters({ kind: 'queue', queue: c.ProcessPayment.queue }, 1);
+    expect(readFailure(dead!)?.code).to.equal('TIMEOUT');
+    expect(aborted).to.equal(true);
+  });
+
+  it('publishes nothing from a handler that fails', async function () {
+    const confirmed: string[] = [];
+    let fail = true;
+    @Subscriber({ group: 'g' })
+    class Handlers {
+      @Handle(c.ProcessPayment, { retry: { attempts: 2 } })
+      async pay(cmd: ProcessPaymentV1, ctx: MessageContext) {
+        await ctx.publish(c.OrderPlaced, { orderId: cmd.orderId, total: 0 });
+        if (fail) {
+          fail = false;
+          throw new Error('after publishing');
+        }
+      }
+      @Handle(c.OrderPlaced)
+      placed(e: OrderPlacedV1) {
+        confirmed.push(e.orderId);
+      }
+    }
+    const b = bus({ handlers: [Handlers] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    await waitFor(() => confirmed.length >= 1 && b.stats.handled >= 2, {
+      message: 'the retry and its event',
+    });
+    expect(confirmed).to.deep.equal(['o']);
+  });
+
+  it('stops gracefully: in-flight handlers finish, nothing is lost or handled twice', async function () {
+    const done: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    @Subscriber({ group: 'g', concurrency: 4 })
+    class Slow {
+      @Handle(c.ProcessPayment)
+      async pay(cmd: ProcessPaymentV1) {
+        await gate;
+        done.push(cmd.orderId);
+      }
+    }
+    const b = bus({ handlers: [Slow] });
+    await b.start();
+    for (let i = 0; i < 10; i++) await b.send(c.ProcessPayment, { orderId: `o${i}`, amount: i });
+    await waitFor(() => b.stats.received === 4, { message: 'four handlers in flight' });
+    const stopping = b.stop();
+    release();
+    await stopping;
+    expect(done).to.have.length(4);
+    expect(transport.depth({ kind: 'queue', queue: c.ProcessPayment.queue })).to.equal(6);
+    const next = bus({ handlers: [Slow] });
+    await next.start();
+    await waitFor(() => done.length === 10, { message: 'the other six after a restart' });
+    expect(new Set(done).size).to.equal(10);
+  });
+
+  it('aborts handlers still running at the drain deadline and leaves them for redelivery', async function () {
+    let aborted = 0;
+    @Subscriber({ group: 'g' })
+    class Stuck {
+      @Handle(c.ProcessPayment)
+      async pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+        aborted++;
+        throw new Error('aborted');
+      }
+    }
+    const b = bus({ handlers: [Stuck], drainTimeoutMs: 50 });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    await waitFor(() => b.stats.received === 1, { message: 'the handler to start' });
+    await b.stop();
+    expect(aborted).to.equal(1);
+    expect(b.stats.deadLettered + b.stats.retried).to.equal(0);
+    expect(transport.depth({ kind: 'queue', queue: c.ProcessPayment.queue })).to.equal(1);
+  });
+
+  it('reports health', async function () {
+    @Subscriber({ group: 'g' })
+    class Handlers {
+      @Handle(c.ProcessPayment)
+      pay() {}
+    }
+    const b = bus({ handlers: [Handlers] });
+    expect((await b.health()).status).to.equal('down');
+    await b.start();
+    const report = await b.health();
+    expect(report.status).to.equal('up');
+    expect(report.details?.consumers).to.have.length(1);
+    await b.stop();
+    expect((await b.health()).status).to.equal('down');
+  });
+
+  describe('configuration', function () {
+    it('names the field of a bad option', function () {
+      expect(() => new Bus({ transport, serviceName: '' })).to.throw(ConfigurationError, /serviceName/);
+      expect(() => new Bus({ transport, serviceName: 's', concurrency: 0 })).to.throw(
+        ConfigurationError,
+        /concurrency/,
+      );
+      expect(() => new Bus({ transport, serviceName: 's', retry: { attempts: 1.5 } })).to.throw(
+        /retry\.attempts/,
+      );
+    });
+
+    it('refuses a handler class without @Subscriber, and two handlers of one type on one consumer', function () {
+      class Bare {
+        @Handle(c.ProcessPayment)
+        pay() {}
+      }
+      expect(() => bus({ handlers: [Bare] })).to.throw(ConfigurationError, /@Subscriber/);
+      @Subscriber({ group: 'g' })
+      class A {
+        @Handle(c.ProcessPayment)
+        pay() {}
+      }
+      @Subscriber({ group: 'g' })
+      class B {
+        @Handle(c.ProcessPayment)
+        pay() {}
+      }
+      expect(() => bus({ handlers: [A, B] })).to.throw(ConfigurationError, /two handlers/);
+    });
+
+    it('refuses reserved header names', async function () {
+      const b = bus();
+      await b.start();
+      const error = await b
+        .publish(c.OrderPlaced, { orderId: 'o', total: 1 }, { headers: { ce_id: 'x' } })
+        .catch((e: unknown) => e);
+      expect(error).to.be.instanceOf(ConfigurationError);
+    });
+  });
+
+  describe('inversify', function () {
+    const Gateway = Symbol('Gateway');
+    interface Gateway {
+      charge(amount: number): string;
+    }
+
+    it('resolves a handler per message with its dependencies, through omnibusModule', async function () {
+      const charged: string[] = [];
+      const instances = new Set<object>();
+      @injectable()
+      @Subscriber({ group: 'payments' })
+      class PaymentHandlers {
+        constructor(@inject(Gateway) private readonly gateway: Gateway) {
+          instances.add(this);
+        }
+        @Handle(c.ProcessPayment)
+        pay(cmd: ProcessPaymentV1) {
+          charged.push(this.gateway.charge(cmd.amount));
+        }
+      }
+      const container = new Container();
+      container.bind<Gateway>(Gateway).toConstantValue({ charge: (amount) => `charged ${amount}` });
+      container.load(
+        omnibusModule({
+          transport,
+          serviceName: 'payments',
+          handlers: [PaymentHandlers],
+          closeTransport: false,
+        }),
+      );
+      const b = container.get(Bus);
+      buses.push(b);
+      expect(container.get(Bus)).to.equal(b);
+      await b.start();
+      await b.send(c.ProcessPayment, { orderId: 'o1', amount: 5 });
+      await b.send(c.ProcessPayment, { orderId: 'o2', amount: 7 });
+      await waitFor(() => charged.length === 2, { message: 'two payments' });
+      expect(charged.sort()).to.deep.equal(['charged 5', 'charged 7']);
+      expect(instances.size).to.equal(2);
+    });
+
+    it('wires a bus into an existing container with createBus', async function () {
+      const charged: number[] = [];
+      @injectable()
+      @Subscriber({ group: 'payments' })
+      class PaymentHandlers {
+        constructor(@inject(Gateway) private readonly gateway: Gateway) {}
+        @Handle(c.ProcessPayment)
+        pay(cmd: ProcessPaymentV1) {
+          this.gateway.charge(cmd.amount);
+          charged.push(cmd.amount);
+        }
+      }
+      const container = new Container();
+      container.bind<Gateway>(Gateway).toConstantValue({ charge: String });
+      const b = createBus(container, {
+        transport,
+        serviceName: 'p',
+        handlers: [PaymentHandlers],
+        closeTransport: false,
+      });
+      buses.push(b);
+      await b.start();
+      await b.send(c.ProcessPayment, { orderId: 'o', amount: 3 });
+      await waitFor(() => charged.length === 1, { message: 'the payment' });
+    });
+  });
+});
