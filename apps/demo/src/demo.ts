@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Container } from 'inversify';
-import type { Envelope, Transport } from '@omnibus/core';
+import type { Transport } from '@omnibus/core';
 import { Bus, MemoryTransport, omnibusModule, readFailure } from '@omnibus/core';
 import { ProcessPayment } from './contracts.js';
 import type { OrderStatus } from './orders.js';
@@ -51,7 +51,7 @@ export async function runDemo(transport: Transport = new MemoryTransport()): Pro
   const dlq = await transport.consume(
     { kind: 'deadLetters', of: { kind: 'queue', queue: ProcessPayment.queue } },
     async (delivery) => {
-      const failure = readFailure(delivery.envelope as Envelope)!;
+      const failure = readFailure(delivery.envelope)!;
       deadLetters.push({
         id: delivery.envelope.id,
         reason: failure.message,
