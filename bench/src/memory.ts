@@ -1,0 +1,133 @@
+/**
+ * `npm run bench -- memory [messages]`: end-to-end throughput on the in-memory bus (publish → decode →
+ * default pipeline → decorated handler → ack, 256-byte JSON payload) and publish-to-handle latency,
+ * beside a bare EventEmitter doing the same JSON work; then a 1,000,000-message run measuring heap growth
+ * after warm-up.
+ */
+import 'reflect-metadata';
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { Bus, Handle, MemoryTransport, Subscriber, defineEvent } from '@omnibus/core';
+import { percentile, printTable } from './table.js';
+
+interface Tick {
+  sentAt: number;
+  seq: number;
+  pad: string;
+}
+const Ticked = defineEvent<Tick>({ type: 'bench.Ticked', channel: 'bench' });
+// JSON of {sentAt, seq, pad} comes to 256 bytes with this pad.
+const PAD = 'x'.repeat(256 - JSON.stringify({ sentAt: performance.now(), seq: 1_000_000, pad: '' }).length);
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+interface Result {
+  name: string;
+  messages: number;
+  seconds: number;
+  latencies: number[];
+}
+
+async function runBus(
+  messages: number,
+  sampleEvery = 1,
+  onProgress?: (handled: number) => void,
+): Promise<Result> {
+  const latencies: number[] = [];
+  let handled = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  @Subscriber({ group: 'bench', concurrency: 64 })
+  class Handler {
+    @Handle(Ticked)
+    tick(event: Tick) {
+      if (event.seq % sampleEvery === 0) latencies.push(performance.now() - event.sentAt);
+      handled++;
+      onProgress?.(handled);
+      if (handled === messages) done();
+    }
+  }
+  const bus = new Bus({ transport: new MemoryTransport(), serviceName: 'bench', handlers: [Handler] });
+  await bus.start();
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let seq = 0; seq < messages; seq++) {
+    inFlight.push(bus.publish(Ticked, { sentAt: performance.now(), seq, pad: PAD }));
+    if (inFlight.length === 256) await Promise.all(inFlight.splice(0));
+  }
+  await Promise.all(inFlight);
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await bus.stop();
+  return { name: 'Omnibus bus (memory)', messages, seconds, latencies };
+}
+
+async function runEmitter(messages: number): Promise<Result> {
+  const latencies: number[] = [];
+  const emitter = new EventEmitter();
+  let handled = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  emitter.on('tick', (body: Buffer) => {
+    const event = JSON.parse(body.toString('utf8')) as Tick;
+    latencies.push(performance.now() - event.sentAt);
+    if (++handled === messages) done();
+  });
+  const started = performance.now();
+  for (let seq = 0; seq < messages; seq++) {
+    emitter.emit('tick', Buffer.from(JSON.stringify({ sentAt: performance.now(), seq, pad: PAD })));
+    if (seq % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await finished;
+  return {
+    name: 'bare EventEmitter + JSON',
+    messages,
+    seconds: (performance.now() - started) / 1000,
+    latencies,
+  };
+}
+
+function row(result: Result) {
+  const sorted = result.latencies.sort((a, b) => a - b);
+  return {
+    run: result.name,
+    messages: result.messages,
+    'msg/s': Math.round(result.messages / result.seconds),
+    'p50 ms': percentile(sorted, 50),
+    'p99 ms': percentile(sorted, 99),
+  };
+}
+
+export async function run(args: readonly string[]): Promise<void> {
+  const messages = Number(args[0] ?? 200_000);
+  await runBus(20_000); // warm-up
+  await runEmitter(20_000);
+  const bus = await runBus(messages);
+  const emitter = await runEmitter(messages);
+  printTable(
+    `In-memory bus, ${messages.toLocaleString('en-US')} messages of 256 bytes (one process, one core)`,
+    [row(bus), row(emitter)],
+  );
+  console.log(
+    `Omnibus at ${(((bus.seconds ? messages / bus.seconds : 0) / (messages / emitter.seconds)) * 100).toFixed(0)}% of the bare emitter.`,
+  );
+
+  const million = 1_000_000;
+  const heap: { handled: number; heapMB: number }[] = [];
+  const sample = (handled: number) => {
+    if (handled % 100_000 === 0) {
+      gc?.();
+      heap.push({ handled, heapMB: process.memoryUsage().heapUsed / 2 ** 20 });
+    }
+  };
+  const long = await runBus(million, 100, sample);
+  const afterWarmUp = heap.find((h) => h.handled === 200_000)!.heapMB;
+  const growth = Math.max(...heap.map((h) => h.heapMB)) - afterWarmUp;
+  printTable(
+    `1,000,000 messages: heap after warm-up (${gc ? 'gc before each sample' : 'run node with --expose-gc for exact figures'})`,
+    [...heap.map((h) => ({ handled: h.handled, 'heap MB': h.heapMB }))],
+  );
+  console.log(
+    `1M run: ${Math.round(million / long.seconds).toLocaleString('en-US')} msg/s; heap growth after warm-up ${growth.toFixed(1)} MB (target < 50 MB).`,
+  );
+}
