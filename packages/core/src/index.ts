@@ -19,3 +19,11 @@ export * from './uuid.js';
 export { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
 export { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './pipeline/circuit-breaker.js';
 export { compose, type HandlingContext, type Middleware, type Next } from './pipeline/middleware.js';
+export * from './outbox-relay.js';
+export {
+  MemoryInbox,
+  MemoryOutbox,
+  MemoryPersistence,
+  MemoryTransaction,
+  type MemoryPersistenceOptions,
+} from './memory/memory-persistence.js';

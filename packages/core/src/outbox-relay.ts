@@ -1,0 +1,314 @@
+import type { Backoff } from './backoff.js';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { exponential } from './backoff.js';
+import { ConfigurationError, toOmnibusError } from './errors.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+import type { OutboxBacklog, OutboxListener, OutboxRecord, OutboxStore } from './persistence.js';
+import type { Transport } from './transport.js';
+import { describeDestination } from './transport.js';
+import { uuidv7 } from './uuid.js';
+
+export interface OutboxRelayOptions {
+  /** The outbox to drain. */
+  readonly store: OutboxStore;
+  /** Where to publish; it must be connected (the bus's own transport is the usual choice). */
+  readonly transport: Transport;
+  /** Rows claimed, published and marked per round. Default 100. */
+  readonly batchSize?: number;
+  /**
+   * How long a claim is leased. A relay that dies holding rows delays them this long; a relay whose
+   * publish of one batch takes longer than this may see the rows republished by another. Default 30 s.
+   */
+  readonly leaseMs?: number;
+  /**
+   * How often an idle relay looks for rows. Default 1 s when the store can notify (`listen`), which
+   * wakes the relay at once; 100 ms when it cannot.
+   */
+  readonly pollIntervalMs?: number;
+  /**
+   * How long published rows are kept (for inspection and audit) before they are purged. Default 0:
+   * rows are deleted as soon as they are published.
+   */
+  readonly retentionMs?: number;
+  /** Wait after a round that failed (broker or database down). Default exponential, 100 ms to 30 s. */
+  readonly backoff?: Backoff;
+  readonly logger?: Logger;
+  /** Time for the retention cut-off and the lag; injectable for tests. */
+  readonly clock?: Clock;
+}
+
+/** Counters since the relay was created. */
+export interface OutboxRelayMetrics {
+  /** Rows published and marked. */
+  published: number;
+  /** Rows claimed (a row claimed again after a failure counts again). */
+  claimed: number;
+  /** Rounds that claimed at least one row. */
+  batches: number;
+  /** Publish calls the transport rejected. */
+  publishErrors: number;
+  /** Store calls that failed (database down, lock timeouts). */
+  storeErrors: number;
+  /** Rows given up on because the broker can never take them (marked failed in the store). */
+  failed: number;
+}
+
+/** An outbox's backlog plus the lag: how long the oldest pending row has waited, in ms (0 when none). */
+export interface OutboxLag extends OutboxBacklog {
+  readonly lagMs: number;
+}
+
+interface GroupOutcome {
+  readonly published: readonly string[];
+  readonly released: readonly string[];
+  readonly error: unknown;
+}
+
+/**
+ * Publishes what units of work wrote to the outbox. Each round claims up to `batchSize` rows (a lease,
+ * see {@link OutboxStore}), publishes them per destination in id order (so per key), and marks them
+ * published (deletes them, or keeps them for `retentionMs`). Several relays, in one process or many,
+ * may drain one outbox: claims never overlap and a key is published by one relay at a time.
+ *
+ * Wake-ups come from `store.listen` when it has one, with polling as the fallback. When the broker or the
+ * database fails the relay releases what it holds and backs off; a row the broker rejects as too large is
+ * marked failed instead of blocking its key forever. Delivery is at-least-once: a crash between publish
+ * and mark republishes after the lease expires, and the consumers' inbox absorbs the duplicate.
+ */
+export class OutboxRelay {
+  /** This relay's lease owner id. */
+  readonly id = `relay-${uuidv7()}`;
+  readonly metrics: OutboxRelayMetrics = {
+    published: 0,
+    claimed: 0,
+    batches: 0,
+    publishErrors: 0,
+    storeErrors: 0,
+    failed: 0,
+  };
+  readonly #store: OutboxStore;
+  readonly #transport: Transport;
+  readonly #batchSize: number;
+  readonly #leaseMs: number;
+  readonly #pollIntervalMs: number;
+  readonly #retentionMs: number;
+  readonly #backoff: Backoff;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  #stopping = new AbortController();
+  #running: Promise<void> | undefined;
+  #listener: OutboxListener | undefined;
+  #woken = false;
+  #wake: (() => void) | undefined;
+
+  constructor(options: OutboxRelayOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new ConfigurationError('options', 'must be an object');
+    }
+    const store = options.store as Partial<OutboxStore> | undefined;
+    if (typeof store?.claim !== 'function' || typeof store.markPublished !== 'function') {
+      throw new ConfigurationError('store', 'must implement OutboxStore');
+    }
+    if (typeof (options.transport as Partial<Transport> | undefined)?.publish !== 'function') {
+      throw new ConfigurationError('transport', 'must implement Transport');
+    }
+    this.#store = options.store;
+    this.#transport = options.transport;
+    this.#batchSize = options.batchSize ?? 100;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#pollIntervalMs = options.pollIntervalMs ?? (options.store.listen === undefined ? 100 : 1_000);
+    this.#retentionMs = options.retentionMs ?? 0;
+    this.#backoff = options.backoff ?? exponential({ initialMs: 100, maxMs: 30_000 });
+    this.#logger = options.logger ?? silentLogger;
+    this.#clock = options.clock ?? systemClock;
+    if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
+      throw new ConfigurationError('batchSize', `must be a positive integer, got ${String(this.#batchSize)}`);
+    }
+    if (!(this.#leaseMs > 0))
+      throw new ConfigurationError('leaseMs', `must be > 0, got ${String(this.#leaseMs)}`);
+    if (!(this.#pollIntervalMs > 0)) {
+      throw new ConfigurationError('pollIntervalMs', `must be > 0, got ${String(this.#pollIntervalMs)}`);
+    }
+    if (!(this.#retentionMs >= 0)) {
+      throw new ConfigurationError('retentionMs', `must be >= 0, got ${String(this.#retentionMs)}`);
+    }
+  }
+
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /**
+   * Starts relaying in the background (and subscribes to the store's notifications). Resolves once
+   * running; a store that cannot listen yet only means polling until it can.
+   */
+  async start(): Promise<void> {
+    if (this.#running !== undefined) throw new ConfigurationError('start', 'the relay is already running');
+    this.#stopping = new AbortController();
+    this.#woken = true; // look at once: rows may be waiting from before
+    if (this.#store.listen !== undefined) {
+      try {
+        this.#listener = await this.#store.listen(() => this.#notify());
+      } catch (error) {
+        this.#logger.warn(
+          { relay: this.id, error: toOmnibusError(error).message },
+          'outbox notifications unavailable: polling',
+        );
+      }
+    }
+    this.#running = this.#run();
+  }
+
+  /** Graceful stop: the round in progress finishes (publish and mark), then the relay stops. */
+  async stop(): Promise<void> {
+    const running = this.#running;
+    if (running === undefined) return;
+    this.#stopping.abort();
+    this.#wake?.();
+    await running;
+    await this.#listener?.close();
+    this.#listener = undefined;
+    this.#running = undefined;
+  }
+
+  /** The outbox's backlog and lag, read from the store now. */
+  async lag(): Promise<OutboxLag> {
+    const backlog = await this.#store.backlog();
+    const oldest = backlog.oldestPendingAt;
+    return {
+      ...backlog,
+      lagMs: oldest === undefined ? 0 : Math.max(0, this.#clock.now() - oldest.getTime()),
+    };
+  }
+
+  #notify(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    let nextPurge = 0;
+    while (!this.#stopping.signal.aborted) {
+      this.#woken = false;
+      let round: { claimed: number; failed: boolean };
+      try {
+        const now = this.#clock.now();
+        if (this.#retentionMs > 0 && now >= nextPurge) {
+          nextPurge = now + Math.min(this.#retentionMs, 60_000);
+          await this.#store.purgePublished(new Date(now - this.#retentionMs));
+        }
+        round = await this.#round();
+      } catch (error) {
+        round = { claimed: 0, failed: true };
+        this.metrics.storeErrors++;
+        this.#logger.error({ relay: this.id, error: toOmnibusError(error).message }, 'outbox store failed');
+      }
+      const { claimed, failed } = round;
+      if (failed) {
+        failures++;
+        await this.#pause(this.#backoff(failures), false);
+      } else {
+        failures = 0;
+        if (claimed < this.#batchSize) await this.#pause(this.#pollIntervalMs, true);
+      }
+    }
+  }
+
+  /** Waits `ms`, or less when the relay stops, or (when `wakeable`) when rows are committed. */
+  async #pause(ms: number, wakeable: boolean): Promise<void> {
+    if (this.#stopping.signal.aborted || (wakeable && this.#woken)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = () => {
+        if (wakeable || this.#stopping.signal.aborted) done();
+      };
+    });
+  }
+
+  async #round(): Promise<{ claimed: number; failed: boolean }> {
+    const records = await this.#store.claim(this.id, this.#batchSize, this.#leaseMs);
+    if (records.length === 0) return { claimed: 0, failed: false };
+    this.metrics.claimed += records.length;
+    this.metrics.batches++;
+    const groups = new Map<string, OutboxRecord[]>();
+    for (const record of records) {
+      const name = describeDestination(record.destination);
+      const group = groups.get(name);
+      if (group === undefined) groups.set(name, [record]);
+      else group.push(record);
+    }
+    // Destinations are independent (order is per destination and key): publish them side by side.
+    const outcomes = await Promise.all([...groups.values()].map((group) => this.#publish(group)));
+    const published = outcomes.flatMap((outcome) => outcome.published);
+    const released = outcomes.flatMap((outcome) => outcome.released);
+    if (published.length > 0) {
+      await this.#store.markPublished(published, this.#retentionMs > 0);
+      this.metrics.published += published.length;
+    }
+    if (released.length > 0) await this.#store.release(this.id, released);
+    const errors = outcomes.filter((outcome) => outcome.error !== undefined);
+    for (const outcome of errors) {
+      this.metrics.publishErrors++;
+      const error = toOmnibusError(outcome.error);
+      this.#logger.warn(
+        { relay: this.id, code: error.code, error: error.message, released: outcome.released.length },
+        'outbox publish failed: backing off',
+      );
+    }
+    return { claimed: records.length, failed: errors.length > 0 };
+  }
+
+  /** Publishes one destination's rows in order; on failure says which were published and which not. */
+  async #publish(records: readonly OutboxRecord[]): Promise<GroupOutcome> {
+    const destination = records[0]!.destination;
+    try {
+      await this.#transport.publish(
+        destination,
+        records.map((record) => record.envelope),
+      );
+      return { published: records.map((record) => record.id), released: [], error: undefined };
+    } catch (error) {
+      if (!isTooLarge(error)) {
+        return { published: [], released: records.map((record) => record.id), error };
+      }
+    }
+    // Some row is too large for the broker: find it (them) one by one, keeping the order.
+    const published: string[] = [];
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index]!;
+      try {
+        await this.#transport.publish(destination, [record.envelope]);
+        published.push(record.id);
+      } catch (error) {
+        if (!isTooLarge(error)) {
+          return { published, released: records.slice(index).map((r) => r.id), error };
+        }
+        const reason = toOmnibusError(error).message;
+        await this.#store.markFailed(this.id, record.id, reason);
+        this.metrics.failed++;
+        this.#logger.error(
+          {
+            relay: this.id,
+            messageId: record.envelope.id,
+            destination: describeDestination(destination),
+            reason,
+          },
+          'outbox row can never be published: marked failed',
+        );
+      }
+    }
+    return { published, released: [], error: undefined };
+  }
+}
+
+function isTooLarge(error: unknown): boolean {
+  return toOmnibusError(error).code === 'MESSAGE_TOO_LARGE';
+}
