@@ -179,27 +179,25 @@ export class Bus {
   #drained: (() => void) | undefined;
 
   /** Publishes an event. Inside a handler, it joins the handler's outgoing messages (see `MessageContext`). */
-  async publish<C extends EventContract>(
+  publish<C extends EventContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<void> {
     const ambient = currentMessageContext();
     if (ambient !== undefined) return ambient.publish(contract, payload, options);
-    const message = await this.createMessage(contract, payload, options, undefined);
-    await this.transport.publish(message.destination, [message.envelope]);
+    return this.#publishNow(contract, payload, options);
   }
 
   /** Sends a command to its queue. Inside a handler, it joins the handler's outgoing messages. */
-  async send<C extends CommandContract>(
+  send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<void> {
     const ambient = currentMessageContext();
     if (ambient !== undefined) return ambient.send(contract, payload, options);
-    const message = await this.createMessage(contract, payload, options, undefined);
-    await this.transport.publish(message.destination, [message.envelope]);
+    return this.#publishNow(contract, payload, options);
   }
 
   /**
@@ -238,6 +236,48 @@ export class Bus {
     const encoded = serializer.encode(payload, contract);
     // Awaiting only what is a promise keeps the synchronous (JSON) path free of extra microtasks.
     const body = encoded instanceof Uint8Array ? encoded : await encoded;
+    const message = this.#buildMessage(contract, payload, body, serializer.contentType, options, cause);
+    const provisioning = this.#ensureDestination(message.destination, contract.ordered);
+    if (provisioning !== undefined) await provisioning;
+    return message;
+  }
+
+  /** The hot path of `publish`/`send`: no promise until the transport's, when nothing needs waiting for. */
+  #publishNow(contract: Contract, payload: unknown, options: PublishOptions | undefined): Promise<void> {
+    try {
+      const serializer = this.#serializers.forContract(contract);
+      const encoded = serializer.encode(payload, contract);
+      const destination = destinationOf(contract);
+      if (
+        encoded instanceof Uint8Array &&
+        this.#ensureDestination(destination, contract.ordered) === undefined
+      ) {
+        const message = this.#buildMessage(
+          contract,
+          payload,
+          encoded,
+          serializer.contentType,
+          options,
+          undefined,
+        );
+        return this.transport.publish(message.destination, [message.envelope]);
+      }
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
+    }
+    return this.createMessage(contract, payload, options, undefined).then((message) =>
+      this.transport.publish(message.destination, [message.envelope]),
+    );
+  }
+
+  #buildMessage(
+    contract: Contract,
+    payload: unknown,
+    body: Uint8Array,
+    contentType: string,
+    options: PublishOptions | undefined,
+    cause: MessageContext | undefined,
+  ): OutboxMessage {
     const id = options?.id ?? uuidv7();
     const headers: Record<string, string> = {};
     if (options?.headers !== undefined) {
@@ -255,7 +295,7 @@ export class Bus {
     headers[Header.specVersion] = CLOUDEVENTS_SPEC_VERSION;
     headers[Header.source] = this.serviceName;
     headers[Header.time] = isoNow();
-    headers[Header.contentType] = serializer.contentType;
+    headers[Header.contentType] = contentType;
     headers[Header.correlationId] = cause?.correlationId ?? id;
     if (cause !== undefined) headers[Header.causationId] = cause.messageId;
     const traceParent = cause?.headers[Header.traceParent];
@@ -266,13 +306,7 @@ export class Bus {
       key === undefined
         ? { id, type: contract.type, headers, body }
         : { id, type: contract.type, key, headers, body };
-    const destination: Destination =
-      contract.kind === 'event'
-        ? { kind: 'channel', channel: contract.channel }
-        : { kind: 'queue', queue: contract.queue };
-    const provisioning = this.#ensureDestination(destination, contract.ordered);
-    if (provisioning !== undefined) await provisioning;
-    return { destination, envelope };
+    return { destination: destinationOf(contract), envelope };
   }
 
   /** Publishes messages now, grouped per destination, in order. */
@@ -364,17 +398,24 @@ export class Bus {
         method: handler.method,
         options: { ...handler.options, retry: policy },
         policy,
-        run: compose(this.#middlewareFor(route), (ctx) => this.#invoke(binding, ctx)),
+        run: compose(this.#middlewareFor(route, handler.options, policy), (ctx) =>
+          this.#invoke(binding, ctx),
+        ),
       };
       route.bindings.set(contract.type, binding);
     }
   }
 
-  /** The documented order: correlation → circuit breaker → timeout → immediate retry → unit of work → yours. */
-  #middlewareFor(route: Route): Middleware[] {
+  /**
+   * The documented order: correlation → circuit breaker → timeout → immediate retry → unit of work →
+   * yours. A layer with nothing to do for this handler (no timeout, no immediate retries) is left out.
+   */
+  #middlewareFor(route: Route, options: HandleOptions, policy: Required<RetryPolicy>): Middleware[] {
     const chain: Middleware[] = [correlation];
     if (route.breaker !== undefined) chain.push(route.breaker.middleware);
-    chain.push(timeout(this.#options.timeoutMs), immediateRetry);
+    if ((options.timeoutMs ?? this.#options.timeoutMs) !== undefined)
+      chain.push(timeout(this.#options.timeoutMs));
+    if (policy.immediate > 0) chain.push(immediateRetry);
     if (this.#options.persistence !== undefined)
       chain.push(unitOfWork(this.#options.persistence, route.group));
     chain.push(...(this.#options.middleware ?? []));
@@ -583,6 +624,20 @@ export class Bus {
       failedAt: new Date(),
     });
   }
+}
+
+const destinations = new WeakMap<Contract, Destination>();
+/** The destination of a contract, made once per contract (it is on every publish). */
+function destinationOf(contract: Contract): Destination {
+  let destination = destinations.get(contract);
+  if (destination === undefined) {
+    destination =
+      contract.kind === 'event'
+        ? { kind: 'channel', channel: contract.channel }
+        : { kind: 'queue', queue: contract.queue };
+    destinations.set(contract, destination);
+  }
+  return destination;
 }
 
 let lastMillis = 0;

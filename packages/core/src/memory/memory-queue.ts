@@ -191,7 +191,9 @@ export class MemoryQueue {
 
 export class MemoryConsumer implements Consumer {
   #unsettled = new Set<MemoryDelivery>();
-  readonly #sinkCalls = new Set<Promise<void>>();
+  /** Sink calls that have not returned yet; `close` waits for them. */
+  #running = 0;
+  #idle: (() => void) | undefined;
   #paused = false;
   #closed: Promise<void> | undefined;
 
@@ -212,17 +214,18 @@ export class MemoryConsumer implements Consumer {
   deliver(envelope: Envelope, attempt: number): void {
     const delivery = new MemoryDelivery(this, envelope, attempt);
     this.#unsettled.add(delivery);
-    const call = this.#invoke(delivery);
-    this.#sinkCalls.add(call);
-    void call.then(() => this.#sinkCalls.delete(call));
+    void this.#invoke(delivery);
   }
 
   async #invoke(delivery: MemoryDelivery): Promise<void> {
+    this.#running++;
     try {
       await this.sink(delivery);
     } catch {
       // A sink that throws leaves its delivery unsettled: it is released for redelivery on close. The bus
       // never throws here; a raw sink that does must not take the consumer down.
+    } finally {
+      if (--this.#running === 0) this.#idle?.();
     }
   }
 
@@ -245,7 +248,7 @@ export class MemoryConsumer implements Consumer {
   }
 
   async #close(): Promise<void> {
-    while (this.#sinkCalls.size > 0) await Promise.allSettled([...this.#sinkCalls]);
+    if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.queue.detach(this);
     const unsettled = [...this.#unsettled];
     this.#unsettled = new Set();
@@ -257,8 +260,12 @@ export class MemoryConsumer implements Consumer {
 }
 
 class MemoryDelivery implements Delivery {
-  readonly receivedAt = new Date();
+  readonly #receivedAt = Date.now();
   #settled = false;
+
+  get receivedAt(): Date {
+    return new Date(this.#receivedAt);
+  }
 
   constructor(
     readonly consumer: MemoryConsumer,

@@ -92,18 +92,34 @@ export class MemoryTransport implements Transport {
     }
   }
 
-  async publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
-    this.#assertOpen();
-    const targets = this.#targets(destination);
-    for (const envelope of messages) {
-      const size = envelopeSize(envelope);
-      if (size > this.capabilities.maxMessageBytes) {
-        throw new TransportError(
-          `message ${envelope.id} is ${size} bytes, over the limit of ${this.capabilities.maxMessageBytes}`,
-          { code: 'MESSAGE_TOO_LARGE', retriable: false },
-        );
+  publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
+    try {
+      this.#assertOpen();
+      const targets = this.#targets(destination);
+      for (const envelope of messages) {
+        const size = envelopeSize(envelope);
+        if (size > this.capabilities.maxMessageBytes) {
+          throw new TransportError(
+            `message ${envelope.id} is ${size} bytes, over the limit of ${this.capabilities.maxMessageBytes}`,
+            { code: 'MESSAGE_TOO_LARGE', retriable: false },
+          );
+        }
       }
+      // The common case, room in every queue, enqueues without a promise per message.
+      if (targets.every((queue) => queue.depth + messages.length <= queue.capacity)) {
+        for (const envelope of messages) for (const queue of targets) queue.enqueue(envelope);
+        return DONE;
+      }
+      return this.#publishWithBackpressure(targets, messages);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new TransportError(String(error)));
     }
+  }
+
+  async #publishWithBackpressure(
+    targets: readonly MemoryQueue[],
+    messages: readonly Envelope[],
+  ): Promise<void> {
     for (const envelope of messages) {
       for (const queue of targets) {
         let wait = queue.whenSpace();
@@ -180,6 +196,8 @@ export class MemoryTransport implements Transport {
       throw new TransportError('memory transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
   }
 }
+
+const DONE = Promise.resolve();
 
 function notProvisioned(what: string): TransportError {
   return new TransportError(`${what} is not provisioned`, { code: 'NOT_PROVISIONED', retriable: false });
