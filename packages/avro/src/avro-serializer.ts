@@ -1,0 +1,282 @@
+import { statSync } from 'node:fs';
+import { inspect } from 'node:util';
+import type avsc from 'avsc';
+import type { Contract, Serializer } from '@omnibus/core';
+import { ConfigurationError, DeserializationError, SchemaError } from '@omnibus/core';
+import type { ParsedSchema } from './avro-schema.js';
+import { parseSchema } from './avro-schema.js';
+import { RegistryError, RegistryErrorCode } from './registry-error.js';
+import { readSchemaFile } from './schema-files.js';
+import { toSchemaGraph } from './schema-graph.js';
+import type { SchemaRegistry } from './schema-registry.js';
+import { resolutionIncompatibilities } from './schema-resolution.js';
+import type { SubjectNameStrategy } from './subject-name-strategy.js';
+import { TopicNameStrategy } from './subject-name-strategy.js';
+import { frame, unframe } from './wire-format.js';
+
+export const AVRO_CONTENT_TYPE = 'application/avro';
+
+export interface AvroSerializerOptions {
+  /** Where schema ids come from: a `SchemaRegistryClient`, or anything implementing `SchemaRegistry`. */
+  readonly registry: SchemaRegistry;
+  /** The directory contracts' `schema` paths are relative to (the repository's `schemas/`). */
+  readonly schemasDir: string;
+  /**
+   * Register a contract's schema on first publish (default true, as Confluent's clients do). When
+   * false the schema must already be registered (e.g. by `omnibus schemas register` in CI): the
+   * serializer only looks its id up, and publishing fails with `SCHEMA_NOT_REGISTERED` otherwise.
+   */
+  readonly autoRegister?: boolean;
+  /** The subject a schema is registered under. Default `TopicNameStrategy` (`<channel-or-queue>-value`). */
+  readonly subjectNameStrategy?: SubjectNameStrategy;
+}
+
+interface Reading {
+  readonly type: avsc.Type;
+  /** Undefined when the writer's schema is the reader's. */
+  readonly resolver: ReturnType<avsc.Type['createResolver']> | undefined;
+}
+
+/**
+ * Avro in Confluent's wire format (magic byte 0, 4-byte big-endian schema id, Avro binary), with content
+ * type `application/avro`. Writing uses the contract's schema file and its registry id; reading fetches
+ * the writer's schema by the id in the body (cached) and resolves it to the contract's schema, so
+ * producers and consumers on different compatible versions read each other. Timestamps are `Date`s,
+ * decimals are strings, uuids are strings (see `logicalTypes`).
+ *
+ * Failures are typed: a payload that does not fit the schema, a schema the registry refuses or does not
+ * hold, an unknown schema id, or a writer schema the reader cannot resolve are `SchemaError`s; bytes
+ * that are not the wire format or not valid Avro are `DeserializationError`s. Both are non-retriable:
+ * the bus dead-letters such a message with the reason. A registry that cannot be reached is a
+ * retriable `RegistryError`.
+ */
+export class AvroSerializer implements Serializer {
+  readonly contentType = AVRO_CONTENT_TYPE;
+  readonly #registry: SchemaRegistry;
+  readonly #schemasDir: string;
+  readonly #autoRegister: boolean;
+  readonly #subjectName: SubjectNameStrategy;
+  readonly #local = new Map<string, Promise<ParsedSchema>>();
+  readonly #ids = new Map<string, Promise<number>>();
+  readonly #writers = new Map<number, Promise<ParsedSchema>>();
+  readonly #readings = new Map<string, Reading>();
+
+  constructor(options: AvroSerializerOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new ConfigurationError('options', 'must be an object');
+    }
+    const registry = options.registry as Partial<SchemaRegistry> | undefined;
+    if (
+      typeof registry?.register !== 'function' ||
+      typeof registry.lookup !== 'function' ||
+      typeof registry.getSchemaById !== 'function'
+    ) {
+      throw new ConfigurationError('registry', 'must implement SchemaRegistry (e.g. a SchemaRegistryClient)');
+    }
+    if (typeof options.schemasDir !== 'string' || options.schemasDir === '') {
+      throw new ConfigurationError('schemasDir', 'must be the path of the schemas directory');
+    }
+    let isDirectory = false;
+    try {
+      isDirectory = statSync(options.schemasDir).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDirectory) throw new ConfigurationError('schemasDir', `${options.schemasDir} is not a directory`);
+    if (options.autoRegister !== undefined && typeof options.autoRegister !== 'boolean') {
+      throw new ConfigurationError('autoRegister', 'must be a boolean');
+    }
+    if (options.subjectNameStrategy !== undefined && typeof options.subjectNameStrategy !== 'function') {
+      throw new ConfigurationError(
+        'subjectNameStrategy',
+        'must be a function (contract, recordName) => subject',
+      );
+    }
+    this.#registry = options.registry;
+    this.#schemasDir = options.schemasDir;
+    this.#autoRegister = options.autoRegister ?? true;
+    this.#subjectName = options.subjectNameStrategy ?? TopicNameStrategy;
+  }
+
+  async encode(payload: unknown, contract: Contract): Promise<Uint8Array> {
+    const schema = await this.#schemaOf(contract);
+    let avro: Buffer;
+    try {
+      avro = schema.type.toBuffer(payload);
+    } catch (error) {
+      throw new SchemaError(
+        `${contract.type}: payload does not match ${contract.schema}: ${describeInvalid(schema.type, payload)}`,
+        { code: 'PAYLOAD_MISMATCH', cause: error },
+      );
+    }
+    const subject = this.#subjectName(contract, schema.name);
+    return frame(await this.#idOf(contract, subject, schema), avro);
+  }
+
+  async decode(body: Uint8Array, contract: Contract): Promise<unknown> {
+    const { schemaId, avro } = unframe(body);
+    const writer = await this.#writerSchema(schemaId, contract);
+    const reading =
+      contract.schema === undefined
+        ? { type: writer.type, resolver: undefined }
+        : await this.#reading(schemaId, writer, contract);
+    try {
+      return reading.type.fromBuffer(avro, reading.resolver);
+    } catch (error) {
+      throw new DeserializationError(
+        `${contract.type}: body is not valid Avro for schema id ${schemaId}: ${(error as Error).message}`,
+        { code: 'MALFORMED_BODY', cause: error },
+      );
+    }
+  }
+
+  #schemaOf(contract: Contract): Promise<ParsedSchema> {
+    const path = contract.schema;
+    if (path === undefined) {
+      return Promise.reject(
+        new SchemaError(
+          `${contract.type}: Avro needs the contract to name its schema (schema: 'dir/Name.avsc')`,
+          {
+            code: 'NO_SCHEMA',
+          },
+        ),
+      );
+    }
+    let pending = this.#local.get(path);
+    if (pending === undefined) {
+      pending = readSchemaFile(this.#schemasDir, path).then((text) => {
+        try {
+          return parseSchema(text, { strictLogicalTypes: true });
+        } catch (error) {
+          throw new SchemaError(`${path}: ${(error as Error).message}`, {
+            code: 'INVALID_SCHEMA',
+            cause: error,
+          });
+        }
+      });
+      this.#local.set(path, pending);
+      pending.catch(() => this.#local.delete(path));
+    }
+    return pending;
+  }
+
+  #idOf(contract: Contract, subject: string, schema: ParsedSchema): Promise<number> {
+    const key = `${subject}\u0000${contract.schema}`;
+    let pending = this.#ids.get(key);
+    if (pending === undefined) {
+      pending = this.#fetchId(contract, subject, schema);
+      this.#ids.set(key, pending);
+      pending.catch(() => this.#ids.delete(key));
+    }
+    return pending;
+  }
+
+  async #fetchId(contract: Contract, subject: string, schema: ParsedSchema): Promise<number> {
+    try {
+      if (this.#autoRegister) return await this.#registry.register(subject, schema.canonical);
+      return (await this.#registry.lookup(subject, schema.canonical)).id;
+    } catch (error) {
+      if (!(error instanceof RegistryError) || error.retriable) throw error;
+      if (error.errorCode === RegistryErrorCode.incompatibleSchema) {
+        const hint =
+          this.#subjectName === TopicNameStrategy
+            ? ' (TopicNameStrategy gives a channel one subject, so one record type: a channel carrying several types needs TopicRecordNameStrategy)'
+            : '';
+        throw new SchemaError(
+          `${contract.type}: the registry refused ${contract.schema} under subject ${subject}: ${error.message}${hint}`,
+          { code: 'INCOMPATIBLE_SCHEMA', cause: error },
+        );
+      }
+      if (
+        error.errorCode === RegistryErrorCode.subjectNotFound ||
+        error.errorCode === RegistryErrorCode.schemaNotFound
+      ) {
+        throw new SchemaError(
+          `${contract.type}: ${contract.schema} is not registered under subject ${subject} and autoRegister is off`,
+          { code: 'SCHEMA_NOT_REGISTERED', cause: error },
+        );
+      }
+      throw new SchemaError(
+        `${contract.type}: registering ${contract.schema} under ${subject}: ${error.message}`,
+        {
+          code: 'SCHEMA_REGISTRATION_FAILED',
+          cause: error,
+        },
+      );
+    }
+  }
+
+  #writerSchema(schemaId: number, contract: Contract): Promise<ParsedSchema> {
+    let pending = this.#writers.get(schemaId);
+    if (pending === undefined) {
+      pending = this.#registry.getSchemaById(schemaId).then(
+        (text) => parseSchema(text),
+        (error: unknown) => {
+          if (error instanceof RegistryError && error.errorCode === RegistryErrorCode.schemaNotFound) {
+            throw new SchemaError(`${contract.type}: schema id ${schemaId} is unknown to the registry`, {
+              code: 'UNKNOWN_SCHEMA_ID',
+              cause: error,
+            });
+          }
+          throw error;
+        },
+      );
+      this.#writers.set(schemaId, pending);
+      pending.catch(() => this.#writers.delete(schemaId));
+    }
+    return pending;
+  }
+
+  async #reading(schemaId: number, writer: ParsedSchema, contract: Contract): Promise<Reading> {
+    const reader = await this.#schemaOf(contract);
+    const key = `${schemaId}\u0000${contract.schema}`;
+    let reading = this.#readings.get(key);
+    if (reading === undefined) {
+      if (reader.canonical === writer.canonical) {
+        reading = { type: reader.type, resolver: undefined };
+      } else {
+        try {
+          reading = {
+            type: reader.type,
+            resolver: reader.type.createResolver(writer.type, { ignoreNamespaces: true }),
+          };
+        } catch (error) {
+          const reasons = resolutionIncompatibilities(toSchemaGraph(reader.json), toSchemaGraph(writer.json));
+          throw new SchemaError(
+            `${contract.type}: data written with schema id ${schemaId} cannot be read with ${contract.schema}: ${
+              reasons.map((r) => `at ${r.path}: ${r.message}`).join('; ') || (error as Error).message
+            }`,
+            { code: 'INCOMPATIBLE_SCHEMA', cause: error },
+          );
+        }
+      }
+      this.#readings.set(key, reading);
+    }
+    return reading;
+  }
+}
+
+/** Where and why a payload does not fit its schema, e.g. `total: 12.5 is not a decimal(12,2) string`. */
+function describeInvalid(type: avsc.Type, payload: unknown): string {
+  const problems: string[] = [];
+  type.isValid(payload, {
+    errorHook: (path, value, expected) => {
+      if (problems.length < 5) {
+        const shown = inspect(value, { depth: 1, breakLength: Infinity, maxStringLength: 60 });
+        problems.push(`${path.join('.') || '(root)'}: ${shown} is not ${describeType(expected)}`);
+      }
+    },
+  });
+  return problems.length === 0 ? 'not encodable' : problems.join('; ');
+}
+
+function describeType(type: avsc.Type): string {
+  const typeName = type.typeName;
+  if (typeName === 'logical:decimal') {
+    const decimal = type as unknown as { precision: number; scale: number };
+    return `a decimal(${decimal.precision},${decimal.scale}) string`;
+  }
+  if (typeName === 'logical:timestamp-millis') return 'a valid Date';
+  if (typeName === 'logical:uuid') return 'a uuid string';
+  return type.name === undefined ? `a valid ${typeName}` : `a valid ${typeName} ${type.name}`;
+}
