@@ -1,0 +1,1 @@
+export { runRegistryStoreConformance, type RegistryStoreConformanceOptions } from './store-conformance.js';
