@@ -1,0 +1,58 @@
+import { expect } from 'chai';
+import type { CommandGroup } from '../src/index.js';
+import { EXIT_OK, UsageError, commandGroups, run } from '../src/index.js';
+import { cli } from './run-cli.js';
+
+describe('omnibus (the CLI dispatcher)', () => {
+  it('lists every command with --help, and exits 2 with the list when given nothing', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).to.equal(0);
+    for (const line of ['registry serve', 'schemas check', 'schemas register'])
+      expect(help.stdout).to.contain(line);
+    const nothing = await cli([]);
+    expect(nothing.code).to.equal(2);
+    expect(nothing.stderr).to.contain('usage: omnibus <group> <command>');
+  });
+
+  it('refuses an unknown group, command or option with exit code 2', async () => {
+    expect(await cli(['nope'])).to.include({ code: 2 });
+    const noCommand = await cli(['schemas']);
+    expect(noCommand.code).to.equal(2);
+    expect(noCommand.stderr).to.contain('check, register');
+    expect((await cli(['schemas', 'explode'])).stderr).to.contain("unknown command 'explode'");
+    const badOption = await cli(['schemas', 'check', '--colour']);
+    expect(badOption.code).to.equal(2);
+    expect(badOption.stderr).to.contain('--colour').and.contain('usage: omnibus schemas check');
+  });
+
+  it('prints a command’s options with --help', async () => {
+    const help = await cli(['registry', 'serve', '--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.contain('--store <memory|sqlite:path>');
+  });
+
+  it('runs a group given to it: how dlq, outbox and migrate will plug in', async () => {
+    const seen: unknown[] = [];
+    const dlq: CommandGroup = {
+      name: 'dlq',
+      summary: 'dead letters',
+      commands: [
+        {
+          name: 'list',
+          summary: 'list dead letters',
+          options: { queue: { type: 'string' } },
+          optionHelp: ['--queue <name>'],
+          run: async (values) => {
+            seen.push(values.queue);
+            if (values.queue === 'bad') throw new UsageError('no such queue');
+            return EXIT_OK;
+          },
+        },
+      ],
+    };
+    const io = { stdout: () => {}, stderr: () => {}, signal: new AbortController().signal, env: {} };
+    expect(await run(['dlq', 'list', '--queue', 'payments'], io, [...commandGroups, dlq])).to.equal(0);
+    expect(await run(['dlq', 'list', '--queue', 'bad'], io, [...commandGroups, dlq])).to.equal(2);
+    expect(seen).to.deep.equal(['payments', 'bad']);
+  });
+});

@@ -1,0 +1,98 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SchemaRegistryClient } from '@omnibus/avro';
+import { waitFor } from '@omnibus/core/testing';
+import { cli } from './run-cli.js';
+
+const schema = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'int' }] });
+const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+describe('omnibus registry serve', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'omnibus-cli-registry-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Serves until the returned `stop` is called; resolves once listening. */
+  async function serve(...args: string[]) {
+    const stopping = new AbortController();
+    let url: string | undefined;
+    const done = cli(['registry', 'serve', '--port', '0', ...args], {
+      signal: stopping.signal,
+      onStdout: (line) => {
+        url = /listening on (\S+)/.exec(line)?.[1] ?? url;
+      },
+    });
+    await waitFor(() => url !== undefined, { message: 'the registry to listen' });
+    return {
+      url: url!,
+      stop: async () => {
+        stopping.abort();
+        return done;
+      },
+    };
+  }
+
+  it('serves a SQLite store that outlives it', async () => {
+    const store = `sqlite:${join(dir, 'registry.db')}`;
+    const first = await serve('--store', store);
+    expect(await new SchemaRegistryClient({ url: first.url }).register('s', schema)).to.equal(1);
+    const stopped = await first.stop();
+    expect(stopped.code).to.equal(0);
+    expect(stopped.stdout).to.contain('schema registry stopped');
+
+    const second = await serve('--store', store);
+    expect(await new SchemaRegistryClient({ url: second.url }).getVersion('s', 'latest')).to.deep.include({
+      id: 1,
+    });
+    await second.stop();
+  });
+
+  it('requires basic auth when asked', async () => {
+    const running = await serve('--basic-auth', 'admin:pw');
+    const anonymous = await fetch(`${running.url}/subjects`);
+    expect(anonymous.status).to.equal(401);
+    const client = new SchemaRegistryClient({
+      url: running.url,
+      auth: { username: 'admin', password: 'pw' },
+    });
+    expect(await client.listSubjects()).to.deep.equal([]);
+    await running.stop();
+  });
+
+  it('refuses a bad store, port or auth with exit code 2', async () => {
+    expect((await cli(['registry', 'serve', '--store', 'redis://x'])).code).to.equal(2);
+    expect((await cli(['registry', 'serve', '--port', 'eighty'])).code).to.equal(2);
+    expect((await cli(['registry', 'serve', '--port', '0', '--basic-auth', 'nopassword'])).code).to.equal(2);
+  });
+
+  it('runs as the omnibus binary and stops cleanly on SIGTERM', async function () {
+    this.timeout(20_000);
+    const child = spawn(process.execPath, [main, 'registry', 'serve', '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => /listening on (\S+)/.test(output), {
+        message: 'the binary to listen',
+        timeoutMs: 15_000,
+      });
+      const url = /listening on (\S+)/.exec(output)![1]!;
+      expect(await (await fetch(`${url}/schemas/types`)).json()).to.deep.equal(['AVRO']);
+      child.kill('SIGTERM');
+      expect(await exited).to.equal(0);
+      expect(output).to.contain('schema registry stopped');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
