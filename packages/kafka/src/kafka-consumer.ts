@@ -1,0 +1,526 @@
+import type {
+  Consumer,
+  DeliverySink,
+  Failure,
+  Logger,
+  Source,
+} from '@omnibus/core';
+import { describeSource, toOmnibusError, TransportError, withFailureHeaders } from '@omnibus/core';
+import type {
+  Admin,
+  Consumer as KafkaJsConsumer,
+  EachBatchPayload,
+  Kafka,
+  Message,
+} from 'kafkajs';
+import type { Settler } from './kafka-delivery.js';
+import { KafkaDelivery } from './kafka-delivery.js';
+import { toTransportError } from './kafka-errors.js';
+import type { SourceTopology } from './kafka-names.js';
+import type { ResolvedKafkaOptions } from './kafka-options.js';
+import type { FetchedRecord } from './fetched-record.js';
+import { toFetchedRecord } from './fetched-record.js';
+import { PartitionTracker } from './partition-tracker.js';
+import type { TrackedEntry, CommitPosition } from './partition-tracker.js';
+import { toKafkaMessage, toRetryMessage } from './record-codec.js';
+import { decodeSettledOffsets } from './settled-offsets.js';
+
+export interface KafkaConsumerDeps {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly source: Source;
+  readonly topology: SourceTopology;
+  readonly sink: DeliverySink;
+  readonly concurrency: number;
+  readonly options: ResolvedKafkaOptions;
+  /** Sends records with the transport's idempotent producer; resolves once acknowledged. */
+  readonly produce: (topic: string, messages: Message[]) => Promise<void>;
+  readonly onClosed: (consumer: KafkaConsumer) => void;
+}
+
+/** Settled offsets are committed at most this often (and at once on close and on a rebalance). */
+const COMMIT_INTERVAL_MS = 100;
+
+/**
+ * One consumer group member reading one source: the main topic and its retry topic.
+ *
+ * kafkajs fetches; every fetched record goes into the tracker of its partition at once (the fetch never
+ * waits for handlers, so one slow key cannot hold back the other partitions or keys), and fetching from
+ * a partition pauses while its buffer is full. Deliveries are handed out across partitions in turn,
+ * per key in order, at most `concurrency` unsettled at a time. Offsets are committed when the records
+ * before them are settled, with the settled records after them in the commit metadata.
+ *
+ * Rebalances: kafkajs has no revoke callback, so the consumer stops handing out records as soon as a
+ * rebalance starts and commits what is settled; when the group is joined again, partitions it keeps go
+ * on where they were (kafkajs is told to seek there), partitions it lost are forgotten (deliveries of
+ * them still in flight finish but are not committed: their next owner delivers them again).
+ */
+export class KafkaConsumer implements Consumer, Settler {
+  readonly source: Source;
+  readonly #deps: KafkaConsumerDeps;
+  readonly #logger: Logger;
+  readonly #partitionLimit: number;
+  readonly #maxBuffered: number;
+  #kafka: KafkaJsConsumer | undefined;
+  readonly #trackers = new Map<string, PartitionTracker<FetchedRecord>>();
+  #order: PartitionTracker<FetchedRecord>[] = [];
+  #turn = 0;
+  /** Partitions loading the settled offsets their previous owner recorded. */
+  readonly #loading = new Map<PartitionTracker<FetchedRecord>, Promise<void>>();
+  /** Partitions whose fetching is paused because their buffer is full. */
+  readonly #fetchPaused = new Set<PartitionTracker<FetchedRecord>>();
+  readonly #committed = new Map<string, CommitPosition>();
+  readonly #sinkCalls = new Set<Promise<void>>();
+  readonly #writes = new Set<Promise<void>>();
+  #unsettled = 0;
+  #memberId: string | undefined;
+  #paused = false;
+  #rebalancing = true;
+  #stopping = false;
+  #closing: Promise<void> | undefined;
+  #crash: Error | undefined;
+  #pumping = false;
+  #pumpAgain = false;
+  #dueTimer: NodeJS.Timeout | undefined;
+  #dueAt = Number.POSITIVE_INFINITY;
+  #commitTimer: NodeJS.Timeout | undefined;
+  #committing: Promise<void> | undefined;
+  #commitDirty = false;
+  #onJoined: ((error?: Error) => void) | undefined;
+
+  private constructor(deps: KafkaConsumerDeps) {
+    this.#deps = deps;
+    this.source = deps.source;
+    this.#logger = deps.options.logger;
+    this.#partitionLimit = Math.min(
+      deps.options.consumer.partitionConcurrency ?? deps.concurrency,
+      deps.concurrency,
+    );
+    this.#maxBuffered = deps.options.consumer.maxBufferedPerPartition;
+  }
+
+  /** Joins the group and resolves once partitions are assigned: what is published next is received. */
+  static async start(deps: KafkaConsumerDeps): Promise<KafkaConsumer> {
+    const consumer = new KafkaConsumer(deps);
+    try {
+      await consumer.#start();
+    } catch (error) {
+      await consumer.#kafka?.disconnect().catch(() => undefined);
+      deps.onClosed(consumer);
+      throw toTransportError(error, `joining consumer group ${deps.topology.groupId}`);
+    }
+    return consumer;
+  }
+
+  /** Why the consumer stopped for good, when kafkajs gave up on it (it restarts on passing errors). */
+  get crash(): Error | undefined {
+    return this.#crash;
+  }
+
+  get groupId(): string {
+    return this.#deps.topology.groupId;
+  }
+
+  async #start(): Promise<void> {
+    const { options, topology } = this.#deps;
+    const settings = options.consumer;
+    const kafka = this.#deps.kafka.consumer({
+      groupId: topology.groupId,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: settings.heartbeatIntervalMs,
+      rebalanceTimeout: settings.rebalanceTimeoutMs,
+      maxWaitTimeInMs: settings.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+    });
+    this.#kafka = kafka;
+    const joined = new Promise<void>((resolve, reject) => {
+      this.#onJoined = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    joined.catch(() => undefined); // a crash may come before anyone awaits it
+    kafka.on(kafka.events.GROUP_JOIN, (event) =>
+      this.#guard('group join', () => this.#onGroupJoin(event.payload.memberId, event.payload.memberAssignment)),
+    );
+    kafka.on(kafka.events.REBALANCING, () => this.#guard('rebalance', () => this.#onRebalancing()));
+    kafka.on(kafka.events.CRASH, (event) =>
+      this.#guard('crash', () => this.#onCrash(event.payload.error, event.payload.restart)),
+    );
+    await kafka.connect();
+    // A group without committed offsets starts at the beginning: its topics were created empty when it
+    // was provisioned, or provisioning set its offsets to the end of an existing channel.
+    await kafka.subscribe({ topics: [...topology.topics], fromBeginning: true });
+    await kafka.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.#onBatch(payload),
+    });
+    const deadline = settings.rebalanceTimeoutMs + settings.sessionTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        joined,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new TransportError(`no partitions assigned within ${deadline} ms`, { code: 'JOIN_TIMEOUT' })),
+            deadline,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#pump();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#dueTimer);
+    const kafka = this.#kafka!;
+    try {
+      kafka.pause(this.#deps.topology.topics.map((topic) => ({ topic })));
+    } catch {
+      // not running (crashed): nothing is fetched anyway
+    }
+    while (this.#sinkCalls.size > 0 || this.#writes.size > 0) {
+      await Promise.allSettled([...this.#sinkCalls, ...this.#writes]);
+    }
+    await this.#flushCommits();
+    clearTimeout(this.#commitTimer);
+    for (const tracker of this.#trackers.values()) tracker.discard();
+    this.#trackers.clear();
+    this.#order = [];
+    try {
+      await kafka.disconnect();
+    } catch (error) {
+      this.#logger.warn({ group: this.groupId, error: toOmnibusError(error).message }, 'kafka consumer disconnect failed');
+    }
+    this.#deps.onClosed(this);
+  }
+
+  // --- kafkajs events ---------------------------------------------------------------------------
+
+  #onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
+    const kafka = this.#kafka!;
+    // A new member id means this member was dropped from the group meanwhile: others may have owned
+    // its partitions since, so nothing it tracked is trusted.
+    const memberChanged = this.#memberId !== undefined && this.#memberId !== memberId;
+    this.#memberId = memberId;
+    const assigned = new Set<string>();
+    for (const topic in assignment) for (const partition of assignment[topic]!) assigned.add(trackerKey(topic, partition));
+    for (const [key, tracker] of this.#trackers) {
+      if (!memberChanged && assigned.has(key)) continue;
+      this.#forget(key, tracker);
+    }
+    const fresh = new Map<string, PartitionTracker<FetchedRecord>[]>();
+    for (const topic in assignment) {
+      for (const partition of assignment[topic]!) {
+        const key = trackerKey(topic, partition);
+        const kept = this.#trackers.get(key);
+        if (kept !== undefined) {
+          // kafkajs starts a new generation from the committed offset; continue after what is tracked.
+          if (kept.nextOffset !== undefined) kafka.seek({ topic, partition, offset: String(kept.nextOffset) });
+          if (this.#fetchPaused.has(kept)) kafka.pause([{ topic, partitions: [partition] }]);
+          continue;
+        }
+        const tracker = new PartitionTracker<FetchedRecord>(topic, partition);
+        this.#trackers.set(key, tracker);
+        kafka.resume([{ topic, partitions: [partition] }]);
+        fresh.set(topic, [...(fresh.get(topic) ?? []), tracker]);
+      }
+    }
+    for (const [topic, trackers] of fresh) this.#loadSettledOffsets(topic, trackers);
+    this.#order = [...this.#trackers.values()];
+    this.#rebalancing = false;
+    this.#logger.debug(
+      { group: this.groupId, memberId, partitions: [...assigned] },
+      'kafka consumer joined its group',
+    );
+    this.#onJoined?.();
+    this.#onJoined = undefined;
+    this.#pump();
+  }
+
+  #onRebalancing(): void {
+    // Stop handing out; what is settled is committed while this generation still owns the partitions.
+    this.#rebalancing = true;
+    void this.#flushCommits();
+  }
+
+  #onCrash(error: Error, restart: boolean): void {
+    this.#logger.error(
+      { group: this.groupId, error: error.message, restart },
+      restart ? 'kafka consumer crashed: restarting' : 'kafka consumer crashed',
+    );
+    this.#rebalancing = true;
+    for (const [key, tracker] of this.#trackers) this.#forget(key, tracker);
+    this.#order = [];
+    if (!restart) {
+      this.#crash = error;
+      this.#onJoined?.(error);
+      this.#onJoined = undefined;
+    }
+  }
+
+  #forget(key: string, tracker: PartitionTracker<FetchedRecord>): void {
+    tracker.discard();
+    this.#trackers.delete(key);
+    this.#committed.delete(key);
+    this.#loading.delete(tracker);
+    this.#fetchPaused.delete(tracker);
+  }
+
+  /** The previous owner's commit metadata says which records after the committed offset are done. */
+  #loadSettledOffsets(topic: string, trackers: PartitionTracker<FetchedRecord>[]): void {
+    const loading = this.#deps.admin
+      .fetchOffsets({ groupId: this.groupId, topics: [topic] })
+      .then(
+        (offsets) => {
+          const partitions = offsets.find((entry) => entry.topic === topic)?.partitions ?? [];
+          for (const tracker of trackers) {
+            const committed = partitions.find((p) => p.partition === tracker.partition);
+            tracker.skipSettled(decodeSettledOffsets(committed?.metadata));
+          }
+        },
+        (error: unknown) => {
+          // Without them every record after the committed offset is delivered: duplicates, never loss.
+          this.#logger.warn(
+            { group: this.groupId, topic, error: toOmnibusError(error).message },
+            'could not read settled offsets from the commit metadata',
+          );
+        },
+      )
+      .finally(() => {
+        for (const tracker of trackers) this.#loading.delete(tracker);
+      });
+    for (const tracker of trackers) this.#loading.set(tracker, loading);
+  }
+
+  async #onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+    if (isStale()) return;
+    const tracker = this.#trackers.get(trackerKey(batch.topic, batch.partition));
+    if (tracker === undefined) return; // revoked meanwhile: its next owner reads it
+    const loading = this.#loading.get(tracker);
+    if (loading !== undefined) await loading;
+    if (tracker.discarded) return;
+    const receivedAt = new Date();
+    const records = batch.messages.map((message) => toFetchedRecord(message, receivedAt));
+    tracker.accept(records, Number(batch.lastOffset()));
+    if (tracker.buffered >= this.#maxBuffered && !this.#fetchPaused.has(tracker)) {
+      this.#fetchPaused.add(tracker);
+      this.#kafka!.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+    }
+    this.#pump();
+  }
+
+  // --- handing out ------------------------------------------------------------------------------
+
+  /** Hands out what may go, across partitions in turn; re-entrant calls fold into the running loop. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        this.#handOut();
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+    this.#resumeFetching();
+  }
+
+  #handOut(): void {
+    if (this.#paused || this.#rebalancing || this.#stopping) return;
+    const now = Date.now();
+    const order = this.#order;
+    let idle = 0;
+    while (this.#unsettled < this.#deps.concurrency && idle < order.length) {
+      const tracker = order[this.#turn++ % order.length]!;
+      const entry = tracker.inFlight < this.#partitionLimit ? tracker.take(now) : undefined;
+      if (entry === undefined) {
+        idle++;
+        continue;
+      }
+      idle = 0;
+      this.#deliver(tracker, entry);
+    }
+    this.#scheduleDue(order);
+  }
+
+  #deliver(tracker: PartitionTracker<FetchedRecord>, entry: TrackedEntry<FetchedRecord>): void {
+    this.#unsettled++;
+    const delivery = new KafkaDelivery(this, tracker, entry);
+    const call = this.#invoke(delivery);
+    this.#sinkCalls.add(call);
+    void call.then(() => this.#sinkCalls.delete(call));
+  }
+
+  async #invoke(delivery: KafkaDelivery): Promise<void> {
+    try {
+      await this.#deps.sink(delivery);
+    } catch (error) {
+      // The delivery stays unsettled (delivered again after close or rebalance); the consumer goes on.
+      this.#logger.error(
+        { group: this.groupId, messageId: delivery.envelope.id, error: toOmnibusError(error).message },
+        'sink threw',
+      );
+    }
+  }
+
+  /** Wakes the loop when the earliest delayed (retried) record becomes due. */
+  #scheduleDue(order: readonly PartitionTracker<FetchedRecord>[]): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const tracker of order) earliest = Math.min(earliest, tracker.nextDueAt() ?? Number.POSITIVE_INFINITY);
+    if (earliest === this.#dueAt && this.#dueTimer !== undefined) return;
+    clearTimeout(this.#dueTimer);
+    this.#dueTimer = undefined;
+    this.#dueAt = earliest;
+    if (earliest === Number.POSITIVE_INFINITY) return;
+    this.#dueTimer = setTimeout(
+      () => {
+        this.#dueTimer = undefined;
+        this.#dueAt = Number.POSITIVE_INFINITY;
+        this.#pump();
+      },
+      Math.max(0, earliest - Date.now()),
+    );
+  }
+
+  #resumeFetching(): void {
+    if (this.#fetchPaused.size === 0 || this.#stopping) return;
+    for (const tracker of this.#fetchPaused) {
+      if (tracker.buffered * 2 > this.#maxBuffered) continue;
+      this.#fetchPaused.delete(tracker);
+      try {
+        this.#kafka!.resume([{ topic: tracker.topic, partitions: [tracker.partition] }]);
+      } catch {
+        // not running: the next group join resumes every fresh partition
+      }
+    }
+  }
+
+  // --- settling (Settler) -------------------------------------------------------------------------
+
+  writeRetry(record: FetchedRecord, delayMs: number): Promise<void> {
+    const dueAt = Date.now() + Math.max(0, delayMs);
+    return this.#write(this.#deps.topology.retryTopic, toRetryMessage(record.raw, record.attempt + 1, dueAt));
+  }
+
+  writeDeadLetter(record: FetchedRecord, failure: Failure): Promise<void> {
+    const dead = withFailureHeaders(record.envelope, failure, this.source);
+    return this.#write(this.#deps.topology.deadLetterTopic, toKafkaMessage(dead));
+  }
+
+  #write(topic: string, message: Message): Promise<void> {
+    const write = this.#deps.produce(topic, [message]);
+    const tracked = write.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#writes.add(tracked);
+    void tracked.then(() => this.#writes.delete(tracked));
+    return write;
+  }
+
+  settled(delivery: KafkaDelivery): void {
+    this.#unsettled--;
+    // A delivery of a revoked partition (or of an earlier assignment of it) settles without a commit.
+    const tracker = delivery.tracker;
+    if (!tracker.discarded && tracker.settle(delivery.entry)) this.#scheduleCommit();
+    this.#pump();
+  }
+
+  // --- committing -------------------------------------------------------------------------------
+
+  #scheduleCommit(): void {
+    this.#commitDirty = true;
+    if (this.#commitTimer !== undefined || this.#committing !== undefined) return;
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      void this.#flushCommits();
+    }, COMMIT_INTERVAL_MS);
+  }
+
+  /** Commits every partition whose position moved; resolves once that commit is done (or failed). */
+  #flushCommits(): Promise<void> {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    if (this.#committing !== undefined) {
+      // One commit at a time; the one after it includes whatever settled meanwhile.
+      this.#commitDirty = true;
+      return this.#committing.then(() => this.#flushCommits());
+    }
+    const committing = this.#commitOnce().finally(() => {
+      this.#committing = undefined;
+      if (this.#commitDirty && !this.#stopping) this.#scheduleCommit();
+    });
+    this.#committing = committing;
+    return committing;
+  }
+
+  async #commitOnce(): Promise<void> {
+    this.#commitDirty = false;
+    const kafka = this.#kafka;
+    if (kafka === undefined) return;
+    const changes: { key: string; topic: string; partition: number; position: CommitPosition }[] = [];
+    for (const [key, tracker] of this.#trackers) {
+      const position = tracker.commitPosition();
+      if (position === undefined) continue;
+      const last = this.#committed.get(key);
+      if (last?.offset === position.offset && last.metadata === position.metadata) continue;
+      changes.push({ key, topic: tracker.topic, partition: tracker.partition, position });
+    }
+    if (changes.length === 0) return;
+    try {
+      await kafka.commitOffsets(
+        changes.map(({ topic, partition, position }) => ({
+          topic,
+          partition,
+          offset: String(position.offset),
+          metadata: position.metadata === '' ? null : position.metadata,
+        })),
+      );
+      for (const { key, position } of changes) {
+        if (this.#trackers.has(key)) this.#committed.set(key, position);
+      }
+    } catch (error) {
+      // Usually a rebalance: the next generation commits again (or the next owner redelivers).
+      this.#commitDirty = true;
+      this.#logger.debug(
+        { group: this.groupId, error: toOmnibusError(error).message },
+        'kafka offset commit failed',
+      );
+    }
+  }
+
+  #guard(what: string, handle: () => void): void {
+    try {
+      handle();
+    } catch (error) {
+      this.#logger.error(
+        { group: this.groupId, source: describeSource(this.source), error: toOmnibusError(error).message },
+        `kafka consumer: handling ${what} failed`,
+      );
+    }
+  }
+}
+
+function trackerKey(topic: string, partition: number): string {
+  return `${topic}:${partition}`;
+}

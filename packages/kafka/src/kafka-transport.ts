@@ -1,0 +1,383 @@
+import type {
+  Capabilities,
+  Consumer,
+  ConsumeOptions,
+  DeliverySink,
+  Destination,
+  Envelope,
+  HealthReport,
+  Source,
+  Topology,
+  Transport,
+} from '@omnibus/core';
+import {
+  ConfigurationError,
+  describeDestination,
+  describeSource,
+  envelopeSize,
+  toOmnibusError,
+  TransportError,
+} from '@omnibus/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Message, Producer, SASLOptions } from 'kafkajs';
+import { Kafka } from 'kafkajs';
+import { KafkaConsumer } from './kafka-consumer.js';
+import { toTransportError } from './kafka-errors.js';
+import { KAFKAJS_LOG_LEVEL, kafkaLogCreator } from './kafka-log.js';
+import { KafkaNames } from './kafka-names.js';
+import type { KafkaTransportOptions, ResolvedKafkaOptions } from './kafka-options.js';
+import { resolveKafkaOptions } from './kafka-options.js';
+import { toKafkaMessage } from './record-codec.js';
+import { StablePartitioner } from './stable-partitioner.js';
+
+/** Room on top of `maxMessageBytes` in each topic's `max.message.bytes`: record overhead, dead-letter reasons. */
+const TOPIC_HEADROOM_BYTES = 64 * 1024;
+/** How long `provision` waits for the partitions of new topics to get leaders. */
+const TOPIC_CREATION_TIMEOUT_MS = 30_000;
+
+interface ProducerSlot {
+  readonly producer: Producer;
+  readonly connected: Promise<void>;
+}
+
+/**
+ * Omnibus over Apache Kafka (kafkajs). Channels and queues are topics (created by `provision`; brokers
+ * usually run with auto-creation off); each subscription and each queue is a consumer group; retries go
+ * through a retry topic per group and wait for their due time without blocking the partition; dead
+ * letters go to a topic per group. The producer is idempotent with `acks: -1`: `publish` resolves once
+ * every in-sync replica has the messages. See docs/kafka.md.
+ */
+export class KafkaTransport implements Transport {
+  readonly name = 'kafka';
+  readonly capabilities: Capabilities;
+  readonly #options: ResolvedKafkaOptions;
+  readonly #names: KafkaNames;
+  readonly #kafka: Kafka;
+  #admin: Admin | undefined;
+  #connecting: Promise<void> | undefined;
+  #producerSlot: ProducerSlot | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #knownTopics = new Set<string>();
+  #listingTopics: Promise<void> | undefined;
+  readonly #initialisedGroups = new Set<string>();
+  readonly #consumers = new Set<KafkaConsumer>();
+  readonly #sends = new Set<Promise<unknown>>();
+
+  constructor(options: KafkaTransportOptions = {}) {
+    this.#options = resolveKafkaOptions(options);
+    this.#names = new KafkaNames(this.#options.namePrefix, this.#options.deadLetterTopic);
+    this.capabilities = {
+      persistent: true,
+      consumerGroups: true,
+      ordering: 'key',
+      delayedRetry: true,
+      nativeDeadLetter: false,
+      maxMessageBytes: this.#options.maxMessageBytes,
+      restartable: true,
+    };
+    const { brokers, clientId, ssl, sasl, logger } = this.#options;
+    this.#kafka = new Kafka({
+      brokers: [...brokers],
+      clientId,
+      ...(ssl === undefined ? {} : { ssl }),
+      ...(sasl === undefined ? {} : { sasl: { ...sasl } as SASLOptions }),
+      logLevel: KAFKAJS_LOG_LEVEL,
+      logCreator: kafkaLogCreator(logger),
+    });
+  }
+
+  /** The topic and group names this transport uses for a source: for tools, tests and the CLI. */
+  get names(): KafkaNames {
+    return this.#names;
+  }
+
+  /** Connects the admin client and the producer. Idempotent; the other methods call it when needed. */
+  async connect(signal?: AbortSignal): Promise<void> {
+    this.#assertOpen();
+    signal?.throwIfAborted();
+    this.#connecting ??= this.#connect().catch((error: unknown) => {
+      this.#connecting = undefined;
+      throw toTransportError(error, 'connecting');
+    });
+    if (signal === undefined) return this.#connecting;
+    await Promise.race([
+      this.#connecting,
+      new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(toOmnibusError(signal.reason));
+        signal.addEventListener('abort', () => reject(toOmnibusError(signal.reason)), { once: true });
+      }),
+    ]);
+  }
+
+  async #connect(): Promise<void> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    this.#admin = admin;
+    await this.#producer();
+  }
+
+  async provision(topology: Topology): Promise<void> {
+    this.#assertOpen();
+    await this.connect();
+    const topics = new Set<string>();
+    for (const channel of topology.channels ?? []) topics.add(this.#names.channelTopic(channel.name));
+    for (const queue of topology.queues ?? []) {
+      const names = this.#names.of({ kind: 'queue', queue: queue.name });
+      topics.add(names.mainTopic).add(names.retryTopic).add(names.deadLetterTopic);
+    }
+    const subscriptions = (topology.subscriptions ?? []).map((s) =>
+      this.#names.of({ kind: 'subscription', channel: s.channel, group: s.group }),
+    );
+    for (const names of subscriptions) topics.add(names.mainTopic).add(names.retryTopic).add(names.deadLetterTopic);
+    const created = await this.#createTopics([...topics]);
+    for (const names of subscriptions) {
+      // A new group on a channel that already has messages starts at its end, like a new queue bound
+      // to an exchange: it gets what is published from now on.
+      if (!created.has(names.mainTopic)) await this.#startGroupAtEnd(names.groupId, names.mainTopic);
+    }
+  }
+
+  async publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
+    this.#assertOpen();
+    if (messages.length === 0) return;
+    const topic =
+      destination.kind === 'channel'
+        ? this.#names.channelTopic(destination.channel)
+        : this.#names.queueTopic(destination.queue);
+    const limit = this.capabilities.maxMessageBytes;
+    for (const envelope of messages) {
+      const size = envelopeSize(envelope);
+      if (size > limit) {
+        throw new TransportError(`message ${envelope.id} is ${size} bytes, over the limit of ${limit}`, {
+          code: 'MESSAGE_TOO_LARGE',
+          retriable: false,
+        });
+      }
+    }
+    await this.connect();
+    if (!this.#knownTopics.has(topic)) await this.#assertTopicExists(topic, describeDestination(destination));
+    await this.#send(topic, messages.map(toKafkaMessage));
+  }
+
+  async consume(source: Source, sink: DeliverySink, options: ConsumeOptions): Promise<Consumer> {
+    this.#assertOpen();
+    if (!Number.isInteger(options?.concurrency) || options.concurrency < 1) {
+      throw new ConfigurationError('concurrency', 'must be a positive integer');
+    }
+    await this.connect();
+    const topology = this.#names.of(source);
+    if (!this.#knownTopics.has(topology.mainTopic)) {
+      await this.#assertTopicExists(topology.mainTopic, describeSource(source));
+    }
+    // Sources provisioned by an older version or another tool may lack their retry and dead-letter topics.
+    await this.#createTopics([topology.retryTopic, topology.deadLetterTopic]);
+    this.#assertOpen();
+    const consumer = await KafkaConsumer.start({
+      kafka: this.#kafka,
+      admin: this.#admin!,
+      source,
+      topology,
+      sink,
+      concurrency: options.concurrency,
+      options: this.#options,
+      produce: (topic, records) => this.#send(topic, records),
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
+    this.#consumers.add(consumer);
+    if (this.#closed) await consumer.close();
+    return consumer;
+  }
+
+  async health(): Promise<HealthReport> {
+    if (this.#closed) return { status: 'down', details: { reason: 'closed' } };
+    try {
+      await this.connect();
+      const cluster = await this.#admin!.describeCluster();
+      const crashed = [...this.#consumers].filter((consumer) => consumer.crash !== undefined);
+      return {
+        status: crashed.length > 0 ? 'degraded' : 'up',
+        details: {
+          brokers: cluster.brokers.length,
+          consumers: this.#consumers.size,
+          ...(crashed.length === 0
+            ? {}
+            : { crashed: crashed.map((c) => ({ group: c.groupId, error: c.crash!.message })) }),
+        },
+      };
+    } catch (error) {
+      return { status: 'down', details: { error: toOmnibusError(error).message } };
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
+    await Promise.allSettled([...this.#sends]);
+    await this.#connecting?.catch(() => undefined);
+    const slot = this.#producerSlot;
+    this.#producerSlot = undefined;
+    await Promise.allSettled([slot?.producer.disconnect(), this.#admin?.disconnect()]);
+  }
+
+  /** Sends with the idempotent producer, `acks: -1`, in one request per broker (kafkajs groups by partition). */
+  async #send(topic: string, messages: Message[]): Promise<void> {
+    const slot = await this.#producer();
+    const sending = slot.producer.send({ topic, messages, acks: -1 });
+    this.#sends.add(sending);
+    try {
+      await sending;
+    } catch (error) {
+      const failure = toTransportError(error, `publishing to ${topic}`);
+      // After a send whose outcome is unknown, a new producer (a new producer id) makes sure a later
+      // send never reuses sequence numbers the broker may have seen, which it would drop as duplicates.
+      if (failure.retriable) this.#retireProducer(slot);
+      throw failure;
+    } finally {
+      this.#sends.delete(sending);
+    }
+  }
+
+  async #producer(): Promise<ProducerSlot> {
+    if (this.#closed) throw closedError();
+    let slot = this.#producerSlot;
+    if (slot === undefined) {
+      const producer = this.#kafka.producer({
+        idempotent: true,
+        allowAutoTopicCreation: false,
+        createPartitioner: StablePartitioner,
+        retry: { retries: this.#options.publishRetries },
+      });
+      const created: ProducerSlot = { producer, connected: producer.connect() };
+      slot = created;
+      this.#producerSlot = created;
+      created.connected.catch(() => this.#retireProducer(created));
+    }
+    try {
+      await slot.connected;
+    } catch (error) {
+      throw toTransportError(error, 'connecting the producer');
+    }
+    return slot;
+  }
+
+  #retireProducer(slot: ProducerSlot): void {
+    if (this.#producerSlot !== slot) return;
+    this.#producerSlot = undefined;
+    void slot.producer.disconnect().catch(() => undefined);
+  }
+
+  /** Creates the topics that do not exist yet; returns those it created. */
+  async #createTopics(topics: readonly string[]): Promise<Set<string>> {
+    const created = new Set<string>();
+    let missing = topics.filter((topic) => !this.#knownTopics.has(topic));
+    if (missing.length === 0) return created;
+    await this.#listTopics();
+    missing = missing.filter((topic) => !this.#knownTopics.has(topic));
+    if (missing.length === 0) return created;
+    const { partitions, replicationFactor, maxMessageBytes } = this.#options;
+    try {
+      await this.#admin!.createTopics({
+        // kafkajs waits for leaders but gives up on the UNKNOWN_TOPIC_OR_PARTITION a KRaft broker answers
+        // for a moment after creating a topic; the wait below tolerates it.
+        waitForLeaders: false,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: partitions,
+          ...(replicationFactor === undefined ? {} : { replicationFactor }),
+          configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes + TOPIC_HEADROOM_BYTES) }],
+        })),
+      });
+      await this.#waitForLeaders(missing);
+    } catch (error) {
+      throw toTransportError(error, `creating topics ${missing.join(', ')}`);
+    }
+    // Topics another process created meanwhile are reported as existing, not as errors.
+    for (const topic of missing) {
+      this.#knownTopics.add(topic);
+      created.add(topic);
+    }
+    return created;
+  }
+
+  /** Waits until every partition of the new topics has a leader, so the first publish finds them. */
+  async #waitForLeaders(topics: readonly string[]): Promise<void> {
+    const deadline = Date.now() + TOPIC_CREATION_TIMEOUT_MS;
+    for (;;) {
+      try {
+        const metadata = await this.#admin!.fetchTopicMetadata({ topics: [...topics] });
+        const ready = metadata.topics.every(
+          (topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0),
+        );
+        if (ready) return;
+        if (Date.now() > deadline) throw new TransportError('topic leaders not elected in time', { code: 'TIMEOUT' });
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      await sleep(50);
+    }
+  }
+
+  async #assertTopicExists(topic: string, what: string): Promise<void> {
+    await this.#listTopics();
+    if (!this.#knownTopics.has(topic)) {
+      throw new TransportError(`${what} is not provisioned (no topic ${topic})`, {
+        code: 'NOT_PROVISIONED',
+        retriable: false,
+      });
+    }
+  }
+
+  /** One metadata request for every caller waiting at the same time. */
+  #listTopics(): Promise<void> {
+    this.#listingTopics ??= this.#admin!.listTopics()
+      .then(
+        (topics) => {
+          for (const topic of topics) this.#knownTopics.add(topic);
+        },
+        (error: unknown) => {
+          throw toTransportError(error, 'listing topics');
+        },
+      )
+      .finally(() => (this.#listingTopics = undefined));
+    return this.#listingTopics;
+  }
+
+  /** Commits the end of `topic` for a group that has no committed offsets there yet. */
+  async #startGroupAtEnd(groupId: string, topic: string): Promise<void> {
+    if (this.#initialisedGroups.has(groupId)) return;
+    const admin = this.#admin!;
+    const positioned = async (): Promise<boolean> => {
+      const [current] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return (current?.partitions ?? []).some((p) => Number(p.offset) >= 0);
+    };
+    try {
+      if (!(await positioned())) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        await admin
+          .setOffsets({ groupId, topic, partitions: ends.map(({ partition, high }) => ({ partition, offset: high })) })
+          .catch(async (error: unknown) => {
+            // Another instance provisioning at the same time may have positioned the group and started
+            // consuming (offsets of a group with members cannot be set): that is as good.
+            if (!(await positioned())) throw error;
+          });
+      }
+    } catch (error) {
+      throw toTransportError(error, `positioning consumer group ${groupId} at the end of ${topic}`);
+    }
+    this.#initialisedGroups.add(groupId);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedError();
+  }
+}
+
+function closedError(): TransportError {
+  return new TransportError('kafka transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
+}
