@@ -1,0 +1,411 @@
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Consumer, Delivery, DeliverySink, Envelope, Failure, Logger, Source } from '@omnibus/core';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Header, describeSource, exponential, toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import type { AmqpConnection } from './amqp-connection.js';
+import { toTransportError } from './amqp-errors.js';
+import { decodeMessage, encodeEnvelope } from './amqp-message.js';
+import type { ConfirmPublisher, Outgoing } from './confirm-publisher.js';
+import { KeyOrderGate } from './key-order-gate.js';
+import type { TopologyDeclarer } from './topology-declarer.js';
+import { MAX_RETRY_DELAY_MS, deadLetterQueueOf, retryBucketOf } from './topology-names.js';
+
+/** What a consumer shares with its transport. */
+export interface ConsumerContext {
+  readonly connection: AmqpConnection;
+  readonly publisher: ConfirmPublisher;
+  readonly topology: TopologyDeclarer;
+  readonly logger: Logger;
+}
+
+export type ConsumerState = 'starting' | 'running' | 'detached' | 'closing' | 'closed';
+
+/**
+ * A consumer's life on one AMQP channel. Delivery tags mean something only on the channel that carried
+ * them, so every delivery remembers its attachment; once that channel is gone its settlements do nothing
+ * (the broker has already put the message back), and a new attachment starts afresh.
+ */
+interface Attachment {
+  readonly channel: Channel;
+  consumerTag: string | undefined;
+  open: boolean;
+  readonly gate: KeyOrderGate<RabbitMqDelivery>;
+  /** Admitted while paused: handed out on `resume`. */
+  readonly held: RabbitMqDelivery[];
+}
+
+type Outcome =
+  | { readonly kind: 'ack' }
+  | { readonly kind: 'retry'; readonly delayMs: number }
+  | { readonly kind: 'deadLetter'; readonly failure: Failure };
+
+const DONE = Promise.resolve();
+const REATTACH_ATTEMPTS = 5;
+const REATTACH_BACKOFF = exponential({ initialMs: 100, maxMs: 2_000 });
+
+/**
+ * Consumes one queue (a subscriber group's, a command queue, or a dead-letter queue) on a channel of its
+ * own with `prefetch = concurrency` and manual acks.
+ *
+ * - Settlement: the first of ack/retry/deadLetter counts; later calls resolve without effect, so no tag is
+ *   ever acked twice (which would make RabbitMQ close the channel).
+ * - `retry(delayMs)`: a copy with `omnibus-attempt` + 1 is published (confirmed) to the queue itself, or
+ *   for a delay to the retry queue of its delay bucket with a per-message TTL of exactly `delayMs`, which
+ *   dead-letters it back to this queue alone; then the original is acked.
+ * - `deadLetter(failure)`: `withFailureHeaders(...)` is published (confirmed) to `<queue>.dlq`, then the
+ *   original is acked. If either publish fails the original is requeued and the call rejects.
+ * - Per-key order within the consumer (see `KeyOrderGate`); across consumers, ordered queues have a single
+ *   active consumer.
+ * - When the channel or connection is lost, in-flight sink calls finish (their settlements are no-ops),
+ *   then the consumer attaches again once the connection and topology are back.
+ */
+export class RabbitMqConsumer implements Consumer {
+  readonly source: Source;
+  readonly queue: string;
+  readonly #sink: DeliverySink;
+  readonly #concurrency: number;
+  readonly #context: ConsumerContext;
+  readonly #onClosed: (consumer: RabbitMqConsumer) => void;
+  readonly #sinkCalls = new Set<Promise<void>>();
+  readonly #settlements = new Set<Promise<void>>();
+  readonly #settle = (delivery: RabbitMqDelivery, outcome: Outcome): Promise<void> =>
+    this.#settleDelivery(delivery, outcome);
+  #attachment: Attachment | undefined;
+  #state: ConsumerState = 'starting';
+  #paused = false;
+  #reattaching: Promise<void> | undefined;
+  #recovered: ChannelModel | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    source: Source,
+    queue: string,
+    sink: DeliverySink,
+    concurrency: number,
+    context: ConsumerContext,
+    onClosed: (consumer: RabbitMqConsumer) => void,
+  ) {
+    this.source = source;
+    this.queue = queue;
+    this.#sink = sink;
+    this.#concurrency = concurrency;
+    this.#context = context;
+    this.#onClosed = onClosed;
+  }
+
+  get state(): ConsumerState {
+    return this.#state;
+  }
+
+  /** Attaches; resolves once RabbitMQ has registered the consumer. */
+  async start(): Promise<void> {
+    this.#attachment = await this.#attach(this.#context.connection.model());
+    this.#state = 'running';
+  }
+
+  async #attach(model: ChannelModel): Promise<Attachment> {
+    let channel: Channel;
+    try {
+      channel = await model.createChannel();
+    } catch (error) {
+      throw toTransportError(error, `opening a channel to consume ${this.queue}`);
+    }
+    const attachment: Attachment = {
+      channel,
+      consumerTag: undefined,
+      open: true,
+      gate: new KeyOrderGate(),
+      held: [],
+    };
+    channel.on('error', (error: Error) => {
+      this.#context.logger.warn(
+        { source: describeSource(this.source), error: error.message },
+        'rabbitmq consumer channel closed by the broker',
+      );
+    });
+    channel.once('close', () => this.#onChannelClosed(attachment));
+    try {
+      await channel.prefetch(this.#concurrency);
+      const { consumerTag } = await channel.consume(
+        this.queue,
+        (message) => this.#onMessage(attachment, message),
+        { noAck: false },
+      );
+      attachment.consumerTag = consumerTag;
+    } catch (error) {
+      attachment.open = false;
+      await closeQuietly(channel);
+      throw toTransportError(error, `consuming from ${this.queue}`);
+    }
+    return attachment;
+  }
+
+  #onMessage(attachment: Attachment, message: ConsumeMessage | null): void {
+    if (message === null) {
+      // The broker cancelled us (the queue was deleted): nothing more comes on this attachment.
+      this.#context.logger.error({ source: describeSource(this.source) }, 'rabbitmq cancelled the consumer');
+      attachment.consumerTag = undefined;
+      if (attachment === this.#attachment && this.#state === 'running') this.#state = 'detached';
+      return;
+    }
+    const decoded = decodeMessage(message);
+    let envelope = decoded.envelope;
+    if (
+      this.source.kind === 'deadLetters' &&
+      decoded.death !== undefined &&
+      !envelope.headers[Header.errorMessage]
+    ) {
+      // Dead-lettered by the broker itself (delivery limit): record why, as `deadLetter` would have.
+      envelope = withFailureHeaders(
+        envelope,
+        {
+          message: `dead-lettered by RabbitMQ: ${decoded.death.reason} in ${decoded.death.queue}`,
+          code: 'BROKER_DEAD_LETTER',
+          attempts: decoded.attempt,
+          failedAt: new Date(),
+        },
+        this.source.of,
+      );
+    }
+    const delivery = new RabbitMqDelivery(this.#settle, attachment, message, envelope, decoded.attempt);
+    if (attachment.gate.admit(envelope.key, delivery)) this.#handOut(attachment, delivery);
+  }
+
+  #handOut(attachment: Attachment, delivery: RabbitMqDelivery): void {
+    // While closing, deliveries stay with the channel: closing it gives them back. (Deliveries may arrive
+    // before `consume` has resolved: they are handed out like any other.)
+    if (!attachment.open || this.#state === 'closing' || this.#state === 'closed') return;
+    if (this.#paused) {
+      attachment.held.push(delivery);
+      return;
+    }
+    const call = this.#invoke(delivery);
+    this.#sinkCalls.add(call);
+    void call.finally(() => this.#sinkCalls.delete(call));
+  }
+
+  async #invoke(delivery: RabbitMqDelivery): Promise<void> {
+    try {
+      await this.#sink(delivery);
+    } catch (error) {
+      // The delivery stays unsettled (released when the consumer closes); the consumer carries on.
+      this.#context.logger.error(
+        {
+          source: describeSource(this.source),
+          messageId: delivery.envelope.id,
+          error: toOmnibusError(error).message,
+        },
+        'delivery sink threw',
+      );
+    }
+  }
+
+  #settleDelivery(delivery: RabbitMqDelivery, outcome: Outcome): Promise<void> {
+    if (outcome.kind === 'ack') {
+      this.#ack(delivery);
+      this.#release(delivery);
+      return DONE;
+    }
+    const settlement = this.#republish(delivery, outcome);
+    this.#settlements.add(settlement);
+    void settlement.then(
+      () => this.#settlements.delete(settlement),
+      () => this.#settlements.delete(settlement),
+    );
+    return settlement;
+  }
+
+  async #republish(delivery: RabbitMqDelivery, outcome: Exclude<Outcome, { kind: 'ack' }>): Promise<void> {
+    try {
+      await this.#context.publisher.publish([await this.#copyFor(delivery, outcome)]);
+    } catch (error) {
+      // Not moved: give the original back to the queue rather than leave it stuck in this consumer.
+      const { channel, open } = delivery.attachment;
+      if (open) {
+        try {
+          channel.nack(delivery.message, false, true);
+        } catch {
+          // The channel is closing: the broker requeues it anyway.
+        }
+      }
+      this.#release(delivery);
+      throw toTransportError(
+        error,
+        `${outcome.kind === 'retry' ? 'retrying' : 'dead-lettering'} ${delivery.envelope.id}`,
+      );
+    }
+    this.#ack(delivery);
+    this.#release(delivery);
+  }
+
+  async #copyFor(delivery: RabbitMqDelivery, outcome: Exclude<Outcome, { kind: 'ack' }>): Promise<Outgoing> {
+    if (outcome.kind === 'deadLetter') {
+      // A dead letter that fails again goes back to the end of its own queue with the new reason.
+      const deadLetters = this.source.kind === 'deadLetters' ? this.queue : deadLetterQueueOf(this.queue);
+      const message = encodeEnvelope(withFailureHeaders(delivery.envelope, outcome.failure, this.source));
+      return { exchange: '', routingKey: deadLetters, message };
+    }
+    const message = encodeEnvelope(delivery.envelope, delivery.attempt + 1);
+    const delayMs = Math.min(
+      MAX_RETRY_DELAY_MS,
+      Math.ceil(Number.isFinite(outcome.delayMs) ? outcome.delayMs : 0),
+    );
+    if (!(delayMs > 0)) return { exchange: '', routingKey: this.queue, message };
+    const retryQueue = await this.#context.topology.ensureRetryQueue(this.queue, retryBucketOf(delayMs));
+    return {
+      exchange: '',
+      routingKey: retryQueue,
+      message: { content: message.content, options: { ...message.options, expiration: String(delayMs) } },
+    };
+  }
+
+  #ack(delivery: RabbitMqDelivery): void {
+    const { channel, open } = delivery.attachment;
+    if (!open) return; // that channel is gone: the broker has put the message back already
+    try {
+      channel.ack(delivery.message);
+    } catch {
+      // The channel is closing under us: same as above.
+    }
+  }
+
+  /** The delivery is settled: the next parked delivery of its key may go. */
+  #release(delivery: RabbitMqDelivery): void {
+    const next = delivery.attachment.gate.release(delivery.envelope.key);
+    if (next !== undefined) this.#handOut(delivery.attachment, next);
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const attachment = this.#attachment;
+    if (attachment === undefined) return;
+    for (const delivery of attachment.held.splice(0)) this.#handOut(attachment, delivery);
+  }
+
+  #onChannelClosed(attachment: Attachment): void {
+    attachment.open = false;
+    if (attachment !== this.#attachment || this.#state !== 'running') return;
+    this.#state = 'detached';
+    // A channel lost on its own (the connection still up) is re-opened here; after a lost connection the
+    // transport calls `reattach` once the connection and the topology are back.
+    if (this.#context.connection.state === 'open') void this.reattach();
+  }
+
+  /**
+   * Attaches again after the channel or connection was lost; does nothing unless detached. The transport
+   * passes the new connection once it has recovered; without one, the current connection is used while it
+   * is open (a few attempts), else the consumer waits for the transport's call.
+   */
+  reattach(model?: ChannelModel): Promise<void> {
+    if (model !== undefined) this.#recovered = model;
+    if (this.#state !== 'detached') return DONE;
+    this.#reattaching ??= this.#reattach().finally(() => (this.#reattaching = undefined));
+    return this.#reattaching;
+  }
+
+  async #reattach(): Promise<void> {
+    // The old channel's sink calls finish first, so `concurrency` and per-key order hold across the gap.
+    while (this.#sinkCalls.size > 0) await Promise.allSettled([...this.#sinkCalls]);
+    for (let attempt = 1; this.#state === 'detached'; attempt++) {
+      const recovered = this.#recovered;
+      this.#recovered = undefined;
+      // Reconnecting: the transport calls again when the connection is back.
+      if (recovered === undefined && this.#context.connection.state !== 'open') return;
+      try {
+        const attachment = await this.#attach(recovered ?? this.#context.connection.model());
+        if (this.#state !== 'detached') {
+          attachment.open = false;
+          await closeQuietly(attachment.channel);
+          return;
+        }
+        this.#attachment = attachment;
+        this.#state = 'running';
+        this.#context.logger.info(
+          { source: describeSource(this.source) },
+          'rabbitmq consumer attached again',
+        );
+        return;
+      } catch (error) {
+        if (attempt >= REATTACH_ATTEMPTS && this.#recovered === undefined) {
+          this.#context.logger.error(
+            { source: describeSource(this.source), error: toOmnibusError(error).message },
+            'rabbitmq consumer could not attach again',
+          );
+          return;
+        }
+        await delay(REATTACH_BACKOFF(attempt));
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closing';
+    const attachment = this.#attachment;
+    if (attachment?.open === true && attachment.consumerTag !== undefined) {
+      try {
+        await attachment.channel.cancel(attachment.consumerTag);
+      } catch {
+        // The channel is gone already: nothing more will arrive.
+      }
+    }
+    while (this.#sinkCalls.size > 0) await Promise.allSettled([...this.#sinkCalls]);
+    while (this.#settlements.size > 0) await Promise.allSettled([...this.#settlements]);
+    await this.#reattaching;
+    if (attachment !== undefined) {
+      attachment.open = false;
+      // Closing the channel returns every unacked message (unsettled, parked or held) to the queue.
+      await closeQuietly(attachment.channel);
+    }
+    this.#state = 'closed';
+    this.#onClosed(this);
+  }
+}
+
+/** One received message; settles once, through its consumer. */
+class RabbitMqDelivery implements Delivery {
+  readonly receivedAt = new Date();
+  #settled = false;
+
+  constructor(
+    private readonly settle: (delivery: RabbitMqDelivery, outcome: Outcome) => Promise<void>,
+    readonly attachment: Attachment,
+    readonly message: ConsumeMessage,
+    readonly envelope: Envelope,
+    readonly attempt: number,
+  ) {}
+
+  ack(): Promise<void> {
+    if (this.#settled) return DONE;
+    this.#settled = true;
+    return this.settle(this, { kind: 'ack' });
+  }
+
+  retry(delayMs: number): Promise<void> {
+    if (this.#settled) return DONE;
+    this.#settled = true;
+    return this.settle(this, { kind: 'retry', delayMs });
+  }
+
+  deadLetter(failure: Failure): Promise<void> {
+    if (this.#settled) return DONE;
+    this.#settled = true;
+    return this.settle(this, { kind: 'deadLetter', failure });
+  }
+}
+
+async function closeQuietly(channel: Channel): Promise<void> {
+  try {
+    await channel.close();
+  } catch {
+    // Closed already.
+  }
+}

@@ -1,0 +1,179 @@
+import type {
+  Capabilities,
+  Consumer,
+  ConsumeOptions,
+  DeliverySink,
+  Destination,
+  Envelope,
+  HealthReport,
+  Source,
+  Topology,
+  Transport,
+} from '@omnibus/core';
+import { ConfigurationError, TransportError, envelopeSize } from '@omnibus/core';
+import { AmqpConnection } from './amqp-connection.js';
+import { encodeEnvelope } from './amqp-message.js';
+import type { Outgoing } from './confirm-publisher.js';
+import { ConfirmPublisher } from './confirm-publisher.js';
+import type { RabbitMqTransportOptions, ResolvedRabbitMqOptions } from './rabbitmq-options.js';
+import { redact, resolveRabbitMqOptions } from './rabbitmq-options.js';
+import { RabbitMqConsumer } from './rabbitmq-consumer.js';
+import { TopologyDeclarer } from './topology-declarer.js';
+import { TopologyNames } from './topology-names.js';
+
+/**
+ * The RabbitMQ transport (AMQP 0-9-1 over amqplib). Channels are topic exchanges; subscriber groups and
+ * command queues are durable quorum queues; events are routed by type. Publishing waits for publisher
+ * confirms; consuming uses manual acks with `prefetch = concurrency`; delayed retries go through TTL retry
+ * queues; dead letters go to `<queue>.dlq`. The connection heals itself: it reconnects with backoff,
+ * declares the topology again and re-attaches the consumers; meanwhile `publish` rejects with a retriable
+ * `TransportError` (`NOT_CONNECTED`), and a publish caught by the drop rejects (`NOT_CONFIRMED`): nothing
+ * unconfirmed is reported as sent. See docs/rabbitmq.md.
+ */
+export class RabbitMqTransport implements Transport {
+  readonly name = 'rabbitmq';
+  readonly capabilities: Capabilities;
+  readonly #options: ResolvedRabbitMqOptions;
+  readonly #names: TopologyNames;
+  readonly #connection: AmqpConnection;
+  readonly #topology: TopologyDeclarer;
+  readonly #publisher: ConfirmPublisher;
+  readonly #consumers = new Set<RabbitMqConsumer>();
+  #closed: Promise<void> | undefined;
+
+  /** Validates `options` (a `ConfigurationError` names the bad field); connects on `connect()`. */
+  constructor(options: RabbitMqTransportOptions = {}) {
+    this.#options = resolveRabbitMqOptions(options);
+    const logger = this.#options.logger;
+    this.#names = new TopologyNames(this.#options.namePrefix);
+    this.#connection = new AmqpConnection(this.#options);
+    this.#topology = new TopologyDeclarer(this.#connection, this.#names, this.#options.deliveryLimit, logger);
+    this.#publisher = new ConfirmPublisher(this.#connection, logger);
+    this.#connection.onRecovery((model) => this.#topology.redeclare(model));
+    this.#connection.onRecovery(async (model) => {
+      this.#publisher.reset();
+      // Not awaited: a consumer first waits for its old in-flight handlers, which must not hold up
+      // publishing on the recovered connection.
+      for (const consumer of this.#consumers) void consumer.reattach(model);
+    });
+    this.capabilities = {
+      persistent: true,
+      consumerGroups: true,
+      ordering: 'key',
+      delayedRetry: true,
+      nativeDeadLetter: true,
+      maxMessageBytes: this.#options.maxMessageBytes,
+      restartable: true,
+    };
+  }
+
+  async connect(signal?: AbortSignal): Promise<void> {
+    await this.#connection.open(signal);
+  }
+
+  async provision(topology: Topology): Promise<void> {
+    this.#assertOpen();
+    await this.#topology.provision(topology);
+  }
+
+  async publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
+    this.#assertOpen();
+    if (messages.length === 0) return;
+    for (const envelope of messages) {
+      const size = envelopeSize(envelope);
+      if (size > this.capabilities.maxMessageBytes) {
+        throw new TransportError(
+          `message ${envelope.id} is ${size} bytes, over the limit of ${this.capabilities.maxMessageBytes}`,
+          { code: 'MESSAGE_TOO_LARGE', retriable: false },
+        );
+      }
+    }
+    const exists = this.#topology.ensureDestination(destination);
+    if (exists !== undefined) await exists;
+    const outgoing: Outgoing[] = new Array<Outgoing>(messages.length);
+    if (destination.kind === 'channel') {
+      const exchange = this.#names.exchange(destination.channel);
+      for (let i = 0; i < messages.length; i++) {
+        const envelope = messages[i]!;
+        outgoing[i] = { exchange, routingKey: envelope.type, message: encodeEnvelope(envelope) };
+      }
+    } else {
+      const queue = this.#names.queue(destination);
+      for (let i = 0; i < messages.length; i++) {
+        outgoing[i] = { exchange: '', routingKey: queue, message: encodeEnvelope(messages[i]!) };
+      }
+    }
+    await this.#publisher.publish(outgoing);
+  }
+
+  async consume(source: Source, sink: DeliverySink, options: ConsumeOptions): Promise<Consumer> {
+    this.#assertOpen();
+    const concurrency = options?.concurrency;
+    // RabbitMQ's prefetch count is a 16-bit number.
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 65_535) {
+      throw new ConfigurationError(
+        'concurrency',
+        `must be an integer from 1 to 65535, got ${String(concurrency)}`,
+      );
+    }
+    const consumer = new RabbitMqConsumer(
+      source,
+      this.#names.queue(source),
+      sink,
+      concurrency,
+      {
+        connection: this.#connection,
+        publisher: this.#publisher,
+        topology: this.#topology,
+        logger: this.#options.logger,
+      },
+      (closed) => this.#consumers.delete(closed),
+    );
+    await consumer.start();
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  /**
+   * `up` when connected and every consumer is attached; `degraded` when the broker blocks publishers (a
+   * resource alarm) or a consumer is detached; `down` while connecting, reconnecting, or after close.
+   */
+  async health(): Promise<HealthReport> {
+    const connection = this.#connection;
+    const detached = [...this.#consumers].filter((consumer) => consumer.state === 'detached');
+    const details = {
+      url: redact(this.#options.url.href),
+      vhost: this.#options.vhost,
+      connection: connection.state,
+      recoveries: connection.recoveries,
+      consumers: this.#consumers.size,
+      ...(detached.length === 0 ? {} : { detachedConsumers: detached.map((consumer) => consumer.queue) }),
+      ...(connection.blocked === undefined ? {} : { blocked: connection.blocked }),
+      ...(connection.lastError === undefined ? {} : { lastError: connection.lastError }),
+    };
+    if (this.#closed !== undefined || connection.state !== 'open') return { status: 'down', details };
+    if (connection.blocked !== undefined || detached.length > 0) return { status: 'degraded', details };
+    return { status: 'up', details };
+  }
+
+  /** Closes every consumer (in-flight handlers finish; unsettled messages go back), then disconnects. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
+    await this.#publisher.close();
+    await this.#connection.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed !== undefined) {
+      throw new TransportError('rabbitmq transport is closed', {
+        code: 'TRANSPORT_CLOSED',
+        retriable: false,
+      });
+    }
+  }
+}
