@@ -1,18 +1,6 @@
-import type {
-  Consumer,
-  DeliverySink,
-  Failure,
-  Logger,
-  Source,
-} from '@omnibus/core';
+import type { Consumer, DeliverySink, Failure, Logger, Source } from '@omnibus/core';
 import { describeSource, toOmnibusError, TransportError, withFailureHeaders } from '@omnibus/core';
-import type {
-  Admin,
-  Consumer as KafkaJsConsumer,
-  EachBatchPayload,
-  Kafka,
-  Message,
-} from 'kafkajs';
+import type { Admin, Consumer as KafkaJsConsumer, EachBatchPayload, Kafka, Message } from 'kafkajs';
 import type { Settler } from './kafka-delivery.js';
 import { KafkaDelivery } from './kafka-delivery.js';
 import { toTransportError } from './kafka-errors.js';
@@ -138,7 +126,9 @@ export class KafkaConsumer implements Consumer, Settler {
     });
     joined.catch(() => undefined); // a crash may come before anyone awaits it
     kafka.on(kafka.events.GROUP_JOIN, (event) =>
-      this.#guard('group join', () => this.#onGroupJoin(event.payload.memberId, event.payload.memberAssignment)),
+      this.#guard('group join', () =>
+        this.#onGroupJoin(event.payload.memberId, event.payload.memberAssignment),
+      ),
     );
     kafka.on(kafka.events.REBALANCING, () => this.#guard('rebalance', () => this.#onRebalancing()));
     kafka.on(kafka.events.CRASH, (event) =>
@@ -161,7 +151,10 @@ export class KafkaConsumer implements Consumer, Settler {
         joined,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new TransportError(`no partitions assigned within ${deadline} ms`, { code: 'JOIN_TIMEOUT' })),
+            () =>
+              reject(
+                new TransportError(`no partitions assigned within ${deadline} ms`, { code: 'JOIN_TIMEOUT' }),
+              ),
             deadline,
           );
         }),
@@ -205,7 +198,10 @@ export class KafkaConsumer implements Consumer, Settler {
     try {
       await kafka.disconnect();
     } catch (error) {
-      this.#logger.warn({ group: this.groupId, error: toOmnibusError(error).message }, 'kafka consumer disconnect failed');
+      this.#logger.warn(
+        { group: this.groupId, error: toOmnibusError(error).message },
+        'kafka consumer disconnect failed',
+      );
     }
     this.#deps.onClosed(this);
   }
@@ -219,7 +215,8 @@ export class KafkaConsumer implements Consumer, Settler {
     const memberChanged = this.#memberId !== undefined && this.#memberId !== memberId;
     this.#memberId = memberId;
     const assigned = new Set<string>();
-    for (const topic in assignment) for (const partition of assignment[topic]!) assigned.add(trackerKey(topic, partition));
+    for (const topic in assignment)
+      for (const partition of assignment[topic]!) assigned.add(trackerKey(topic, partition));
     for (const [key, tracker] of this.#trackers) {
       if (!memberChanged && assigned.has(key)) continue;
       this.#forget(key, tracker);
@@ -231,7 +228,8 @@ export class KafkaConsumer implements Consumer, Settler {
         const kept = this.#trackers.get(key);
         if (kept !== undefined) {
           // kafkajs starts a new generation from the committed offset; continue after what is tracked.
-          if (kept.nextOffset !== undefined) kafka.seek({ topic, partition, offset: String(kept.nextOffset) });
+          if (kept.nextOffset !== undefined)
+            kafka.seek({ topic, partition, offset: String(kept.nextOffset) });
           if (this.#fetchPaused.has(kept)) kafka.pause([{ topic, partitions: [partition] }]);
           continue;
         }
@@ -308,8 +306,9 @@ export class KafkaConsumer implements Consumer, Settler {
     for (const tracker of trackers) this.#loading.set(tracker, loading);
   }
 
-  async #onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
-    if (isStale()) return;
+  async #onBatch(payload: EachBatchPayload): Promise<void> {
+    const batch = payload.batch;
+    if (payload.isStale()) return;
     const tracker = this.#trackers.get(trackerKey(batch.topic, batch.partition));
     if (tracker === undefined) return; // revoked meanwhile: its next owner reads it
     const loading = this.#loading.get(tracker);
@@ -386,7 +385,8 @@ export class KafkaConsumer implements Consumer, Settler {
   /** Wakes the loop when the earliest delayed (retried) record becomes due. */
   #scheduleDue(order: readonly PartitionTracker<FetchedRecord>[]): void {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const tracker of order) earliest = Math.min(earliest, tracker.nextDueAt() ?? Number.POSITIVE_INFINITY);
+    for (const tracker of order)
+      earliest = Math.min(earliest, tracker.nextDueAt() ?? Number.POSITIVE_INFINITY);
     if (earliest === this.#dueAt && this.#dueTimer !== undefined) return;
     clearTimeout(this.#dueTimer);
     this.#dueTimer = undefined;

@@ -73,6 +73,6 @@ function rootCause(error: unknown): KafkaJsErrorLike {
 }
 
 function describe(error: KafkaJsErrorLike): string {
-  const message = typeof error.message === 'string' ? error.message : String(error);
+  const message = typeof error.message === 'string' ? error.message : 'unknown error';
   return typeof error.name === 'string' ? `${error.name}: ${message}` : message;
 }

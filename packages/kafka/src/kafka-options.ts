@@ -99,7 +99,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('options', 'must be an object');
   }
-  const brokers = options.brokers ?? brokersFromEnvironment();
+  const brokers: unknown = options.brokers ?? brokersFromEnvironment();
   if (!Array.isArray(brokers) || brokers.length === 0) {
     throw new ConfigurationError('brokers', 'must be a non-empty array of "host:port"');
   }
@@ -134,7 +134,10 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
     throw new ConfigurationError('namePrefix', "must be letters, digits, '.', '_' or '-'");
   }
   if (namePrefix.length > MAX_TOPIC_NAME_LENGTH - 16) {
-    throw new ConfigurationError('namePrefix', `must leave room for names (at most ${MAX_TOPIC_NAME_LENGTH - 16})`);
+    throw new ConfigurationError(
+      'namePrefix',
+      `must leave room for names (at most ${MAX_TOPIC_NAME_LENGTH - 16})`,
+    );
   }
   const deadLetterTopic = options.deadLetterTopic;
   if (deadLetterTopic !== undefined && typeof deadLetterTopic !== 'function') {
@@ -163,7 +166,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
     throw new ConfigurationError('consumer.heartbeatIntervalMs', 'must be below consumer.sessionTimeoutMs');
   }
   return {
-    brokers: [...brokers],
+    brokers: [...(brokers as string[])],
     clientId,
     ssl,
     sasl,
@@ -189,6 +192,7 @@ function brokersFromEnvironment(): readonly string[] {
 
 function positiveInteger(field: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigurationError(field, 'must be a positive integer');
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new ConfigurationError(field, 'must be a positive integer');
   return value;
 }

@@ -129,7 +129,8 @@ export class KafkaTransport implements Transport {
     const subscriptions = (topology.subscriptions ?? []).map((s) =>
       this.#names.of({ kind: 'subscription', channel: s.channel, group: s.group }),
     );
-    for (const names of subscriptions) topics.add(names.mainTopic).add(names.retryTopic).add(names.deadLetterTopic);
+    for (const names of subscriptions)
+      topics.add(names.mainTopic).add(names.retryTopic).add(names.deadLetterTopic);
     const created = await this.#createTopics([...topics]);
     for (const names of subscriptions) {
       // A new group on a channel that already has messages starts at its end, like a new queue bound
@@ -290,7 +291,9 @@ export class KafkaTransport implements Transport {
           topic,
           numPartitions: partitions,
           ...(replicationFactor === undefined ? {} : { replicationFactor }),
-          configEntries: [{ name: 'max.message.bytes', value: String(maxMessageBytes + TOPIC_HEADROOM_BYTES) }],
+          configEntries: [
+            { name: 'max.message.bytes', value: String(maxMessageBytes + TOPIC_HEADROOM_BYTES) },
+          ],
         })),
       });
       await this.#waitForLeaders(missing);
@@ -315,7 +318,8 @@ export class KafkaTransport implements Transport {
           (topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0),
         );
         if (ready) return;
-        if (Date.now() > deadline) throw new TransportError('topic leaders not elected in time', { code: 'TIMEOUT' });
+        if (Date.now() > deadline)
+          throw new TransportError('topic leaders not elected in time', { code: 'TIMEOUT' });
       } catch (error) {
         if (Date.now() > deadline) throw error;
       }
@@ -360,7 +364,11 @@ export class KafkaTransport implements Transport {
       if (!(await positioned())) {
         const ends = await admin.fetchTopicOffsets(topic);
         await admin
-          .setOffsets({ groupId, topic, partitions: ends.map(({ partition, high }) => ({ partition, offset: high })) })
+          .setOffsets({
+            groupId,
+            topic,
+            partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
+          })
           .catch(async (error: unknown) => {
             // Another instance provisioning at the same time may have positioned the group and started
             // consuming (offsets of a group with members cannot be set): that is as good.

@@ -63,7 +63,9 @@ export class PartitionTracker<R extends TrackedRecord> {
 
   /** Records fetched and not yet handed out (the prefetch buffer). */
   get buffered(): number {
-    return this.#ready.length - this.#readyHead + this.#promoted.length + this.#delayed.length + this.#waiting;
+    return (
+      this.#ready.length - this.#readyHead + this.#promoted.length + this.#delayed.length + this.#waiting
+    );
   }
 
   get inFlight(): number {
@@ -106,7 +108,8 @@ export class PartitionTracker<R extends TrackedRecord> {
       if (this.#skip.has(record.offset)) entry.state = 'settled';
       else this.#ready.push(entry);
     }
-    if (this.#nextOffset === undefined || lastOffset + 1 > this.#nextOffset) this.#nextOffset = lastOffset + 1;
+    if (this.#nextOffset === undefined || lastOffset + 1 > this.#nextOffset)
+      this.#nextOffset = lastOffset + 1;
     return accepted;
   }
 

@@ -74,11 +74,18 @@ export function fromKafkaRecord(record: RawRecord): DecodedRecord {
         if (name.toLowerCase() !== 'content-type') headers[name] = raw[name]!;
       }
       Object.assign(headers, event.headers);
-      return { envelope: withKey({ id: event.id, type: event.type, headers, body: event.body }, key), attempt, dueAt };
+      return {
+        envelope: withKey({ id: event.id, type: event.type, headers, body: event.body }, key),
+        attempt,
+        dueAt,
+      };
     }
   }
   const decoded = fromBindingHeaders(raw, KAFKA_BINDING);
-  const envelope = withKey({ id: decoded.id ?? '', type: decoded.type ?? '', headers: decoded.headers, body }, key);
+  const envelope = withKey(
+    { id: decoded.id ?? '', type: decoded.type ?? '', headers: decoded.headers, body },
+    key,
+  );
   return { envelope, attempt, dueAt };
 }
 

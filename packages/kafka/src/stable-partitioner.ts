@@ -13,7 +13,8 @@ export const StablePartitioner: ICustomPartitioner = () => {
   const chosen = new WeakMap<Message, number>();
   return (args) => {
     const message = args.message;
-    if (message.partition !== undefined || (message.key !== null && message.key !== undefined)) return java(args);
+    if (message.partition !== undefined || (message.key !== null && message.key !== undefined))
+      return java(args);
     let partition = chosen.get(message);
     if (partition === undefined) {
       partition = java(args);

@@ -6,7 +6,9 @@ import type { KafkaTransportOptions } from '../src/index.js';
 import { KafkaTransport } from '../src/index.js';
 
 /** The broker lab's Kafka (`scripts/brokers up kafka`). */
-export const brokers = (process.env.OMNIBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
+export const brokers = (process.env.OMNIBUS_KAFKA_BROKERS ?? '127.0.0.1:9092')
+  .split(',')
+  .map((b) => b.trim());
 
 /** Settings that keep group joins and rebalances quick against the one-node test broker. */
 export const fastConsumer = {
