@@ -29,7 +29,7 @@ const BROKER_HEADERS = new Set([
 
 export interface EncodedMessage {
   readonly content: Buffer;
-  readonly options: Options.Publish;
+  readonly options: Omit<Options.Publish, 'headers'> & { readonly headers: Record<string, unknown> };
 }
 
 /**
