@@ -12,7 +12,7 @@ import type { SchemaRegistry } from './schema-registry.js';
 import { resolutionIncompatibilities } from './schema-resolution.js';
 import type { SubjectNameStrategy } from './subject-name-strategy.js';
 import { TopicNameStrategy } from './subject-name-strategy.js';
-import { frame, unframe } from './wire-format.js';
+import { MAGIC_BYTE, WIRE_HEADER_BYTES, unframe } from './wire-format.js';
 
 export const AVRO_CONTENT_TYPE = 'application/avro';
 
@@ -59,7 +59,12 @@ export class AvroSerializer implements Serializer {
   readonly #local = new Map<string, Promise<ParsedSchema>>();
   readonly #ids = new Map<string, Promise<number>>();
   readonly #writers = new Map<number, Promise<ParsedSchema>>();
+  /** What the promises above resolved to: the synchronous fast path. */
+  readonly #loaded = new Map<string, ParsedSchema>();
+  readonly #knownIds = new Map<string, number>();
+  readonly #knownWriters = new Map<number, ParsedSchema>();
   readonly #readings = new Map<string, Reading>();
+  #scratch = Buffer.allocUnsafe(4096);
 
   constructor(options: AvroSerializerOptions) {
     if (options === null || typeof options !== 'object') {
@@ -98,28 +103,84 @@ export class AvroSerializer implements Serializer {
     this.#subjectName = options.subjectNameStrategy ?? TopicNameStrategy;
   }
 
-  async encode(payload: unknown, contract: Contract): Promise<Uint8Array> {
-    const schema = await this.#schemaOf(contract);
-    let avro: Buffer;
-    try {
-      avro = schema.type.toBuffer(payload);
-    } catch (error) {
-      throw new SchemaError(
-        `${contract.type}: payload does not match ${contract.schema}: ${describeInvalid(schema.type, payload)}`,
-        { code: 'PAYLOAD_MISMATCH', cause: error },
-      );
+  /**
+   * The framed body. Once a contract's schema and id are known (from its first message on) this runs
+   * synchronously and returns the bytes themselves; until then, and on failure, a promise.
+   */
+  encode(payload: unknown, contract: Contract): Uint8Array | Promise<Uint8Array> {
+    const path = contract.schema;
+    const schema = path === undefined ? undefined : this.#loaded.get(path);
+    if (schema !== undefined) {
+      try {
+        const id = this.#knownIds.get(`${this.#subjectName(contract, schema.name)}\u0000${path}`);
+        if (id !== undefined) return this.#write(schema, id, payload, contract);
+      } catch (error) {
+        return rejected(error);
+      }
     }
-    const subject = this.#subjectName(contract, schema.name);
-    return frame(await this.#idOf(contract, subject, schema), avro);
+    return this.#encodeFirst(payload, contract);
   }
 
-  async decode(body: Uint8Array, contract: Contract): Promise<unknown> {
+  /** The payload; synchronously once the writer's schema and the resolution are known. */
+  decode(body: Uint8Array, contract: Contract): unknown {
+    try {
+      const { schemaId, avro } = unframe(body);
+      const writer = this.#knownWriters.get(schemaId);
+      if (writer !== undefined) {
+        const reading =
+          contract.schema === undefined
+            ? { type: writer.type, resolver: undefined }
+            : this.#readings.get(`${schemaId}\u0000${contract.schema}`);
+        if (reading !== undefined) return this.#read(reading, avro, schemaId, contract);
+      }
+    } catch (error) {
+      return rejected(error);
+    }
+    return this.#decodeFirst(body, contract);
+  }
+
+  async #encodeFirst(payload: unknown, contract: Contract): Promise<Uint8Array> {
+    const schema = await this.#schemaOf(contract);
+    // Validate before asking the registry: a bad payload must not register anything.
+    this.#write(schema, 0, payload, contract);
+    const subject = this.#subjectName(contract, schema.name);
+    return this.#write(schema, await this.#idOf(contract, subject, schema), payload, contract);
+  }
+
+  async #decodeFirst(body: Uint8Array, contract: Contract): Promise<unknown> {
     const { schemaId, avro } = unframe(body);
     const writer = await this.#writerSchema(schemaId, contract);
     const reading =
       contract.schema === undefined
         ? { type: writer.type, resolver: undefined }
         : await this.#reading(schemaId, writer, contract);
+    return this.#read(reading, avro, schemaId, contract);
+  }
+
+  /** Writes the framed body: Avro straight after the header in a reused buffer, then one exact copy. */
+  #write(schema: ParsedSchema, id: number, payload: unknown, contract: Contract): Uint8Array {
+    let end: number;
+    try {
+      end = schema.type.encode(payload, this.#scratch, WIRE_HEADER_BYTES);
+      while (end < 0) {
+        // avsc reports how many bytes were missing.
+        this.#scratch = Buffer.allocUnsafe(Math.max(this.#scratch.length * 2, this.#scratch.length - end));
+        end = schema.type.encode(payload, this.#scratch, WIRE_HEADER_BYTES);
+      }
+    } catch (error) {
+      throw new SchemaError(
+        `${contract.type}: payload does not match ${contract.schema}: ${describeInvalid(schema.type, payload)}`,
+        { code: 'PAYLOAD_MISMATCH', cause: error },
+      );
+    }
+    const out = Buffer.allocUnsafe(end);
+    this.#scratch.copy(out, 0, 0, end);
+    out[0] = MAGIC_BYTE;
+    out.writeUInt32BE(id, 1);
+    return out;
+  }
+
+  #read(reading: Reading, avro: Buffer, schemaId: number, contract: Contract): unknown {
     try {
       return reading.type.fromBuffer(avro, reading.resolver);
     } catch (error) {
@@ -146,7 +207,9 @@ export class AvroSerializer implements Serializer {
     if (pending === undefined) {
       pending = readSchemaFile(this.#schemasDir, path).then((text) => {
         try {
-          return parseSchema(text, { strictLogicalTypes: true });
+          const parsed = parseSchema(text, { strictLogicalTypes: true });
+          this.#loaded.set(path, parsed);
+          return parsed;
         } catch (error) {
           throw new SchemaError(`${path}: ${(error as Error).message}`, {
             code: 'INVALID_SCHEMA',
@@ -164,7 +227,10 @@ export class AvroSerializer implements Serializer {
     const key = `${subject}\u0000${contract.schema}`;
     let pending = this.#ids.get(key);
     if (pending === undefined) {
-      pending = this.#fetchId(contract, subject, schema);
+      pending = this.#fetchId(contract, subject, schema).then((id) => {
+        this.#knownIds.set(key, id);
+        return id;
+      });
       this.#ids.set(key, pending);
       pending.catch(() => this.#ids.delete(key));
     }
@@ -210,7 +276,11 @@ export class AvroSerializer implements Serializer {
     let pending = this.#writers.get(schemaId);
     if (pending === undefined) {
       pending = this.#registry.getSchemaById(schemaId).then(
-        (text) => parseSchema(text),
+        (text) => {
+          const parsed = parseSchema(text);
+          this.#knownWriters.set(schemaId, parsed);
+          return parsed;
+        },
         (error: unknown) => {
           if (error instanceof RegistryError && error.errorCode === RegistryErrorCode.schemaNotFound) {
             throw new SchemaError(`${contract.type}: schema id ${schemaId} is unknown to the registry`, {
@@ -254,6 +324,11 @@ export class AvroSerializer implements Serializer {
     }
     return reading;
   }
+}
+
+/** A failure of the synchronous path, delivered the way the asynchronous path delivers it. */
+function rejected(error: unknown): Promise<never> {
+  return Promise.reject(error instanceof Error ? error : new Error(String(error)));
 }
 
 /** Where and why a payload does not fit its schema, e.g. `total: 12.5 is not a decimal(12,2) string`. */

@@ -43,8 +43,9 @@ const ProcessPaymentCommand = defineCommand<ProcessPayment>({
   schema: 'payments/ProcessPayment.avsc',
 });
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  return promise.then(
+/** The rejection of what encode/decode return (a value on their fast path, a promise otherwise). */
+async function rejection(result: unknown): Promise<Error & { code?: string }> {
+  return Promise.resolve(result).then(
     () => expect.fail('expected a rejection'),
     (error: unknown) => error as Error & { code?: string },
   );
@@ -81,6 +82,16 @@ describe('AvroSerializer', () => {
       await avro.decode(await avro.encode(sampleOrder(), OrderPlacedEvent), OrderPlacedEvent);
     }
     expect(registry.requests).to.deep.equal(['POST /subjects/orders-value/versions', 'GET /schemas/ids/1']);
+    // Warm, both directions are synchronous; failures still arrive as rejections, never as throws.
+    const body = avro.encode(sampleOrder(), OrderPlacedEvent);
+    expect(body).to.be.instanceOf(Uint8Array);
+    expect(avro.decode(body as Uint8Array, OrderPlacedEvent)).to.not.be.instanceOf(Promise);
+    const bad = avro.encode({ ...sampleOrder(), total: 1 }, OrderPlacedEvent);
+    expect(bad).to.be.instanceOf(Promise);
+    expect(await rejection(bad)).to.include({ code: 'PAYLOAD_MISMATCH' });
+    expect(await rejection(avro.decode(Buffer.from('x'), OrderPlacedEvent))).to.include({
+      code: 'INVALID_WIRE_FORMAT',
+    });
   });
 
   it('names subjects by the chosen strategy', async () => {
