@@ -1,1 +1,15 @@
-export {};
+export {
+  migrate,
+  PostgresPersistence,
+  type PostgresConnectionOptions,
+  type PostgresPersistenceOptions,
+} from './postgres-persistence.js';
+export { PostgresUnitOfWork } from './postgres-unit-of-work.js';
+export { PostgresInbox } from './postgres-inbox.js';
+export { PostgresOutbox } from './postgres-outbox.js';
+export { PostgresSchema } from './postgres-schema.js';
+export {
+  applyPostgresMigrations,
+  outboxInboxMigrations,
+  type PostgresMigration,
+} from './postgres-migrations.js';

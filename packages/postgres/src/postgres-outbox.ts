@@ -1,0 +1,205 @@
+import type {
+  Destination,
+  Envelope,
+  Logger,
+  OutboxBacklog,
+  OutboxListener,
+  OutboxMessage,
+  OutboxRecord,
+  OutboxStore,
+} from '@omnibus/core';
+import { describeDestination } from '@omnibus/core';
+import type { Pool, PoolClient } from 'pg';
+import { persistenceError } from './postgres-errors.js';
+import { PostgresListener } from './postgres-listener.js';
+import type { PostgresSchema } from './postgres-schema.js';
+
+interface OutboxRow {
+  id: string;
+  message_id: string;
+  destination: string;
+  message_key: string | null;
+  type: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  created_at: Date;
+  attempts: number;
+}
+
+/**
+ * The outbox table on PostgreSQL.
+ *
+ * `add` inserts the rows and `pg_notify`s the schema's channel in the caller's transaction, so the
+ * notification goes out on commit (and not at all on rollback).
+ *
+ * `claim` is one statement, safe to run from many relays at once without a global lock. It locks
+ * candidate rows `FOR UPDATE SKIP LOCKED` (pending, lease free or expired, no earlier row of the key
+ * under a live lease), then keeps only those whose every earlier pending row of the key is among the
+ * rows it locked itself, and leases them. A row another relay is claiming at that moment is locked by it,
+ * so the later rows of its key fail the second test here: per key, a claim is always a prefix of the
+ * pending rows, and two relays never hold one key.
+ */
+export class PostgresOutbox implements OutboxStore<PoolClient> {
+  readonly #sql: ReturnType<typeof statements>;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly schema: PostgresSchema,
+    private readonly logger: Logger,
+  ) {
+    this.#sql = statements(schema);
+  }
+
+  async add(tx: PoolClient, messages: readonly OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await tx.query(this.#sql.insert, [
+      messages.map((m) => m.envelope.id),
+      messages.map((m) => describeDestination(m.destination)),
+      messages.map((m) => m.envelope.key ?? null),
+      messages.map((m) => m.envelope.type),
+      messages.map((m) => JSON.stringify(m.envelope.headers)),
+      messages.map((m) => m.envelope.body),
+      this.schema.channel,
+    ]);
+  }
+
+  async claim(owner: string, limit: number, leaseMs: number): Promise<OutboxRecord[]> {
+    const { rows } = await this.#query<OutboxRow>('outbox claim', this.#sql.claim, [owner, limit, leaseMs]);
+    return rows.map(toRecord).sort((a, b) => compareIds(a.id, b.id));
+  }
+
+  async markPublished(ids: readonly string[], keep: boolean): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#query('outbox mark published', keep ? this.#sql.markKept : this.#sql.delete, [ids]);
+  }
+
+  async release(owner: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#query('outbox release', this.#sql.release, [ids, owner]);
+  }
+
+  async markFailed(owner: string, id: string, reason: string): Promise<void> {
+    await this.#query('outbox mark failed', this.#sql.markFailed, [id, owner, reason]);
+  }
+
+  async purgePublished(before: Date): Promise<number> {
+    return (await this.#query('outbox purge', this.#sql.purge, [before])).rowCount ?? 0;
+  }
+
+  async backlog(): Promise<OutboxBacklog> {
+    const { rows } = await this.#query<{ pending: string; oldest: Date | null; failed: string }>(
+      'outbox backlog',
+      this.#sql.backlog,
+      [],
+    );
+    const row = rows[0]!;
+    return {
+      pending: Number(row.pending),
+      oldestPendingAt: row.oldest ?? undefined,
+      failed: Number(row.failed),
+    };
+  }
+
+  /** LISTENs on a dedicated connection (not one of the pool's), reconnecting when it drops. */
+  async listen(onCommit: () => void): Promise<OutboxListener> {
+    const listener = new PostgresListener(this.pool.options, this.schema.channel, onCommit, this.logger);
+    await listener.open();
+    return listener;
+  }
+
+  async #query<R extends object = object>(doing: string, sql: string, values: unknown[]) {
+    try {
+      return await this.pool.query<R>(sql, values);
+    } catch (error) {
+      throw persistenceError(error, doing);
+    }
+  }
+}
+
+function statements(schema: PostgresSchema) {
+  const table = schema.outbox;
+  const pending = (alias: string): string => `${alias}.published_at IS NULL AND ${alias}.failed_at IS NULL`;
+  return {
+    insert: `
+      WITH inserted AS (
+        INSERT INTO ${table} (message_id, destination, message_key, type, headers, body)
+        SELECT m.message_id, m.destination, m.message_key, m.type, m.headers, m.body
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[])
+          WITH ORDINALITY AS m(message_id, destination, message_key, type, headers, body, n)
+        ORDER BY m.n
+      )
+      SELECT pg_notify($7, '')`,
+    claim: `
+      WITH locked AS (
+        SELECT o.id, o.destination, o.message_key FROM ${table} o
+        WHERE ${pending('o')}
+          AND (o.lease_until IS NULL OR o.lease_until <= now())
+          AND (o.message_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM ${table} e
+            WHERE e.destination = o.destination AND e.message_key = o.message_key AND e.id < o.id
+              AND ${pending('e')} AND e.lease_until > now()))
+        ORDER BY o.id
+        LIMIT $2
+        FOR UPDATE OF o SKIP LOCKED
+      ), claimable AS (
+        SELECT l.id FROM locked l
+        WHERE l.message_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM ${table} e
+          WHERE e.destination = l.destination AND e.message_key = l.message_key AND e.id < l.id
+            AND ${pending('e')}
+            AND e.id NOT IN (SELECT id FROM locked))
+      )
+      UPDATE ${table} o
+      SET lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond', attempts = o.attempts + 1
+      FROM claimable c WHERE o.id = c.id
+      RETURNING o.id, o.message_id, o.destination, o.message_key, o.type, o.headers, o.body, o.created_at,
+        o.attempts`,
+    markKept: `
+      UPDATE ${table} SET published_at = now(), lease_owner = NULL, lease_until = NULL
+      WHERE id = ANY($1::bigint[]) AND published_at IS NULL`,
+    delete: `DELETE FROM ${table} WHERE id = ANY($1::bigint[])`,
+    release: `
+      UPDATE ${table} SET lease_owner = NULL, lease_until = NULL
+      WHERE id = ANY($1::bigint[]) AND lease_owner = $2 AND published_at IS NULL`,
+    markFailed: `
+      UPDATE ${table} SET failed_at = now(), last_error = $3, lease_owner = NULL, lease_until = NULL
+      WHERE id = $1 AND lease_owner = $2 AND published_at IS NULL`,
+    purge: `DELETE FROM ${table} WHERE published_at < $1`,
+    backlog: `
+      SELECT count(*) FILTER (WHERE failed_at IS NULL) AS pending,
+             min(created_at) FILTER (WHERE failed_at IS NULL) AS oldest,
+             count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed
+      FROM ${table} WHERE published_at IS NULL`,
+  };
+}
+
+function toRecord(row: OutboxRow): OutboxRecord {
+  const envelope: Envelope = {
+    id: row.message_id,
+    type: row.type,
+    headers: row.headers,
+    body: row.body,
+    ...(row.message_key === null ? {} : { key: row.message_key }),
+  };
+  return {
+    id: row.id,
+    destination: parseDestination(row.destination),
+    envelope,
+    createdAt: row.created_at,
+    attempts: row.attempts,
+  };
+}
+
+/** Ids are bigints as decimal strings. */
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** The inverse of `describeDestination` (`channel:orders`, `queue:payments`). */
+function parseDestination(text: string): Destination {
+  const colon = text.indexOf(':');
+  const name = text.slice(colon + 1);
+  return text.slice(0, colon) === 'queue'
+    ? { kind: 'queue', queue: name }
+    : { kind: 'channel', channel: name };
+}
