@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- avro [--seconds N]`: encode and decode ops/s of a typical order event, Avro (the
+ * `npm run bench -- avro [--seconds N] [--rounds N]`: encode and decode ops/s of a typical order event, Avro (the
  * Omnibus serializer: Confluent framing, schema id from the registry cache, logical types) beside JSON
  * (the core serializer) and raw avsc (the library underneath). Single-threaded, in-process: this measures
  * serialization, not the registry (after the first call the serializer answers from its cache; a
@@ -79,10 +79,29 @@ async function opsPerSecond(seconds: number, operation: () => unknown): Promise<
   return runFor(seconds * 1000);
 }
 
+interface Cell {
+  readonly format: string;
+  readonly body: Uint8Array;
+  readonly encode: () => unknown;
+  readonly decode: () => unknown;
+  readonly encodeOps: number[];
+  readonly decodeOps: number[];
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 export async function run(args: readonly string[]): Promise<void> {
-  const { values } = parseArgs({ args: [...args], options: { seconds: { type: 'string', default: '2' } } });
+  const { values } = parseArgs({
+    args: [...args],
+    options: { seconds: { type: 'string', default: '1' }, rounds: { type: 'string', default: '3' } },
+  });
   const seconds = Number(values.seconds);
+  const rounds = Number(values.rounds);
   if (!(seconds > 0)) throw new Error('--seconds must be a positive number');
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
 
   const order = typicalOrder();
   const registry = new InProcessRegistry();
@@ -95,44 +114,53 @@ export async function run(args: readonly string[]): Promise<void> {
   const jsonBody = json.encode(order, OrderPlaced);
   const rawBody = avsc.toBuffer(order);
 
-  const rows: Record<string, string | number>[] = [];
-  const measure = async (
-    format: string,
-    body: Uint8Array,
-    encode: () => unknown,
-    decode: () => unknown,
-  ): Promise<void> => {
-    const encodeOps = await opsPerSecond(seconds, encode);
-    const decodeOps = await opsPerSecond(seconds, decode);
-    rows.push({
-      format,
-      'encode ops/s': Math.round(encodeOps),
-      'decode ops/s': Math.round(decodeOps),
-      'µs/encode': 1e6 / encodeOps,
-      'µs/decode': 1e6 / decodeOps,
-      bytes: body.byteLength,
-    });
-  };
-  await measure(
-    'JSON (core JsonSerializer)',
-    jsonBody,
-    () => json.encode(order, OrderPlaced),
-    () => json.decode(jsonBody, OrderPlaced),
-  );
-  await measure(
-    'Avro (@omnibus/avro, wire format)',
-    avroBody,
-    () => avro.encode(order, OrderPlaced),
-    () => avro.decode(avroBody, OrderPlaced),
-  );
-  await measure(
-    'Avro (raw avsc, no framing)',
-    rawBody,
-    () => avsc.toBuffer(order),
-    () => avsc.fromBuffer(rawBody),
-  );
+  const cells: Cell[] = [
+    {
+      format: 'JSON (core JsonSerializer)',
+      body: jsonBody,
+      encode: () => json.encode(order, OrderPlaced),
+      decode: () => json.decode(jsonBody, OrderPlaced),
+      encodeOps: [],
+      decodeOps: [],
+    },
+    {
+      format: 'Avro (@omnibus/avro, wire format)',
+      body: avroBody,
+      encode: () => avro.encode(order, OrderPlaced),
+      decode: () => avro.decode(avroBody, OrderPlaced),
+      encodeOps: [],
+      decodeOps: [],
+    },
+    {
+      format: 'Avro (raw avsc, no framing)',
+      body: rawBody,
+      encode: () => avsc.toBuffer(order),
+      decode: () => avsc.fromBuffer(rawBody) as unknown,
+      encodeOps: [],
+      decodeOps: [],
+    },
+  ];
+  // Rounds interleave the formats, and the median is reported, so a noisy neighbour on a shared
+  // machine skews one sample rather than one format.
+  for (let round = 0; round < rounds; round++) {
+    for (const cell of cells) {
+      cell.encodeOps.push(await opsPerSecond(seconds, cell.encode));
+      cell.decodeOps.push(await opsPerSecond(seconds, cell.decode));
+    }
+  }
   printTable(
-    `OrderPlaced (3 lines, decimals, timestamp, uuid), ${seconds} s per cell, Node ${process.version}; registry calls: ${registry.calls}`,
-    rows,
+    `OrderPlaced (3 lines, decimals, timestamp, uuid): median of ${rounds} × ${seconds} s per cell, Node ${process.version}; registry calls: ${registry.calls}`,
+    cells.map((cell) => {
+      const encodeOps = median(cell.encodeOps);
+      const decodeOps = median(cell.decodeOps);
+      return {
+        format: cell.format,
+        'encode ops/s': Math.round(encodeOps),
+        'decode ops/s': Math.round(decodeOps),
+        'µs/encode': 1e6 / encodeOps,
+        'µs/decode': 1e6 / decodeOps,
+        bytes: cell.body.byteLength,
+      };
+    }),
   );
 }
