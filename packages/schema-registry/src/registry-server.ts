@@ -13,7 +13,7 @@ import { routeRequest } from './routes.js';
 import type { RegistryStore } from './store.js';
 import { MemoryRegistryStore } from './stores/memory-store.js';
 
-export const RESPONSE_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+const RESPONSE_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export interface RegistryServerOptions {
