@@ -15,7 +15,7 @@ export {
   type PubSubBatchingOptions,
   type PubSubTransportOptions,
   type ResolvedPubSubOptions,
-  type ServiceAccountCredentials,
+  type PubSubAuth,
 } from './pubsub-options.js';
 export { EMULATOR_MAX_MESSAGE_BYTES, PUBSUB_MAX_MESSAGE_BYTES, PubSubTransport } from './pubsub-transport.js';
 export { ResourceNames, encodeComponent, type SourceResources } from './resource-names.js';

@@ -1,3 +1,4 @@
+import type { ClientConfig } from '@google-cloud/pubsub';
 import type { Logger } from '@omnibus/core';
 import { ConfigurationError, silentLogger } from '@omnibus/core';
 
@@ -11,24 +12,24 @@ export interface PubSubBatchingOptions {
   readonly maxBytes?: number;
 }
 
-/** A service account key, as in the JSON key file (so `JSON.parse(file)` can be passed as it is). */
-export interface ServiceAccountCredentials {
-  readonly client_email: string;
-  readonly private_key: string;
-}
+/** A `GoogleAuth` from `google-auth-library` (what `@google-cloud/pubsub` takes as `auth`). */
+export type PubSubAuth = NonNullable<ClientConfig['auth']>;
 
 export interface PubSubTransportOptions {
   /** The Google Cloud project that owns the topics and subscriptions. Required. */
   readonly projectId: string;
   /**
    * `host:port` of an emulator (pstest, the gcloud emulator). Default: `PUBSUB_EMULATOR_HOST` when no
-   * credentials are given. With an emulator the transport talks plain-text gRPC and does not authenticate.
+   * `auth` is given. With an emulator the transport talks plain-text gRPC and does not authenticate.
    */
   readonly emulatorHost?: string;
-  /** A service account key. Without it (and without an emulator), Application Default Credentials are used. */
-  readonly credentials?: ServiceAccountCredentials;
-  /** Path of a service account key file; the alternative to `credentials`. */
-  readonly keyFilename?: string;
+  /**
+   * Credentials for Google Cloud, e.g. `new GoogleAuth({ authClient: new JWT({ email, key, scopes }) })`.
+   * Default (no emulator): Application Default Credentials (workload identity, `gcloud auth`, the
+   * `GOOGLE_APPLICATION_CREDENTIALS` key file). Key objects and key file paths are not taken directly:
+   * the auth library deprecates both.
+   */
+  readonly auth?: PubSubAuth;
   /**
    * Put before every topic and subscription id, e.g. `prod.` or `team-a-`. Default none. Pub/Sub ids
    * must start with a letter, so set one when channel or queue names may start with a digit.
@@ -50,8 +51,7 @@ export interface ResolvedPubSubOptions {
   readonly projectId: string;
   /** Set when talking to an emulator. */
   readonly emulatorHost: string | undefined;
-  readonly credentials: ServiceAccountCredentials | undefined;
-  readonly keyFilename: string | undefined;
+  readonly auth: PubSubAuth | undefined;
   readonly namePrefix: string;
   readonly batching: Required<PubSubBatchingOptions>;
   readonly deadLetterPolicy: boolean;
@@ -82,33 +82,19 @@ export function resolvePubSubOptions(
     );
   }
   if (options.emulatorHost !== undefined) checkHostPort('emulatorHost', options.emulatorHost);
-  if (options.credentials !== undefined) {
-    const credentials = options.credentials as Partial<ServiceAccountCredentials> | null;
-    if (credentials === null || typeof credentials !== 'object') {
-      throw new ConfigurationError('credentials', 'must be a service account key object');
+  if (options.auth !== undefined) {
+    const auth = options.auth as { getClient?: unknown } | null;
+    if (auth === null || typeof auth !== 'object' || typeof auth.getClient !== 'function') {
+      throw new ConfigurationError('auth', 'must be a GoogleAuth instance from google-auth-library');
     }
-    if (typeof credentials.client_email !== 'string' || credentials.client_email.length === 0) {
-      throw new ConfigurationError('credentials.client_email', 'must be a non-empty string');
-    }
-    if (typeof credentials.private_key !== 'string' || credentials.private_key.length === 0) {
-      throw new ConfigurationError('credentials.private_key', 'must be a non-empty string');
-    }
-  }
-  if (options.keyFilename !== undefined) {
-    if (typeof options.keyFilename !== 'string' || options.keyFilename.length === 0) {
-      throw new ConfigurationError('keyFilename', 'must be a non-empty path');
-    }
-    if (options.credentials !== undefined) {
-      throw new ConfigurationError('keyFilename', 'give credentials or keyFilename, not both');
+    if (options.emulatorHost !== undefined) {
+      throw new ConfigurationError(
+        'emulatorHost',
+        'an emulator takes no credentials: give emulatorHost or auth, not both',
+      );
     }
   }
-  const authenticated = options.credentials !== undefined || options.keyFilename !== undefined;
-  if (options.emulatorHost !== undefined && authenticated) {
-    throw new ConfigurationError(
-      'emulatorHost',
-      'an emulator takes no credentials: give emulatorHost or credentials, not both',
-    );
-  }
+  const authenticated = options.auth !== undefined;
   let emulatorHost = options.emulatorHost;
   const fromEnv = env.PUBSUB_EMULATOR_HOST;
   if (emulatorHost === undefined && !authenticated && fromEnv !== undefined && fromEnv !== '') {
@@ -144,8 +130,7 @@ export function resolvePubSubOptions(
   return {
     projectId: options.projectId,
     emulatorHost,
-    credentials: options.credentials,
-    keyFilename: options.keyFilename,
+    auth: options.auth,
     namePrefix,
     batching,
     deadLetterPolicy: options.deadLetterPolicy ?? true,

@@ -95,8 +95,7 @@ export class PubSubTransport implements Transport {
       // Explicit, so that PUBSUB_EMULATOR_HOST in the environment cannot redirect an authenticated client.
       config.apiEndpoint = 'https://pubsub.googleapis.com';
       config.emulatorMode = false;
-      if (this.options.credentials !== undefined) config.credentials = { ...this.options.credentials };
-      if (this.options.keyFilename !== undefined) config.keyFilename = this.options.keyFilename;
+      if (this.options.auth !== undefined) config.auth = this.options.auth;
     }
     this.#pubsub = new PubSub(config);
     this.#names = new ResourceNames(this.options.namePrefix);
