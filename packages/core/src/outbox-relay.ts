@@ -212,7 +212,9 @@ export class OutboxRelay {
         await this.#pause(this.#backoff(failures), false);
       } else {
         failures = 0;
-        if (claimed < this.#batchSize) await this.#pause(this.#pollIntervalMs, true);
+        // A short claim may only mean another relay holds some keys: claim again at once, and sleep only
+        // when there was nothing to take.
+        if (claimed === 0) await this.#pause(this.#pollIntervalMs, true);
       }
     }
   }
