@@ -19,7 +19,7 @@ import {
   TransportError,
 } from '@omnibus/core';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Message, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Message, Producer, SASLOptions, TopicMessages } from 'kafkajs';
 import { Kafka } from 'kafkajs';
 import { KafkaConsumer } from './kafka-consumer.js';
 import { toTransportError } from './kafka-errors.js';
@@ -27,6 +27,7 @@ import { KAFKAJS_LOG_LEVEL, kafkaLogCreator } from './kafka-log.js';
 import { KafkaNames } from './kafka-names.js';
 import type { KafkaTransportOptions, ResolvedKafkaOptions } from './kafka-options.js';
 import { resolveKafkaOptions } from './kafka-options.js';
+import { ProduceQueue } from './produce-queue.js';
 import { toKafkaMessage } from './record-codec.js';
 import { StablePartitioner } from './stable-partitioner.js';
 
@@ -63,10 +64,12 @@ export class KafkaTransport implements Transport {
   readonly #initialisedGroups = new Set<string>();
   readonly #consumers = new Set<KafkaConsumer>();
   readonly #sends = new Set<Promise<unknown>>();
+  readonly #produceQueue: ProduceQueue;
 
   constructor(options: KafkaTransportOptions = {}) {
     this.#options = resolveKafkaOptions(options);
     this.#names = new KafkaNames(this.#options.namePrefix, this.#options.deadLetterTopic);
+    this.#produceQueue = new ProduceQueue((batch) => this.#sendBatch(batch), this.#options.maxMessageBytes);
     this.capabilities = {
       persistent: true,
       consumerGroups: true,
@@ -226,21 +229,31 @@ export class KafkaTransport implements Transport {
     await Promise.allSettled([slot?.producer.disconnect(), this.#admin?.disconnect()]);
   }
 
-  /** Sends with the idempotent producer, `acks: -1`, in one request per broker (kafkajs groups by partition). */
+  /** Queues records for the idempotent producer; resolves once every in-sync replica has them. */
   async #send(topic: string, messages: Message[]): Promise<void> {
-    const slot = await this.#producer();
-    const sending = slot.producer.send({ topic, messages, acks: -1 });
+    const sending = this.#produceQueue.enqueue(topic, messages);
     this.#sends.add(sending);
     try {
       await sending;
+    } finally {
+      this.#sends.delete(sending);
+    }
+  }
+
+  /** One produce request per broker, `acks: -1` (kafkajs groups the records by partition). */
+  async #sendBatch(topicMessages: TopicMessages[]): Promise<void> {
+    const slot = await this.#producer();
+    try {
+      await slot.producer.sendBatch({ topicMessages, acks: -1 });
     } catch (error) {
-      const failure = toTransportError(error, `publishing to ${topic}`);
+      const failure = toTransportError(
+        error,
+        `publishing to ${topicMessages.map((t) => t.topic).join(', ')}`,
+      );
       // After a send whose outcome is unknown, a new producer (a new producer id) makes sure a later
       // send never reuses sequence numbers the broker may have seen, which it would drop as duplicates.
       if (failure.retriable) this.#retireProducer(slot);
       throw failure;
-    } finally {
-      this.#sends.delete(sending);
     }
   }
 
