@@ -547,7 +547,9 @@ export class Bus {
       payload = serializer.decode(envelope.body, binding.contract);
       if (payload instanceof Promise) payload = await payload;
     } catch (error) {
-      return this.#deadLetter(route, delivery, error);
+      // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
+      // registry that is briefly unreachable) is retried like a handler failure.
+      return this.#fail(route, binding.policy, delivery, error);
     }
     const message = new HandlerMessageContext(this, delivery, route, envelope);
     const ctx: HandlingContext & { [DUPLICATE]?: boolean } = {
