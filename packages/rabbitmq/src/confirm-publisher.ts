@@ -15,11 +15,40 @@ export interface Outgoing {
 /** The state of one confirm channel: publishes waiting for a possible `basic.return`, by message id. */
 interface Confirming {
   readonly channel: ConfirmChannel;
-  readonly awaitingReturn: Map<string, Pending[]>;
+  /** By message id: usually one publish per id, an array when ids repeat. */
+  readonly awaitingReturn: Map<string, Pending | Pending[]>;
 }
 
 interface Pending {
+  readonly id: string;
   returned: { replyCode: number; replyText: string } | undefined;
+}
+
+const DONE = Promise.resolve();
+
+/** Counts the confirms of one `publish` call; settles once all are in, with the first failure if any. */
+class Batch {
+  readonly confirmed: Promise<void>;
+  #outstanding: number;
+  #failure: OmnibusError | undefined;
+  #resolve!: () => void;
+  #reject!: (error: OmnibusError) => void;
+
+  constructor(count: number) {
+    this.#outstanding = count;
+    this.confirmed = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  done(error: OmnibusError | undefined): void {
+    this.#failure ??= error;
+    if (--this.#outstanding === 0) {
+      if (this.#failure === undefined) this.#resolve();
+      else this.#reject(this.#failure);
+    }
+  }
 }
 
 /**
@@ -33,40 +62,42 @@ export class ConfirmPublisher {
   readonly #connection: AmqpConnection;
   readonly #logger: Logger;
   #current: Promise<Confirming> | undefined;
+  /** The open channel, once `#current` has resolved. */
+  #ready: Confirming | undefined;
 
   constructor(connection: AmqpConnection, logger: Logger) {
     this.#connection = connection;
     this.#logger = logger;
   }
 
-  async publish(messages: readonly Outgoing[]): Promise<void> {
-    if (messages.length === 0) return;
-    const confirming = await this.#open();
-    const { channel, awaitingReturn } = confirming;
-    let outstanding = messages.length;
-    let failure: OmnibusError | undefined;
-    let settle!: () => void;
-    const confirmed = new Promise<void>((resolve, reject) => {
-      settle = () => (failure === undefined ? resolve() : reject(failure));
-    });
-    const done = (error: OmnibusError | undefined): void => {
-      failure ??= error;
-      if (--outstanding === 0) settle();
-    };
+  publish(messages: readonly Outgoing[]): Promise<void> {
+    if (messages.length === 0) return DONE;
+    // The common case, an open channel, writes synchronously: no promise hop before the socket.
+    const ready = this.#ready;
+    if (ready !== undefined) return this.#send(ready, messages);
+    return this.#open().then((confirming) => this.#send(confirming, messages));
+  }
 
-    for (let i = 0; i < messages.length; i++) {
+  #send(confirming: Confirming, messages: readonly Outgoing[]): Promise<void> {
+    const batch = new Batch(messages.length);
+    const stoppedAt = this.#write(confirming, messages, 0, batch);
+    if (stoppedAt < messages.length) void this.#writeAfterDrain(confirming, messages, stoppedAt, batch);
+    return batch.confirmed;
+  }
+
+  /** Writes from `start` until done or the socket buffer is full; returns where it stopped. */
+  #write(confirming: Confirming, messages: readonly Outgoing[], start: number, batch: Batch): number {
+    const { channel, awaitingReturn } = confirming;
+    for (let i = start; i < messages.length; i++) {
       const { exchange, routingKey, message } = messages[i]!;
-      const id = message.options.messageId ?? '';
-      const pending: Pending = { returned: undefined };
-      const waiting = awaitingReturn.get(id);
-      if (waiting === undefined) awaitingReturn.set(id, [pending]);
-      else waiting.push(pending);
+      const pending: Pending = { id: message.options.messageId ?? '', returned: undefined };
+      remember(awaitingReturn, pending);
       let more: boolean;
       try {
         more = channel.publish(exchange, routingKey, message.content, message.options, (error: unknown) => {
-          forget(awaitingReturn, id, pending);
+          forget(awaitingReturn, pending);
           if (error !== null && error !== undefined) {
-            done(
+            batch.done(
               new TransportError(`publish to ${target(exchange, routingKey)} not confirmed by RabbitMQ`, {
                 code: 'NOT_CONFIRMED',
                 retriable: true,
@@ -74,21 +105,29 @@ export class ConfirmPublisher {
               }),
             );
           } else if (pending.returned !== undefined) {
-            done(unroutable(exchange, routingKey, pending.returned));
+            batch.done(unroutable(exchange, routingKey, pending.returned));
           } else {
-            done(undefined);
+            batch.done(undefined);
           }
         });
       } catch (error) {
-        forget(awaitingReturn, id, pending);
+        forget(awaitingReturn, pending);
         const failed = toTransportError(error, `publishing to ${target(exchange, routingKey)}`);
-        // Nothing after this message was written: count them all as failed.
-        for (let rest = i; rest < messages.length; rest++) done(failed);
-        break;
+        // Nothing from this message on was written: count them all as failed.
+        for (let rest = i; rest < messages.length; rest++) batch.done(failed);
+        return messages.length;
       }
-      if (!more) await drained(channel);
+      if (!more) return i + 1;
     }
-    return confirmed;
+    return messages.length;
+  }
+
+  async #writeAfterDrain(confirming: Confirming, messages: readonly Outgoing[], from: number, batch: Batch) {
+    let next = from;
+    while (next < messages.length) {
+      await drained(confirming.channel);
+      next = this.#write(confirming, messages, next, batch);
+    }
   }
 
   #open(): Promise<Confirming> {
@@ -115,27 +154,32 @@ export class ConfirmPublisher {
     });
     channel.on('close', () => {
       if (this.#current === current) this.#current = undefined;
+      if (this.#ready === confirming) this.#ready = undefined;
     });
     // RabbitMQ sends `basic.return` before the confirm of the same message, on the same channel.
     channel.on('return', (message: Message) => {
       const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : '';
-      const pending = confirming.awaitingReturn.get(id)?.find((p) => p.returned === undefined);
+      const waiting = confirming.awaitingReturn.get(id);
+      const pending = Array.isArray(waiting) ? waiting.find((p) => p.returned === undefined) : waiting;
       if (pending !== undefined) {
         const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
         pending.returned = { replyCode: fields.replyCode ?? 0, replyText: fields.replyText ?? 'returned' };
       }
     });
+    this.#ready = confirming;
     return confirming;
   }
 
   /** Forgets the channel after a reconnect; the next publish opens a new one. */
   reset(): void {
     this.#current = undefined;
+    this.#ready = undefined;
   }
 
   async close(): Promise<void> {
     const current = this.#current;
     this.#current = undefined;
+    this.#ready = undefined;
     if (current === undefined) return;
     try {
       const { channel } = await current;
@@ -146,12 +190,22 @@ export class ConfirmPublisher {
   }
 }
 
-function forget(awaitingReturn: Map<string, Pending[]>, id: string, pending: Pending): void {
-  const waiting = awaitingReturn.get(id);
-  if (waiting === undefined) return;
-  const index = waiting.indexOf(pending);
-  if (index >= 0) waiting.splice(index, 1);
-  if (waiting.length === 0) awaitingReturn.delete(id);
+function remember(awaitingReturn: Map<string, Pending | Pending[]>, pending: Pending): void {
+  const waiting = awaitingReturn.get(pending.id);
+  if (waiting === undefined) awaitingReturn.set(pending.id, pending);
+  else if (Array.isArray(waiting)) waiting.push(pending);
+  else awaitingReturn.set(pending.id, [waiting, pending]);
+}
+
+function forget(awaitingReturn: Map<string, Pending | Pending[]>, pending: Pending): void {
+  const waiting = awaitingReturn.get(pending.id);
+  if (waiting === pending) {
+    awaitingReturn.delete(pending.id);
+  } else if (Array.isArray(waiting)) {
+    const index = waiting.indexOf(pending);
+    if (index >= 0) waiting.splice(index, 1);
+    if (waiting.length === 0) awaitingReturn.delete(pending.id);
+  }
 }
 
 /** Resolves when the socket accepts writes again, or the channel closes (publishing then fails fast). */

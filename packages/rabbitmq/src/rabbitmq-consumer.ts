@@ -3,6 +3,7 @@ import type { Consumer, Delivery, DeliverySink, Envelope, Failure, Logger, Sourc
 import { setTimeout as delay } from 'node:timers/promises';
 import { Header, describeSource, exponential, toOmnibusError, withFailureHeaders } from '@omnibus/core';
 import type { AmqpConnection } from './amqp-connection.js';
+import { AckBatcher } from './ack-batcher.js';
 import { toTransportError } from './amqp-errors.js';
 import { decodeMessage, encodeEnvelope } from './amqp-message.js';
 import type { ConfirmPublisher, Outgoing } from './confirm-publisher.js';
@@ -32,6 +33,7 @@ interface Attachment {
   readonly gate: KeyOrderGate<RabbitMqDelivery>;
   /** Admitted while paused: handed out on `resume`. */
   readonly held: RabbitMqDelivery[];
+  readonly acks: AckBatcher;
 }
 
 type Outcome =
@@ -66,7 +68,9 @@ export class RabbitMqConsumer implements Consumer {
   readonly #concurrency: number;
   readonly #context: ConsumerContext;
   readonly #onClosed: (consumer: RabbitMqConsumer) => void;
-  readonly #sinkCalls = new Set<Promise<void>>();
+  /** Sink calls that have not returned yet, and who waits for them to be none. */
+  #sinkCalls = 0;
+  #idle: (() => void) | undefined;
   readonly #settlements = new Set<Promise<void>>();
   readonly #settle = (delivery: RabbitMqDelivery, outcome: Outcome): Promise<void> =>
     this.#settleDelivery(delivery, outcome);
@@ -116,6 +120,7 @@ export class RabbitMqConsumer implements Consumer {
       open: true,
       gate: new KeyOrderGate(),
       held: [],
+      acks: new AckBatcher(channel),
     };
     channel.on('error', (error: Error) => {
       this.#context.logger.warn(
@@ -148,6 +153,7 @@ export class RabbitMqConsumer implements Consumer {
       if (attachment === this.#attachment && this.#state === 'running') this.#state = 'detached';
       return;
     }
+    attachment.acks.delivered(message);
     const decoded = decodeMessage(message);
     let envelope = decoded.envelope;
     if (
@@ -179,25 +185,40 @@ export class RabbitMqConsumer implements Consumer {
       attachment.held.push(delivery);
       return;
     }
-    const call = this.#invoke(delivery);
-    this.#sinkCalls.add(call);
-    void call.finally(() => this.#sinkCalls.delete(call));
+    this.#sinkCalls++;
+    let call: Promise<void>;
+    try {
+      call = this.#sink(delivery);
+    } catch (error) {
+      call = Promise.reject(toOmnibusError(error));
+    }
+    Promise.resolve(call).then(this.#sinkReturned, this.#sinkThrew);
   }
 
-  async #invoke(delivery: RabbitMqDelivery): Promise<void> {
-    try {
-      await this.#sink(delivery);
-    } catch (error) {
-      // The delivery stays unsettled (released when the consumer closes); the consumer carries on.
-      this.#context.logger.error(
-        {
-          source: describeSource(this.source),
-          messageId: delivery.envelope.id,
-          error: toOmnibusError(error).message,
-        },
-        'delivery sink threw',
-      );
-    }
+  readonly #sinkReturned = (): void => {
+    if (--this.#sinkCalls === 0) this.#idle?.();
+  };
+
+  readonly #sinkThrew = (error: unknown): void => {
+    // The delivery stays unsettled (released when the consumer closes); the consumer carries on.
+    this.#context.logger.error(
+      { source: describeSource(this.source), error: toOmnibusError(error).message },
+      'delivery sink threw',
+    );
+    this.#sinkReturned();
+  };
+
+  /** Resolves once no sink call is running. */
+  #sinkCallsReturned(): Promise<void> {
+    if (this.#sinkCalls === 0) return DONE;
+    return new Promise((resolve) => {
+      const previous = this.#idle;
+      this.#idle = () => {
+        this.#idle = undefined;
+        previous?.();
+        resolve();
+      };
+    });
   }
 
   #settleDelivery(delivery: RabbitMqDelivery, outcome: Outcome): Promise<void> {
@@ -220,14 +241,7 @@ export class RabbitMqConsumer implements Consumer {
       await this.#context.publisher.publish([await this.#copyFor(delivery, outcome)]);
     } catch (error) {
       // Not moved: give the original back to the queue rather than leave it stuck in this consumer.
-      const { channel, open } = delivery.attachment;
-      if (open) {
-        try {
-          channel.nack(delivery.message, false, true);
-        } catch {
-          // The channel is closing: the broker requeues it anyway.
-        }
-      }
+      if (delivery.attachment.open) delivery.attachment.acks.requeue(delivery.message);
       this.#release(delivery);
       throw toTransportError(
         error,
@@ -260,13 +274,8 @@ export class RabbitMqConsumer implements Consumer {
   }
 
   #ack(delivery: RabbitMqDelivery): void {
-    const { channel, open } = delivery.attachment;
-    if (!open) return; // that channel is gone: the broker has put the message back already
-    try {
-      channel.ack(delivery.message);
-    } catch {
-      // The channel is closing under us: same as above.
-    }
+    // Once its channel is gone, the broker has put the message back already: nothing to ack.
+    if (delivery.attachment.open) delivery.attachment.acks.ack(delivery.message);
   }
 
   /** The delivery is settled: the next parked delivery of its key may go. */
@@ -288,6 +297,7 @@ export class RabbitMqConsumer implements Consumer {
 
   #onChannelClosed(attachment: Attachment): void {
     attachment.open = false;
+    attachment.acks.close();
     if (attachment !== this.#attachment || this.#state !== 'running') return;
     this.#state = 'detached';
     // A channel lost on its own (the connection still up) is re-opened here; after a lost connection the
@@ -309,7 +319,7 @@ export class RabbitMqConsumer implements Consumer {
 
   async #reattach(): Promise<void> {
     // The old channel's sink calls finish first, so `concurrency` and per-key order hold across the gap.
-    while (this.#sinkCalls.size > 0) await Promise.allSettled([...this.#sinkCalls]);
+    await this.#sinkCallsReturned();
     for (let attempt = 1; this.#state === 'detached'; attempt++) {
       const recovered = this.#recovered;
       this.#recovered = undefined;
@@ -357,10 +367,11 @@ export class RabbitMqConsumer implements Consumer {
         // The channel is gone already: nothing more will arrive.
       }
     }
-    while (this.#sinkCalls.size > 0) await Promise.allSettled([...this.#sinkCalls]);
+    await this.#sinkCallsReturned();
     while (this.#settlements.size > 0) await Promise.allSettled([...this.#settlements]);
     await this.#reattaching;
     if (attachment !== undefined) {
+      attachment.acks.flush();
       attachment.open = false;
       // Closing the channel returns every unacked message (unsettled, parked or held) to the queue.
       await closeQuietly(attachment.channel);
@@ -372,7 +383,7 @@ export class RabbitMqConsumer implements Consumer {
 
 /** One received message; settles once, through its consumer. */
 class RabbitMqDelivery implements Delivery {
-  readonly receivedAt = new Date();
+  readonly #receivedAt = Date.now();
   #settled = false;
 
   constructor(
@@ -382,6 +393,10 @@ class RabbitMqDelivery implements Delivery {
     readonly envelope: Envelope,
     readonly attempt: number,
   ) {}
+
+  get receivedAt(): Date {
+    return new Date(this.#receivedAt);
+  }
 
   ack(): Promise<void> {
     if (this.#settled) return DONE;

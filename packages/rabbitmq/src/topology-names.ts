@@ -16,10 +16,19 @@ export const MAX_RETRY_DELAY_MS = 2 ** 32 - 1;
  * - dead letters of queue `q` → `q.dlq`; delayed retries of `q` → `q.retry.<bucket ms>`
  */
 export class TopologyNames {
+  /** Checked names by channel and by command queue: publishing asks for them on every call. */
+  readonly #exchanges = new Map<string, string>();
+  readonly #queues = new Map<string, string>();
+
   constructor(readonly prefix: string) {}
 
   exchange(channel: string): string {
-    return this.#checked('channel', this.prefix + channel, '');
+    let name = this.#exchanges.get(channel);
+    if (name === undefined) {
+      name = this.#checked('channel', this.prefix + channel, '');
+      this.#exchanges.set(channel, name);
+    }
+    return name;
   }
 
   /** The queue a source reads from. */
@@ -27,8 +36,14 @@ export class TopologyNames {
     switch (source.kind) {
       case 'subscription':
         return this.#checked('group', `${this.prefix}${source.channel}/${source.group}`, LONGEST_SUFFIX);
-      case 'queue':
-        return this.#checked('queue', this.prefix + source.queue, LONGEST_SUFFIX);
+      case 'queue': {
+        let name = this.#queues.get(source.queue);
+        if (name === undefined) {
+          name = this.#checked('queue', this.prefix + source.queue, LONGEST_SUFFIX);
+          this.#queues.set(source.queue, name);
+        }
+        return name;
+      }
       case 'deadLetters':
         return deadLetterQueueOf(this.queue(source.of));
     }

@@ -356,6 +356,37 @@ describeIntegration('rabbitmq', probe, () => {
       });
     });
 
+    it('acks out-of-order settlements in batches without ever double-acking', async function () {
+      const queue = await commandQueue();
+      const attempts = new Map<string, number>();
+      const consumer = await transport.consume(
+        { kind: 'queue', queue },
+        async (d) => {
+          attempts.set(d.envelope.id, (attempts.get(d.envelope.id) ?? 0) + 1);
+          // Settle in a scrambled order: some at once, some a few turns of the event loop later.
+          for (let turns = d.envelope.id.charCodeAt(d.envelope.id.length - 1) % 4; turns > 0; turns--) {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          await d.ack();
+          await d.ack();
+        },
+        { concurrency: 16 },
+      );
+      const sent = Array.from({ length: 500 }, () => envelope());
+      for (let i = 0; i < sent.length; i += 50)
+        await transport.publish({ kind: 'queue', queue }, sent.slice(i, i + 50));
+      await waitFor(() => attempts.size === 500, { message: 'all 500' });
+      await consumer.close();
+      const check = await raw.createChannel();
+      const { messageCount } = await check.checkQueue(queue);
+      await check.close();
+      expect(messageCount, 'nothing left unacked').to.equal(0);
+      expect(
+        [...attempts.values()].every((n) => n === 1),
+        'no redelivery: the channel never closed',
+      ).to.equal(true);
+    });
+
     it('reports health from the connection', async function () {
       expect((await transport.health()).status).to.equal('up');
       const idle = new RabbitMqTransport({ url });
