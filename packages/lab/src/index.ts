@@ -1,1 +1,1 @@
-export {};
+export { brokerEnv, defaultBrokerEnv, readBrokerEnv, type BrokerEnv } from './broker-env.js';
