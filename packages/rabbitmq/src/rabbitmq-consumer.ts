@@ -147,10 +147,15 @@ export class RabbitMqConsumer implements Consumer {
 
   #onMessage(attachment: Attachment, message: ConsumeMessage | null): void {
     if (message === null) {
-      // The broker cancelled us (the queue was deleted): nothing more comes on this attachment.
+      // The broker cancelled us (the queue was deleted): nothing more comes on this channel. Let it go and
+      // try to attach again (a few attempts: the queue may be declared again, e.g. after a reconnect).
       this.#context.logger.error({ source: describeSource(this.source) }, 'rabbitmq cancelled the consumer');
       attachment.consumerTag = undefined;
-      if (attachment === this.#attachment && this.#state === 'running') this.#state = 'detached';
+      if (attachment === this.#attachment && this.#state === 'running') {
+        this.#state = 'detached';
+        void closeQuietly(attachment.channel);
+        void this.reattach();
+      }
       return;
     }
     attachment.acks.delivered(message);

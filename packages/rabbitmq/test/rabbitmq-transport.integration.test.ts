@@ -387,6 +387,22 @@ describeIntegration('rabbitmq', probe, () => {
       ).to.equal(true);
     });
 
+    it('reports a consumer whose queue was deleted as degraded health, without crashing', async function () {
+      const queue = await commandQueue();
+      closeAfter.push(
+        await transport.consume({ kind: 'queue', queue }, async (d) => d.ack(), { concurrency: 1 }),
+      );
+      const admin = await raw.createChannel();
+      await admin.deleteQueue(queue);
+      await admin.close();
+      await waitFor(async () => (await transport.health()).status === 'degraded', {
+        message: 'health to report the detached consumer',
+      });
+      expect((await transport.health()).details).to.deep.include({ detachedConsumers: [queue] });
+      const other = await commandQueue();
+      await transport.publish({ kind: 'queue', queue: other }, [envelope()]);
+    });
+
     it('reports health from the connection', async function () {
       expect((await transport.health()).status).to.equal('up');
       const idle = new RabbitMqTransport({ url });

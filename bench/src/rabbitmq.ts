@@ -1,0 +1,343 @@
+/**
+ * `npm run bench -- rabbitmq [messages] [rounds]`: Omnibus on RabbitMQ beside raw amqplib with the same
+ * settings, in one run, against the broker at OMNIBUS_RABBITMQ_URL (default the lab's):
+ * - durability: durable topic exchange → durable quorum queue, persistent messages, publisher confirms;
+ * - batching: 256 publishes awaiting confirmation at once (one message per publish, as `bus.publish` does);
+ * - consuming: prefetch 64, one manual ack per message.
+ * Payload: 256 bytes of JSON. Omnibus is the whole framework path: `bus.publish` (envelope, JSON,
+ * CloudEvents headers) and a decorated handler behind the default pipeline. Raw is amqplib with
+ * `JSON.stringify`/`JSON.parse`, twice: a bare message (content type and message id only), and a message
+ * with the same CloudEvents headers Omnibus writes, which separates the cost of the framework's code
+ * from the cost of carrying the metadata. CPU per message (client process, and the broker's process when
+ * it runs on this machine) is measured over the end-to-end phase: it is steadier than msg/s on a busy
+ * machine.
+ *
+ * Phases per round, each on fresh queues: publish N (no consumer) → consume those N → publish and consume
+ * N at once (end-to-end, latency under load) → 1,000 messages one at a time (latency unloaded). Rounds
+ * alternate raw and Omnibus; the table shows the median round.
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
+import { connect } from 'amqplib';
+import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
+import { RabbitMqTransport } from '@omnibus/rabbitmq';
+import { percentile, printTable } from './table.js';
+
+const url = process.env.OMNIBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const WINDOW = 256;
+const PREFETCH = 64;
+const UNLOADED = 1_000;
+const TYPE = 'bench.Ticked';
+
+interface Tick {
+  sentAt: number;
+  seq: number;
+  pad: string;
+}
+const PAD = 'x'.repeat(256 - JSON.stringify({ sentAt: performance.now(), seq: 1_000_000, pad: '' }).length);
+const tick = (seq: number): Tick => ({ sentAt: performance.now(), seq, pad: PAD });
+
+interface Round {
+  publish: number;
+  consume: number;
+  endToEnd: number;
+  /** CPU microseconds per message during the end-to-end phase. */
+  clientCpu: number;
+  brokerCpu: number | undefined;
+  loaded: number[];
+  unloaded: number[];
+}
+
+/** The local RabbitMQ (Erlang `beam`) process, to read its CPU time; undefined elsewhere. */
+const brokerPid = (() => {
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('beam')) return pid;
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
+})();
+
+/** The broker's CPU time in microseconds (utime + stime, at the usual 100 ticks per second). */
+function brokerCpuMicros(): number | undefined {
+  if (brokerPid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Counts handled messages and their publish-to-handle latencies; resolves when `expected` are in. */
+class Receiver {
+  handled = 0;
+  latencies: number[] = [];
+  #expected = 0;
+  #done: (() => void) | undefined;
+
+  expect(count: number): Promise<void> {
+    this.handled = 0;
+    this.latencies = [];
+    this.#expected = count;
+    return new Promise((resolve) => (this.#done = resolve));
+  }
+
+  receive(event: Tick): void {
+    this.latencies.push(performance.now() - event.sentAt);
+    if (++this.handled === this.#expected) this.#done?.();
+  }
+}
+
+/** Publishes `count` ticks with at most `window` unconfirmed; returns the seconds taken. */
+async function publishAll(
+  count: number,
+  window: number,
+  publish: (t: Tick) => Promise<void>,
+): Promise<number> {
+  const started = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  for (let seq = 0; seq < count; seq++) {
+    const sent = publish(tick(seq)).finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
+    if (inFlight.size >= window) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  return (performance.now() - started) / 1000;
+}
+
+async function phases(
+  messages: number,
+  receiver: Receiver,
+  publish: (t: Tick) => Promise<void>,
+  startConsuming: () => Promise<void>,
+): Promise<Round> {
+  const publishSeconds = await publishAll(messages, WINDOW, publish);
+  const drained = receiver.expect(messages);
+  let started = performance.now();
+  await startConsuming();
+  await drained;
+  const consumeSeconds = (performance.now() - started) / 1000;
+
+  const endToEnd = receiver.expect(messages);
+  const cpuBefore = process.cpuUsage();
+  const brokerBefore = brokerCpuMicros();
+  started = performance.now();
+  await publishAll(messages, WINDOW, publish);
+  await endToEnd;
+  const endToEndSeconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const brokerAfter = brokerCpuMicros();
+  const loaded = receiver.latencies;
+
+  const unloaded = receiver.expect(UNLOADED);
+  await publishAll(UNLOADED, 1, publish);
+  await unloaded;
+  return {
+    publish: messages / publishSeconds,
+    consume: messages / consumeSeconds,
+    endToEnd: messages / endToEndSeconds,
+    clientCpu: (cpu.user + cpu.system) / messages,
+    brokerCpu:
+      brokerBefore === undefined || brokerAfter === undefined
+        ? undefined
+        : (brokerAfter - brokerBefore) / messages,
+    loaded,
+    unloaded: receiver.latencies,
+  };
+}
+
+async function omnibusRound(messages: number, names: string[]): Promise<Round> {
+  const channel = `bench-omnibus-${randomUUID()}`;
+  const group = 'bench';
+  names.push(channel, `${channel}/${group}`);
+  const Ticked = defineEvent<Tick>({ type: TYPE, channel });
+  const receiver = new Receiver();
+  @Subscriber({ group, concurrency: PREFETCH })
+  class TickHandler {
+    @Handle(Ticked)
+    tick(event: Tick): void {
+      receiver.receive(event);
+    }
+  }
+  const publisher = new Bus({ transport: new RabbitMqTransport({ url }), serviceName: 'bench' });
+  const consumer = new Bus({
+    transport: new RabbitMqTransport({ url }),
+    serviceName: 'bench',
+    handlers: [TickHandler],
+  });
+  await publisher.start();
+  await publisher.transport.provision({
+    channels: [{ name: channel }],
+    subscriptions: [{ channel, group, types: [TYPE] }],
+  });
+  try {
+    return await phases(
+      messages,
+      receiver,
+      (t) => publisher.publish(Ticked, t),
+      () => consumer.start(),
+    );
+  } finally {
+    await consumer.stop();
+    await publisher.stop();
+  }
+}
+
+/** The CloudEvents headers `bus.publish` writes for an event, for the raw run that carries them too. */
+function cloudEventsHeaders(id: string): Record<string, string> {
+  return {
+    cloudEvents_id: id,
+    cloudEvents_type: TYPE,
+    cloudEvents_specversion: '1.0',
+    cloudEvents_source: 'bench',
+    cloudEvents_time: new Date().toISOString(),
+    cloudEvents_correlationid: id,
+  };
+}
+
+async function rawRound(messages: number, names: string[], withHeaders: boolean): Promise<Round> {
+  const exchange = `bench-raw-${randomUUID()}`;
+  const queue = `${exchange}/bench`;
+  names.push(exchange, queue);
+  const publishing: ChannelModel = await connect(url);
+  const consuming: ChannelModel = await connect(url);
+  const setup = await publishing.createChannel();
+  await setup.assertExchange(exchange, 'topic', { durable: true });
+  await setup.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await setup.bindQueue(queue, exchange, TYPE);
+  await setup.close();
+  const confirm: ConfirmChannel = await publishing.createConfirmChannel();
+  confirm.setMaxListeners(0);
+  const receiver = new Receiver();
+  let consumerChannel: Channel | undefined;
+  // As the transport does: write, wait for `drain` when the socket buffer is full, then for the confirm.
+  const publish = async (t: Tick): Promise<void> => {
+    let more = true;
+    const messageId = randomUUID();
+    const confirmed = new Promise<void>((resolve, reject) => {
+      more = confirm.publish(
+        exchange,
+        TYPE,
+        Buffer.from(JSON.stringify(t)),
+        {
+          persistent: true,
+          mandatory: true,
+          contentType: 'application/json',
+          messageId,
+          ...(withHeaders ? { headers: cloudEventsHeaders(messageId) } : {}),
+        },
+        (error: unknown) =>
+          error ? reject(error instanceof Error ? error : new Error('nacked')) : resolve(),
+      );
+    });
+    if (!more) await new Promise((drained) => confirm.once('drain', drained));
+    await confirmed;
+  };
+  try {
+    return await phases(messages, receiver, publish, async () => {
+      const channel = await consuming.createChannel();
+      consumerChannel = channel;
+      await channel.prefetch(PREFETCH);
+      await channel.consume(
+        queue,
+        (message) => {
+          if (message === null) return;
+          receiver.receive(JSON.parse(message.content.toString('utf8')) as Tick);
+          channel.ack(message);
+        },
+        { noAck: false },
+      );
+    });
+  } finally {
+    await consumerChannel?.close();
+    await consuming.close();
+    await publishing.close();
+  }
+}
+
+async function deleteAll(names: readonly string[]): Promise<void> {
+  const connection = await connect(url);
+  const channel = await connection.createChannel();
+  for (const name of names) {
+    await channel.deleteQueue(name);
+    await channel.deleteQueue(`${name}.dlq`);
+    await channel.deleteExchange(name);
+  }
+  await connection.close();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function summary(name: string, rounds: Round[]) {
+  const pick = (f: (r: Round) => number) => Math.round(median(rounds.map(f)));
+  const brokerCpu = rounds.map((r) => r.brokerCpu).filter((cpu) => cpu !== undefined);
+  const middle = rounds.map((r) => r.endToEnd).indexOf(median(rounds.map((r) => r.endToEnd)));
+  const loaded = [...rounds[middle]!.loaded].sort((a, b) => a - b);
+  const unloaded = rounds.flatMap((r) => r.unloaded).sort((a, b) => a - b);
+  return {
+    run: name,
+    'publish msg/s': pick((r) => r.publish),
+    'consume msg/s': pick((r) => r.consume),
+    'e2e msg/s': pick((r) => r.endToEnd),
+    'loaded p50 ms': percentile(loaded, 50),
+    'loaded p99 ms': percentile(loaded, 99),
+    'p50 ms': percentile(unloaded, 50),
+    'p99 ms': percentile(unloaded, 99),
+    'client µs/msg': pick((r) => r.clientCpu),
+    'broker µs/msg': brokerCpu.length === 0 ? 'n/a' : Math.round(median(brokerCpu)),
+  };
+}
+
+export async function run(args: readonly string[]): Promise<void> {
+  const messages = Number(args[0] ?? 20_000);
+  const roundCount = Number(args[1] ?? 3);
+  const names: string[] = [];
+  const raw: Round[] = [];
+  const rawWithHeaders: Round[] = [];
+  const omnibus: Round[] = [];
+  try {
+    await rawRound(2_000, names, false); // warm-up: broker, JIT, connections
+    await omnibusRound(2_000, names);
+    for (let round = 0; round < roundCount; round++) {
+      raw.push(await rawRound(messages, names, false));
+      rawWithHeaders.push(await rawRound(messages, names, true));
+      omnibus.push(await omnibusRound(messages, names));
+    }
+  } finally {
+    await deleteAll(names);
+  }
+  const rows = [
+    summary('raw amqplib, bare message', raw),
+    summary('raw amqplib, CloudEvents headers', rawWithHeaders),
+    summary('Omnibus bus', omnibus),
+  ];
+  printTable(
+    `RabbitMQ (${url.replace(/\/\/[^@]*@/, '//')}): ${messages.toLocaleString('en-US')} messages of 256 bytes, quorum queue, ` +
+      `persistent, confirms, ${WINDOW} in flight, prefetch ${PREFETCH}; median of ${roundCount} rounds. ` +
+      `Latency: publish-to-handle, loaded = during the e2e run, p50/p99 = ${UNLOADED} sent one at a time`,
+    rows,
+  );
+  const ratios = (baseline: number) =>
+    (['publish msg/s', 'consume msg/s', 'e2e msg/s'] as const)
+      .map(
+        (column) =>
+          `${column.split(' ')[0]} ${((Number(rows[2]![column]) / Number(rows[baseline]![column])) * 100).toFixed(0)}%`,
+      )
+      .join(', ');
+  console.log(`Omnibus vs raw amqplib, bare message: ${ratios(0)} (target >= 90%).`);
+  console.log(`Omnibus vs raw amqplib, same CloudEvents headers: ${ratios(1)}.`);
+}
