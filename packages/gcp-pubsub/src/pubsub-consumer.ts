@@ -14,7 +14,13 @@ export interface PubSubConsumerOptions {
   readonly concurrency: number;
   /** The subscription has message ordering: one delivery per ordering key at a time. */
   readonly ordered: boolean;
-  /** Counts attempts when the server reports none (`deliveryAttempt` is 0 without a dead-letter policy). */
+  /**
+   * Whether to take the attempt from the server's `deliveryAttempt` when it reports one (it does on
+   * subscriptions with a dead-letter policy). False with an emulator: pstest counts the deliveries of a
+   * message to all subscriptions of its topic together.
+   */
+  readonly serverAttempts: boolean;
+  /** Counts attempts otherwise, in this process. */
   readonly attempts: AttemptCounter;
   /** Stores a dead letter durably; rejects when it could not. */
   readonly deadLetter: (delivery: PubSubDelivery, failure: Failure) => Promise<void>;
@@ -84,7 +90,9 @@ export class PubSubConsumer implements Consumer, Settlement {
     let envelope = fromPubSubMessage(message);
     if (this.#options.decorate !== undefined) envelope = this.#options.decorate(envelope, message);
     const attempt =
-      message.deliveryAttempt > 0 ? message.deliveryAttempt : this.#options.attempts.next(message.id);
+      this.#options.serverAttempts && message.deliveryAttempt > 0
+        ? message.deliveryAttempt
+        : this.#options.attempts.next(message.id);
     this.#ready.push(new PubSubDelivery(message, envelope, attempt, this));
     this.#pump();
   };

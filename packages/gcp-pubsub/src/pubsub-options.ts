@@ -38,9 +38,10 @@ export interface PubSubTransportOptions {
   readonly batching?: PubSubBatchingOptions;
   /**
    * Give every subscription a server-side dead-letter policy (`maxDeliveryAttempts` from the topology's
-   * `maxDeliveries`) pointing at its dead-letter topic. It also makes the server report each message's
-   * delivery attempt. Default true. Turn it off for an emulator without dead-letter policies; the
-   * transport then counts attempts itself (per process).
+   * `maxDeliveries`) pointing at its dead-letter topic; the server then also reports each message's
+   * delivery attempt. Default: true on Google Cloud, false with an emulator, because pstest counts the
+   * deliveries of a message to all subscriptions of a topic together and so dead-letters fanned-out
+   * messages early. Without it the transport counts attempts itself (per process).
    */
   readonly deadLetterPolicy?: boolean;
   readonly logger?: Logger;
@@ -133,7 +134,7 @@ export function resolvePubSubOptions(
     auth: options.auth,
     namePrefix,
     batching,
-    deadLetterPolicy: options.deadLetterPolicy ?? true,
+    deadLetterPolicy: options.deadLetterPolicy ?? emulatorHost === undefined,
     logger,
   };
 }

@@ -241,6 +241,7 @@ export class PubSubTransport implements Transport {
       sink,
       concurrency,
       ordered,
+      serverAttempts: this.options.emulatorHost === undefined,
       attempts,
       deadLetter: (delivery, failure) =>
         this.#deadLetter(source, resources.deadLetterTopic, delivery, failure),

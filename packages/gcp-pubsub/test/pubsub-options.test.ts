@@ -27,7 +27,12 @@ describe('PubSub transport options', function () {
 
   it('takes the emulator from PUBSUB_EMULATOR_HOST unless auth is given', function () {
     const env = { PUBSUB_EMULATOR_HOST: '127.0.0.1:8085' };
-    expect(resolvePubSubOptions({ projectId: 'acme-test' }, env).emulatorHost).to.equal('127.0.0.1:8085');
+    const emulated = resolvePubSubOptions({ projectId: 'acme-test' }, env);
+    expect(emulated.emulatorHost).to.equal('127.0.0.1:8085');
+    expect(emulated.deadLetterPolicy, 'off by default with an emulator').to.equal(false);
+    expect(
+      resolvePubSubOptions({ projectId: 'acme-test', deadLetterPolicy: true }, env).deadLetterPolicy,
+    ).to.equal(true);
     expect(resolvePubSubOptions({ projectId: 'acme-test', auth }, env).emulatorHost).to.equal(undefined);
     expect(
       resolvePubSubOptions({ projectId: 'acme-test', emulatorHost: 'localhost:9000' }, env).emulatorHost,

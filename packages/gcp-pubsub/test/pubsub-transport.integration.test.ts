@@ -51,6 +51,11 @@ describeIntegration('pubsub', probeEmulator, function () {
   });
 
   runTransportConformance('pubsub', { createTransport: () => connected(), waitMs: 15_000 });
+  // Again with the server's dead-letter policy on every subscription (the default on Google Cloud).
+  runTransportConformance('pubsub with dead-letter policies', {
+    createTransport: () => connected({ deadLetterPolicy: true }),
+    waitMs: 15_000,
+  });
 
   describe('pubsub transport specifics', function () {
     this.timeout(60_000);
@@ -69,10 +74,26 @@ describeIntegration('pubsub', probeEmulator, function () {
       await raw.close();
     });
 
-    async function consume(source: Source, sink: (d: Delivery) => Promise<void>, concurrency = 4) {
-      const consumer = await transport.consume(source, sink, { concurrency });
+    async function consume(
+      source: Source,
+      sink: (d: Delivery) => Promise<void>,
+      concurrency = 4,
+      on: PubSubTransport = transport,
+    ) {
+      const consumer = await on.consume(source, sink, { concurrency });
       consumers.push(consumer);
       return consumer;
+    }
+
+    /** A transport that puts the server's dead-letter policy on its subscriptions (off by default on pstest). */
+    const extra: PubSubTransport[] = [];
+    afterEach(async function () {
+      await Promise.allSettled(extra.splice(0).map((t) => t.close()));
+    });
+    async function withPolicy(): Promise<PubSubTransport> {
+      const policed = await connected({ deadLetterPolicy: true });
+      extra.push(policed);
+      return policed;
     }
 
     /** Reads a subscription with the raw client, acking, to see the wire format. */
@@ -171,14 +192,10 @@ describeIntegration('pubsub', probeEmulator, function () {
         queues: [{ name: uniqueName('q'), maxDeliveries: 7 }],
         subscriptions: [{ channel, group: uniqueName('g'), maxDeliveries: 3 }],
       };
-      await transport.provision(topology);
-      await transport.provision(topology);
-      const other = await connected();
-      try {
-        await other.provision(topology);
-      } finally {
-        await other.close();
-      }
+      const policed = await withPolicy();
+      await policed.provision(topology);
+      await policed.provision(topology);
+      await (await withPolicy()).provision(topology);
       const [queueSubscription] = await raw
         .subscription(names.queueTopic(topology.queues[0]!.name))
         .getMetadata();
@@ -278,15 +295,21 @@ describeIntegration('pubsub', probeEmulator, function () {
 
     it("lets the server's dead-letter policy catch what is never settled, with a reason", async function () {
       const queue = uniqueName('q');
-      await transport.provision({ queues: [{ name: queue, maxDeliveries: 5 }] });
+      const policed = await withPolicy();
+      await policed.provision({ queues: [{ name: queue, maxDeliveries: 5 }] });
       const source = { kind: 'queue', queue } as const;
       const attempts: number[] = [];
-      await consume(source, async (d) => {
-        attempts.push(d.attempt);
-        await d.retry(0); // never acked: the server gives up after 5 deliveries
-      });
+      await consume(
+        source,
+        async (d) => {
+          attempts.push(d.attempt);
+          await d.retry(0); // never acked: the server gives up after 5 deliveries
+        },
+        4,
+        policed,
+      );
       const sent = envelope();
-      await transport.publish(source, [sent]);
+      await policed.publish(source, [sent]);
       const dead: Delivery[] = [];
       await consume({ kind: 'deadLetters', of: source }, async (d) => {
         dead.push(d);
@@ -300,30 +323,45 @@ describeIntegration('pubsub', probeEmulator, function () {
       expect(failure?.source).to.deep.equal(source);
     });
 
-    it('counts attempts itself when the server reports none (no dead-letter policy)', async function () {
-      const own = await connected({ deadLetterPolicy: false });
-      try {
-        expect(own.capabilities.nativeDeadLetter).to.equal(false);
-        const queue = uniqueName('q');
-        await own.provision({ queues: [{ name: queue }] });
-        const [metadata] = await raw.subscription(names.queueTopic(queue)).getMetadata();
-        expect(metadata.deadLetterPolicy ?? null).to.equal(null);
-        const attempts: number[] = [];
-        const consumer = await own.consume(
-          { kind: 'queue', queue },
-          async (d) => {
-            attempts.push(d.attempt);
-            await (d.attempt < 4 ? d.retry(0) : d.ack());
-          },
-          { concurrency: 2 },
-        );
-        consumers.push(consumer);
-        await own.publish({ kind: 'queue', queue }, [envelope()]);
-        await waitFor(() => attempts.length === 4, { message: 'four deliveries' });
-        expect(attempts).to.deep.equal([1, 2, 3, 4]);
-      } finally {
-        await own.close();
+    it('counts attempts per subscriber group (pstest counts all groups together)', async function () {
+      const channel = uniqueName('ch');
+      const groups = [uniqueName('a'), uniqueName('b'), uniqueName('c')];
+      await transport.provision({
+        channels: [{ name: channel }],
+        subscriptions: groups.map((group) => ({ channel, group })),
+      });
+      const attempts = new Map<string, number[]>();
+      for (const group of groups) {
+        await consume({ kind: 'subscription', channel, group }, async (d) => {
+          attempts.set(group, [...(attempts.get(group) ?? []), d.attempt]);
+          await (d.attempt < 2 ? d.retry(0) : d.ack());
+        });
       }
+      await transport.publish({ kind: 'channel', channel }, [envelope()]);
+      await waitFor(() => groups.every((group) => attempts.get(group)?.length === 2), {
+        message: 'two deliveries in each group',
+      });
+      for (const group of groups) expect(attempts.get(group), group).to.deep.equal([1, 2]);
+    });
+
+    it('counts attempts itself without a dead-letter policy (the default on an emulator)', async function () {
+      expect(transport.capabilities.nativeDeadLetter).to.equal(false);
+      const queue = uniqueName('q');
+      await transport.provision({ queues: [{ name: queue }] });
+      const [metadata] = await raw.subscription(names.queueTopic(queue)).getMetadata();
+      expect(metadata.deadLetterPolicy ?? null).to.equal(null);
+      const attempts: number[] = [];
+      await consume(
+        { kind: 'queue', queue },
+        async (d) => {
+          attempts.push(d.attempt);
+          await (d.attempt < 4 ? d.retry(0) : d.ack());
+        },
+        2,
+      );
+      await transport.publish({ kind: 'queue', queue }, [envelope()]);
+      await waitFor(() => attempts.length === 4, { message: 'four deliveries' });
+      expect(attempts).to.deep.equal([1, 2, 3, 4]);
     });
 
     it('resumes an ordering key after a failed ordered publish', async function () {
