@@ -46,13 +46,8 @@ export function encodeEnvelope(envelope: Envelope, attempt = 1): EncodedMessage 
   const body = envelope.body;
   return {
     content: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-    options: {
-      persistent: true,
-      mandatory: true,
-      messageId: envelope.id,
-      ...(contentType === undefined ? {} : { contentType }),
-      headers,
-    },
+    // One literal shape for every message; amqplib leaves an undefined content type out.
+    options: { persistent: true, mandatory: true, messageId: envelope.id, contentType, headers },
   };
 }
 
