@@ -3,8 +3,6 @@ import { OmnibusError, TransportError } from '@omnibus/core';
 
 /** AMQP 0-9-1 reply codes that RabbitMQ closes channels and connections with. */
 export const ReplyCode = {
-  connectionForced: 320,
-  noRoute: 312,
   accessRefused: 403,
   notFound: 404,
   resourceLocked: 405,
