@@ -44,7 +44,11 @@ export interface ChannelTopology {
 export interface QueueTopology {
   readonly name: string;
   readonly ordered?: boolean;
-  /** Deliveries after which the broker may dead-letter on its own (SQS redrive, Pub/Sub policy). */
+  /**
+   * Deliveries after which the broker may dead-letter on its own (SQS redrive, Pub/Sub policy): a hint
+   * the bus derives from its handlers' retry budgets. A driver whose broker cannot change such an
+   * argument on an existing queue (RabbitMQ's `x-delivery-limit`) may use a fixed option instead.
+   */
   readonly maxDeliveries?: number;
 }
 
