@@ -1,7 +1,22 @@
+import 'reflect-metadata';
 import { expect } from 'chai';
-import type { Clock, Destination, Envelope, OutboxMessage, OutboxStore, Transport } from '../src/index.js';
+import type {
+  Clock,
+  Destination,
+  Envelope,
+  MemoryTransaction,
+  MessageContext,
+  OutboxMessage,
+  OutboxStore,
+  Transport,
+} from '../src/index.js';
 import {
+  Bus,
   ConfigurationError,
+  Handle,
+  Subscriber,
+  defineCommand,
+  defineEvent,
   MemoryPersistence,
   MemoryTransport,
   OutboxRelay,
@@ -284,6 +299,47 @@ describe('OutboxRelay', function () {
     clock.time += 30_001;
     await waitFor(() => received.length === 2);
     expect(received.map((e) => e.id)).to.deep.equal(['a1', 'a2']);
+  });
+
+  it('carries a handler’s messages to their consumers only after its transaction commits', async function () {
+    const Pay = defineCommand<{ orderId: string }>({ type: 't.Pay', queue: uniqueName('pay') });
+    const Paid = defineEvent<{ orderId: string }>({ type: 't.Paid', channel: uniqueName('paid') });
+    const paid: string[] = [];
+    @Subscriber({ group: 'payments' })
+    class Payments {
+      @Handle(Pay)
+      async pay(command: { orderId: string }, ctx: MessageContext) {
+        (ctx.tx as MemoryTransaction).put('payments', command.orderId, 'paid');
+        await ctx.publish(Paid, command);
+      }
+    }
+    @Subscriber({ group: 'shipping' })
+    class Shipping {
+      @Handle(Paid)
+      shipped(event: { orderId: string }) {
+        paid.push(event.orderId);
+      }
+    }
+    const bus = new Bus({
+      transport,
+      serviceName: 't',
+      handlers: [Payments, Shipping],
+      persistence,
+      closeTransport: false,
+    });
+    await bus.start();
+    const running = relay();
+    await running.start();
+    try {
+      await bus.send(Pay, { orderId: 'o1' });
+      await waitFor(() => paid.length === 1);
+      expect(paid).to.deep.equal(['o1']);
+      expect(persistence.table('payments').get('o1')).to.equal('paid');
+      expect(await running.lag()).to.deep.include({ pending: 0, failed: 0 });
+    } finally {
+      await running.stop();
+      await bus.stop();
+    }
   });
 
   it('validates its options, naming the field', function () {
