@@ -12,6 +12,8 @@ import type {
 } from '@omnibus/core';
 import {
   ConfigurationError,
+  exponential,
+  retry,
   describeDestination,
   describeSource,
   envelopeSize,
@@ -27,6 +29,7 @@ import { KAFKAJS_LOG_LEVEL, kafkaLogCreator } from './kafka-log.js';
 import { KafkaNames } from './kafka-names.js';
 import type { KafkaTransportOptions, ResolvedKafkaOptions } from './kafka-options.js';
 import { resolveKafkaOptions } from './kafka-options.js';
+import { commitAsNewMember } from './group-positioner.js';
 import { ProduceQueue } from './produce-queue.js';
 import { toKafkaMessage } from './record-codec.js';
 import { StablePartitioner } from './stable-partitioner.js';
@@ -134,12 +137,8 @@ export class KafkaTransport implements Transport {
     );
     for (const names of subscriptions)
       topics.add(names.mainTopic).add(names.retryTopic).add(names.deadLetterTopic);
-    const created = await this.#createTopics([...topics]);
-    for (const names of subscriptions) {
-      // A new group on a channel that already has messages starts at its end, like a new queue bound
-      // to an exchange: it gets what is published from now on.
-      if (!created.has(names.mainTopic)) await this.#startGroupAtEnd(names.groupId, names.mainTopic);
-    }
+    await this.#createTopics([...topics]);
+    await Promise.all(subscriptions.map((names) => this.#startGroupAtEnd(names.groupId, names.mainTopic)));
   }
 
   async publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
@@ -286,14 +285,13 @@ export class KafkaTransport implements Transport {
     void slot.producer.disconnect().catch(() => undefined);
   }
 
-  /** Creates the topics that do not exist yet; returns those it created. */
-  async #createTopics(topics: readonly string[]): Promise<Set<string>> {
-    const created = new Set<string>();
+  /** Creates the topics that do not exist yet. */
+  async #createTopics(topics: readonly string[]): Promise<void> {
     let missing = topics.filter((topic) => !this.#knownTopics.has(topic));
-    if (missing.length === 0) return created;
+    if (missing.length === 0) return;
     await this.#listTopics();
     missing = missing.filter((topic) => !this.#knownTopics.has(topic));
-    if (missing.length === 0) return created;
+    if (missing.length === 0) return;
     const { partitions, replicationFactor, maxMessageBytes } = this.#options;
     try {
       await this.#admin!.createTopics({
@@ -314,11 +312,7 @@ export class KafkaTransport implements Transport {
       throw toTransportError(error, `creating topics ${missing.join(', ')}`);
     }
     // Topics another process created meanwhile are reported as existing, not as errors.
-    for (const topic of missing) {
-      this.#knownTopics.add(topic);
-      created.add(topic);
-    }
-    return created;
+    for (const topic of missing) this.#knownTopics.add(topic);
   }
 
   /** Waits until every partition of the new topics has a leader, so the first publish finds them. */
@@ -365,29 +359,38 @@ export class KafkaTransport implements Transport {
     return this.#listingTopics;
   }
 
-  /** Commits the end of `topic` for a group that has no committed offsets there yet. */
+  /**
+   * A new subscription starts where it is provisioned, like a queue bound to an exchange: a group with
+   * no committed offsets and no members gets the current end of the channel committed. Committing even
+   * on a new, empty topic leaves a mark, so a later provisioning (by another instance, after messages
+   * were published) does not move the group past them.
+   */
   async #startGroupAtEnd(groupId: string, topic: string): Promise<void> {
     if (this.#initialisedGroups.has(groupId)) return;
     const admin = this.#admin!;
-    const positioned = async (): Promise<boolean> => {
+    // Right after a topic is created its leader may still refuse requests for a moment: retried.
+    const attempt = async (): Promise<void> => {
       const [current] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return (current?.partitions ?? []).some((p) => Number(p.offset) >= 0);
+      const positioned = (current?.partitions ?? []).some((p) => Number(p.offset) >= 0);
+      const { groups } = await admin.describeGroups([groupId]);
+      const running = groups.some((g) => g.members.length > 0);
+      if (!positioned && !running) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        await commitAsNewMember(
+          this.#kafka,
+          this.#options,
+          groupId,
+          topic,
+          ends.map(({ partition, high }) => ({ partition, offset: high })),
+        );
+      }
     };
     try {
-      if (!(await positioned())) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        await admin
-          .setOffsets({
-            groupId,
-            topic,
-            partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
-          })
-          .catch(async (error: unknown) => {
-            // Another instance provisioning at the same time may have positioned the group and started
-            // consuming (offsets of a group with members cannot be set): that is as good.
-            if (!(await positioned())) throw error;
-          });
-      }
+      await retry(attempt, {
+        attempts: 10,
+        backoff: exponential({ initialMs: 50, maxMs: 1_000 }),
+        retriable: (error) => toTransportError(error, 'positioning').retriable,
+      });
     } catch (error) {
       throw toTransportError(error, `positioning consumer group ${groupId} at the end of ${topic}`);
     }
