@@ -87,8 +87,35 @@ export function messageSize(message: OutgoingMessage): number {
 /**
  * Refuses, before anything is sent, what Pub/Sub would refuse: too large a message (`MESSAGE_TOO_LARGE`),
  * too many or too long attributes, or a reserved attribute name (`INVALID_MESSAGE`). Not retriable.
+ * One pass on the publish path: exact UTF-8 byte counts are only taken when a string's length (at most
+ * 3 bytes per UTF-16 unit) does not already prove it fits.
  */
 export function checkPublishable(message: OutgoingMessage, id: string, maxMessageBytes: number): void {
+  let count = 0;
+  let upperBound = message.data.byteLength;
+  for (const name in message.attributes) {
+    const value = message.attributes[name]!;
+    count++;
+    if (RESERVED_ATTRIBUTE.test(name)) {
+      throw invalid(id, `attribute ${JSON.stringify(name)} starts with 'goog', which Pub/Sub reserves`);
+    }
+    if (exceeds(name, ATTRIBUTE_LIMITS.keyBytes)) {
+      throw invalid(id, `attribute name ${JSON.stringify(name.slice(0, 40))}… is over 256 bytes`);
+    }
+    if (exceeds(value, ATTRIBUTE_LIMITS.valueBytes)) {
+      throw invalid(id, `the value of attribute ${JSON.stringify(name)} is over 1,024 bytes`);
+    }
+    upperBound += 3 * (name.length + value.length);
+  }
+  if (count > ATTRIBUTE_LIMITS.count) {
+    throw invalid(id, `has ${count} attributes, over Pub/Sub's limit of ${ATTRIBUTE_LIMITS.count}`);
+  }
+  const orderingKey = message.orderingKey ?? '';
+  if (exceeds(orderingKey, ATTRIBUTE_LIMITS.orderingKeyBytes)) {
+    throw invalid(id, 'its key (the ordering key) is over 1,024 bytes');
+  }
+  upperBound += 3 * orderingKey.length;
+  if (upperBound <= maxMessageBytes) return;
   const size = messageSize(message);
   if (size > maxMessageBytes) {
     throw new TransportError(`message ${id} is ${size} bytes, over the limit of ${maxMessageBytes}`, {
@@ -96,24 +123,12 @@ export function checkPublishable(message: OutgoingMessage, id: string, maxMessag
       retriable: false,
     });
   }
-  const names = Object.keys(message.attributes);
-  if (names.length > ATTRIBUTE_LIMITS.count) {
-    throw invalid(id, `has ${names.length} attributes, over Pub/Sub's limit of ${ATTRIBUTE_LIMITS.count}`);
-  }
-  for (const name of names) {
-    if (name.toLowerCase().startsWith('goog')) {
-      throw invalid(id, `attribute ${JSON.stringify(name)} starts with 'goog', which Pub/Sub reserves`);
-    }
-    if (Buffer.byteLength(name) > ATTRIBUTE_LIMITS.keyBytes) {
-      throw invalid(id, `attribute name ${JSON.stringify(name.slice(0, 40))}… is over 256 bytes`);
-    }
-    if (Buffer.byteLength(message.attributes[name]!) > ATTRIBUTE_LIMITS.valueBytes) {
-      throw invalid(id, `the value of attribute ${JSON.stringify(name)} is over 1,024 bytes`);
-    }
-  }
-  if (Buffer.byteLength(message.orderingKey ?? '') > ATTRIBUTE_LIMITS.orderingKeyBytes) {
-    throw invalid(id, 'its key (the ordering key) is over 1,024 bytes');
-  }
+}
+
+const RESERVED_ATTRIBUTE = /^goog/i;
+
+function exceeds(text: string, maxBytes: number): boolean {
+  return text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes;
 }
 
 function invalid(id: string, reason: string): TransportError {

@@ -181,6 +181,16 @@ export class PubSubTransport implements Transport {
       return message;
     });
     const publisher = this.#publisher(topicName);
+    if (outgoing.length === 1) {
+      // The bus publishes one message per call: no settling of many promises for it.
+      const message = outgoing[0]!;
+      try {
+        return [await publisher.publishMessage(message)];
+      } catch (error) {
+        if (message.orderingKey !== undefined) publisher.resumePublishing(message.orderingKey);
+        throw toTransportError(error, `publish to ${what}`);
+      }
+    }
     const results = await Promise.allSettled(outgoing.map((message) => publisher.publishMessage(message)));
     const ids: string[] = [];
     let failure: unknown;

@@ -11,6 +11,7 @@ export interface SourceResources {
 
 /** Characters Pub/Sub allows in ids that we also leave as they are; the rest is percent-encoded. */
 const PLAIN = /[A-Za-z0-9._-]/;
+const ALL_PLAIN = /^[A-Za-z0-9._-]*$/;
 const VALID_ID = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
 
 /**
@@ -27,14 +28,28 @@ const VALID_ID = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
  * appear as the separators above and two different sources never share an id.
  */
 export class ResourceNames {
+  /** Topic ids by channel and by queue name: computed once, as every publish asks. */
+  readonly #channelTopics = new Map<string, string>();
+  readonly #queueTopics = new Map<string, string>();
+
   constructor(readonly prefix: string) {}
 
   channelTopic(channel: string): string {
-    return this.#id('channel', this.prefix + encodeComponent(channel));
+    let id = this.#channelTopics.get(channel);
+    if (id === undefined) {
+      id = this.#id('channel', this.prefix + encodeComponent(channel));
+      this.#channelTopics.set(channel, id);
+    }
+    return id;
   }
 
   queueTopic(queue: string): string {
-    return this.#id('queue', `${this.prefix}${encodeComponent(queue)}+queue`);
+    let id = this.#queueTopics.get(queue);
+    if (id === undefined) {
+      id = this.#id('queue', `${this.prefix}${encodeComponent(queue)}+queue`);
+      this.#queueTopics.set(queue, id);
+    }
+    return id;
   }
 
   destinationTopic(destination: Destination): string {
@@ -88,6 +103,7 @@ export class ResourceNames {
 
 /** Percent-encodes every UTF-8 byte outside `[A-Za-z0-9._-]`. */
 export function encodeComponent(name: string): string {
+  if (ALL_PLAIN.test(name)) return name;
   let out = '';
   for (const char of name) {
     if (PLAIN.test(char)) {
