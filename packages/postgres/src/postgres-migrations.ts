@@ -33,7 +33,7 @@ export const outboxInboxMigrations: readonly PostgresMigration[] = [
       CREATE INDEX omnibus_outbox_pending ON ${s}.omnibus_outbox (id)
         WHERE published_at IS NULL AND failed_at IS NULL;
       CREATE INDEX omnibus_outbox_key ON ${s}.omnibus_outbox (destination, message_key, id)
-        WHERE published_at IS NULL AND failed_at IS NULL;
+        WHERE coalesce(published_at, failed_at) IS NULL;
       CREATE INDEX omnibus_outbox_published ON ${s}.omnibus_outbox (published_at)
         WHERE published_at IS NOT NULL;
       CREATE TABLE ${s}.omnibus_inbox (

@@ -119,6 +119,15 @@ export class PostgresOutbox implements OutboxStore<PoolClient> {
 function statements(schema: PostgresSchema) {
   const table = schema.outbox;
   const pending = (alias: string): string => `${alias}.published_at IS NULL AND ${alias}.failed_at IS NULL`;
+  // Earlier pending rows of the same ordering key. "Pending" is spelled with coalesce here, as in the key
+  // index's predicate, so the planner can serve this only from the key index (destination, message_key,
+  // id): it cannot prove the id index's predicate from the coalesce. With the two predicates spelled
+  // alike, on an outbox whose statistics say "empty" (a new table, or the usual near-empty one hit by a
+  // burst) it took the id index and walked every pending row for each candidate: 50x slower claims.
+  const earlierPending = (e: string, row: string): string =>
+    `${e}.destination = ${row}.destination AND ${e}.message_key = ${row}.message_key
+     AND ${e}.id < ${row}.id
+     AND coalesce(${e}.published_at, ${e}.failed_at) IS NULL`;
   return {
     insert: `
       WITH inserted AS (
@@ -136,8 +145,7 @@ function statements(schema: PostgresSchema) {
           AND (o.lease_until IS NULL OR o.lease_until <= now())
           AND (o.message_key IS NULL OR NOT EXISTS (
             SELECT 1 FROM ${table} e
-            WHERE e.destination = o.destination AND e.message_key = o.message_key AND e.id < o.id
-              AND ${pending('e')} AND e.lease_until > now()))
+            WHERE ${earlierPending('e', 'o')} AND e.lease_until > now()))
         ORDER BY o.id
         LIMIT $2
         FOR UPDATE OF o SKIP LOCKED
@@ -145,8 +153,7 @@ function statements(schema: PostgresSchema) {
         SELECT l.id FROM locked l
         WHERE l.message_key IS NULL OR NOT EXISTS (
           SELECT 1 FROM ${table} e
-          WHERE e.destination = l.destination AND e.message_key = l.message_key AND e.id < l.id
-            AND ${pending('e')}
+          WHERE ${earlierPending('e', 'l')}
             AND e.id NOT IN (SELECT id FROM locked))
       )
       UPDATE ${table} o
