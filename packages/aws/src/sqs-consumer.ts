@@ -52,7 +52,8 @@ export interface SqsConsumerSettings {
  * Consumes one SQS queue. Pollers (one per 10 of `concurrency`) long-poll for at most as many messages
  * as there are free slots, so no more than `concurrency` deliveries are unsettled at once. On a FIFO
  * queue, messages of one message group are handed out one after another (SQS itself withholds a group
- * while one of its messages is in flight). A heartbeat keeps unsettled messages hidden; `close` releases
+ * while one of its messages is in flight). A heartbeat keeps unsettled messages hidden. `close` lets the
+ * polls in flight return (so it takes up to `waitTimeSeconds`), waits for the sink calls, then releases
  * what is unsettled with `ChangeMessageVisibility 0`, so it is delivered again at once.
  */
 export class SqsConsumer implements Consumer, DeliveryHost {
@@ -111,11 +112,14 @@ export class SqsConsumer implements Consumer, DeliveryHost {
 
   async #close(): Promise<void> {
     this.#closing = true;
-    // A poll cut short may have been answered on the server already: those messages come back after
-    // the visibility timeout. That is the price of closing without waiting out a 20 s long poll.
-    this.#abort.abort();
     this.#signal();
+    // Polls in flight are let finish (at most waitTimeSeconds) and what they bring is released below:
+    // a poll cut short may have been answered on the server already, and those messages would stay
+    // hidden for a whole visibility timeout. Past a grace period (a hung connection), they are cut.
+    const grace = setTimeout(() => this.#abort.abort(), (this.#settings.waitTimeSeconds + 5) * 1_000);
     await Promise.all(this.#pollers);
+    clearTimeout(grace);
+    this.#abort.abort();
     while (this.#sinkCalls.size > 0) await Promise.allSettled([...this.#sinkCalls]);
     while (this.#settlements.size > 0) await Promise.allSettled([...this.#settlements]);
     const unsettled = [...this.#held].filter((delivery) => delivery.claim());

@@ -18,7 +18,8 @@ import type { QueueRef } from './aws-resources.js';
 import { AwsResources } from './aws-resources.js';
 import { DeadLetterReads } from './fifo-ids.js';
 import { MAX_MESSAGE_BYTES } from './message-codec.js';
-import type { PublishTarget } from './publisher.js';
+import type { PublishTarget } from './batch-sender.js';
+import { SdkBatchSender } from './batch-sender.js';
 import { Publisher } from './publisher.js';
 import { ResourceNames } from './resource-names.js';
 import type { ResolvedOptions, SqsSnsTransportOptions } from './sqs-sns-options.js';
@@ -58,17 +59,20 @@ export class SqsSnsTransport implements Transport {
       ...(region === undefined ? {} : { region }),
       ...(endpoint === undefined ? {} : { endpoint }),
       ...(credentials === undefined ? {} : { credentials }),
-      // Long polls hold a socket for up to 20 s each: a large pool keeps them from starving publishes and acks.
       requestHandler: {
+        // Long polls hold a socket for up to 20 s each: a large pool keeps them from starving publishes and acks.
         httpAgent: { keepAlive: true, maxSockets: 256 },
         httpsAgent: { keepAlive: true, maxSockets: 256 },
+        connectionTimeout: 5_000,
+        // A long poll is silent for up to waitTimeSeconds; a request silent much longer is a dead connection.
+        requestTimeout: (this.options.waitTimeSeconds + 10) * 1_000,
       },
     };
     this.#sqs = new SQSClient(clientConfig);
     this.#sns = new SNSClient(clientConfig);
     this.#names = new ResourceNames(this.options.namePrefix);
     this.#resources = new AwsResources(this.#sqs, this.#sns, this.#names, this.options);
-    this.#publisher = new Publisher(this.#sqs, this.#sns, this.#deadLetterReads);
+    this.#publisher = new Publisher(new SdkBatchSender(this.#sqs, this.#sns), this.#deadLetterReads);
     this.capabilities = {
       // SQS and SNS store every message redundantly before they answer; nothing is lost to a restart.
       persistent: true,
@@ -78,8 +82,9 @@ export class SqsSnsTransport implements Transport {
       delayedRetry: true,
       nativeDeadLetter: true,
       maxMessageBytes: MAX_MESSAGE_BYTES,
-      // A managed service: there is no broker process to restart under the transport.
-      restartable: false,
+      // Every call is a fresh HTTPS request and pollers back off and go on, so an endpoint that goes away
+      // and comes back (moto or LocalStack restarted, a network outage) is survived without reconnect logic.
+      restartable: true,
     };
   }
 
