@@ -13,5 +13,7 @@ export interface FetchedRecord extends TrackedRecord {
 
 export function toFetchedRecord(raw: KafkaMessage, receivedAt: Date): FetchedRecord {
   const { envelope, attempt, dueAt } = fromKafkaRecord(raw);
-  return { offset: Number(raw.offset), key: envelope.key, dueAt, raw, envelope, attempt, receivedAt };
+  // Headers are counted roughly: the limit is about memory, not exact wire size.
+  const bytes = (raw.value?.byteLength ?? 0) + (raw.key?.byteLength ?? 0) + 128;
+  return { offset: Number(raw.offset), key: envelope.key, dueAt, bytes, raw, envelope, attempt, receivedAt };
 }

@@ -48,7 +48,7 @@ export class KafkaConsumer implements Consumer, Settler {
   readonly #deps: KafkaConsumerDeps;
   readonly #logger: Logger;
   readonly #partitionLimit: number;
-  readonly #maxBuffered: number;
+  readonly #maxBufferedBytes: number;
   #kafka: KafkaJsConsumer | undefined;
   readonly #trackers = new Map<string, PartitionTracker<FetchedRecord>>();
   #order: PartitionTracker<FetchedRecord>[] = [];
@@ -58,7 +58,9 @@ export class KafkaConsumer implements Consumer, Settler {
   /** Partitions whose fetching is paused because their buffer is full. */
   readonly #fetchPaused = new Set<PartitionTracker<FetchedRecord>>();
   readonly #committed = new Map<string, CommitPosition>();
-  readonly #sinkCalls = new Set<Promise<void>>();
+  /** Sink calls that have not returned yet; `close` waits for them (`#idle` is woken at zero). */
+  #sinkCalls = 0;
+  #idle: (() => void) | undefined;
   readonly #writes = new Set<Promise<void>>();
   #unsettled = 0;
   #memberId: string | undefined;
@@ -84,7 +86,7 @@ export class KafkaConsumer implements Consumer, Settler {
       deps.options.consumer.partitionConcurrency ?? deps.concurrency,
       deps.concurrency,
     );
-    this.#maxBuffered = deps.options.consumer.maxBufferedPerPartition;
+    this.#maxBufferedBytes = deps.options.consumer.maxBufferedBytesPerPartition;
   }
 
   /** Joins the group and resolves once partitions are assigned: what is published next is received. */
@@ -187,8 +189,9 @@ export class KafkaConsumer implements Consumer, Settler {
     } catch {
       // not running (crashed): nothing is fetched anyway
     }
-    while (this.#sinkCalls.size > 0 || this.#writes.size > 0) {
-      await Promise.allSettled([...this.#sinkCalls, ...this.#writes]);
+    while (this.#sinkCalls > 0 || this.#writes.size > 0) {
+      const idle = new Promise<void>((resolve) => (this.#idle = resolve));
+      await Promise.allSettled([...this.#writes, ...(this.#sinkCalls > 0 ? [idle] : [])]);
     }
     await this.#flushCommits();
     clearTimeout(this.#commitTimer);
@@ -317,7 +320,7 @@ export class KafkaConsumer implements Consumer, Settler {
     const receivedAt = new Date();
     const records = batch.messages.map((message) => toFetchedRecord(message, receivedAt));
     tracker.accept(records, Number(batch.lastOffset()));
-    if (tracker.buffered >= this.#maxBuffered && !this.#fetchPaused.has(tracker)) {
+    if (tracker.bufferedBytes >= this.#maxBufferedBytes && !this.#fetchPaused.has(tracker)) {
       this.#fetchPaused.add(tracker);
       this.#kafka!.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
     }
@@ -365,9 +368,8 @@ export class KafkaConsumer implements Consumer, Settler {
   #deliver(tracker: PartitionTracker<FetchedRecord>, entry: TrackedEntry<FetchedRecord>): void {
     this.#unsettled++;
     const delivery = new KafkaDelivery(this, tracker, entry);
-    const call = this.#invoke(delivery);
-    this.#sinkCalls.add(call);
-    void call.then(() => this.#sinkCalls.delete(call));
+    this.#sinkCalls++;
+    void this.#invoke(delivery);
   }
 
   async #invoke(delivery: KafkaDelivery): Promise<void> {
@@ -379,6 +381,8 @@ export class KafkaConsumer implements Consumer, Settler {
         { group: this.groupId, messageId: delivery.envelope.id, error: toOmnibusError(error).message },
         'sink threw',
       );
+    } finally {
+      if (--this.#sinkCalls === 0) this.#idle?.();
     }
   }
 
@@ -405,7 +409,7 @@ export class KafkaConsumer implements Consumer, Settler {
   #resumeFetching(): void {
     if (this.#fetchPaused.size === 0 || this.#stopping) return;
     for (const tracker of this.#fetchPaused) {
-      if (tracker.buffered * 2 > this.#maxBuffered) continue;
+      if (tracker.bufferedBytes * 2 > this.#maxBufferedBytes) continue;
       this.#fetchPaused.delete(tracker);
       try {
         this.#kafka!.resume([{ topic: tracker.topic, partitions: [tracker.partition] }]);

@@ -29,6 +29,9 @@ export interface SourceTopology {
  * Every name gets `namePrefix` in front.
  */
 export class KafkaNames {
+  /** Checked names, by kind and name: publishing looks its topic up on every call. */
+  readonly #checked = new Map<string, string>();
+
   constructor(
     private readonly prefix: string,
     private readonly customDeadLetterTopic?: (source: SubscriptionSource | QueueSource) => string,
@@ -77,6 +80,9 @@ export class KafkaNames {
   }
 
   #name(field: string, name: string): string {
+    const key = `${field}\u0000${name}`;
+    const known = this.#checked.get(key);
+    if (known !== undefined) return known;
     const full = this.prefix + name;
     if (typeof name !== 'string' || name.length === 0 || !TOPIC_NAME.test(full)) {
       throw new ConfigurationError(field, `${JSON.stringify(name)} is not a valid Kafka name`);
@@ -84,6 +90,7 @@ export class KafkaNames {
     if (full.length > MAX_TOPIC_NAME_LENGTH) {
       throw new ConfigurationError(field, `${full} is longer than ${MAX_TOPIC_NAME_LENGTH} characters`);
     }
+    this.#checked.set(key, full);
     return full;
   }
 }

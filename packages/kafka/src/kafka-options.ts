@@ -25,10 +25,11 @@ export interface KafkaConsumerOptions {
    */
   readonly partitionConcurrency?: number;
   /**
-   * Records fetched but not yet handed out, per partition, before fetching from that partition pauses
-   * (prefetch). Fetching resumes below half of it. Default 1,000.
+   * Bytes of records fetched but not yet handed out, per partition, before fetching from that partition
+   * pauses (prefetch). Fetching resumes below half of it; keep that half above what the consumer handles
+   * in `maxWaitTimeMs`, or it waits for data between fetches. Default 4 MiB.
    */
-  readonly maxBufferedPerPartition?: number;
+  readonly maxBufferedBytesPerPartition?: number;
 }
 
 export interface KafkaTransportOptions {
@@ -156,10 +157,10 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
       consumer.partitionConcurrency === undefined
         ? undefined
         : positiveInteger('consumer.partitionConcurrency', consumer.partitionConcurrency, 1),
-    maxBufferedPerPartition: positiveInteger(
-      'consumer.maxBufferedPerPartition',
-      consumer.maxBufferedPerPartition,
-      1_000,
+    maxBufferedBytesPerPartition: positiveInteger(
+      'consumer.maxBufferedBytesPerPartition',
+      consumer.maxBufferedBytesPerPartition,
+      4 * 1024 * 1024,
     ),
   };
   if (resolvedConsumer.heartbeatIntervalMs >= resolvedConsumer.sessionTimeoutMs) {

@@ -158,8 +158,11 @@ export class KafkaTransport implements Transport {
         });
       }
     }
-    await this.connect();
-    if (!this.#knownTopics.has(topic)) await this.#assertTopicExists(topic, describeDestination(destination));
+    if (!this.#knownTopics.has(topic)) {
+      await this.connect();
+      await this.#assertTopicExists(topic, describeDestination(destination));
+    }
+    // The producer connects on first use (`#producer`); a known topic needs no other round trip.
     await this.#send(topic, messages.map(toKafkaMessage));
   }
 

@@ -7,6 +7,8 @@ export interface TrackedRecord {
   readonly key: string | undefined;
   /** Not handed out before this time (ms since the epoch): a retried record. */
   readonly dueAt: number | undefined;
+  /** Its size, for the prefetch limit. */
+  readonly bytes: number;
 }
 
 type EntryState = 'ready' | 'waiting' | 'delayed' | 'inFlight' | 'settled';
@@ -48,9 +50,9 @@ export class PartitionTracker<R extends TrackedRecord> {
   /** Records not yet due, earliest first; each holds its key. */
   #delayed: TrackedEntry<R>[] = [];
   readonly #waitingByKey = new Map<string, TrackedEntry<R>[]>();
-  #waiting = 0;
   readonly #heldKeys = new Set<string>();
   #inFlight = 0;
+  #bufferedBytes = 0;
   /** The offset the next fetched record is expected at; undefined before the first fetch. */
   #nextOffset: number | undefined;
   #skip: ReadonlySet<number> = new Set();
@@ -61,11 +63,9 @@ export class PartitionTracker<R extends TrackedRecord> {
     readonly partition: number,
   ) {}
 
-  /** Records fetched and not yet handed out (the prefetch buffer). */
-  get buffered(): number {
-    return (
-      this.#ready.length - this.#readyHead + this.#promoted.length + this.#delayed.length + this.#waiting
-    );
+  /** Bytes of the records fetched and not yet handed out. */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
   }
 
   get inFlight(): number {
@@ -105,8 +105,12 @@ export class PartitionTracker<R extends TrackedRecord> {
       this.#entries.push(entry);
       this.#nextOffset = record.offset + 1;
       accepted++;
-      if (this.#skip.has(record.offset)) entry.state = 'settled';
-      else this.#ready.push(entry);
+      if (this.#skip.has(record.offset)) {
+        entry.state = 'settled';
+      } else {
+        this.#ready.push(entry);
+        this.#bufferedBytes += record.bytes;
+      }
     }
     if (this.#nextOffset === undefined || lastOffset + 1 > this.#nextOffset)
       this.#nextOffset = lastOffset + 1;
@@ -181,7 +185,7 @@ export class PartitionTracker<R extends TrackedRecord> {
     this.#promoted = [];
     this.#delayed = [];
     this.#waitingByKey.clear();
-    this.#waiting = 0;
+    this.#bufferedBytes = 0;
     this.#heldKeys.clear();
   }
 
@@ -193,7 +197,6 @@ export class PartitionTracker<R extends TrackedRecord> {
         const waiting = this.#waitingByKey.get(key);
         if (waiting === undefined) this.#waitingByKey.set(key, [entry]);
         else waiting.push(entry);
-        this.#waiting++;
         return undefined;
       }
       this.#heldKeys.add(key);
@@ -213,6 +216,7 @@ export class PartitionTracker<R extends TrackedRecord> {
   #handOut(entry: TrackedEntry<R>): TrackedEntry<R> {
     entry.state = 'inFlight';
     this.#inFlight++;
+    this.#bufferedBytes -= entry.record.bytes;
     return entry;
   }
 
@@ -226,7 +230,6 @@ export class PartitionTracker<R extends TrackedRecord> {
     }
     // The next record of the key keeps the key held and goes first, so nothing overtakes it.
     const next = waiting.shift()!;
-    this.#waiting--;
     if (waiting.length === 0) this.#waitingByKey.delete(key);
     next.holdsKey = true;
     next.state = 'ready';

@@ -15,7 +15,8 @@ interface Pending {
 /**
  * Turns many `publish` calls into few produce requests, the way Kafka's own producer batches: one send
  * is in flight at a time; calls made meanwhile wait and go together in the next send (one request per
- * broker, one record batch per partition). An idle producer sends at once, so batching adds no delay.
+ * broker, one record batch per partition). An idle producer sends after the current turn of the event
+ * loop, so a burst of calls goes as one request and batching adds no measurable delay.
  *
  * A send never carries more than `maxBatchBytes` (a record batch per partition must stay under the
  * topic's `max.message.bytes`); a larger call is split into several sends, in order. Sends go out in
@@ -25,6 +26,7 @@ interface Pending {
 export class ProduceQueue {
   readonly #queue: Pending[] = [];
   #sending = false;
+  #scheduled = false;
 
   constructor(
     private readonly send: (batch: TopicMessages[]) => Promise<void>,
@@ -46,7 +48,14 @@ export class ProduceQueue {
       bytes += size;
     }
     if (chunk.length > 0) chunks.push(this.#push(topic, chunk, bytes));
-    this.#drain();
+    // Calls made in the same turn of the event loop (a burst of `bus.publish`) go in one send.
+    if (!this.#scheduled && !this.#sending) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        this.#drain();
+      });
+    }
     return chunks.length === 1 ? chunks[0]! : Promise.all(chunks).then(() => undefined);
   }
 

@@ -60,7 +60,7 @@ export function fromKafkaRecord(record: RawRecord): DecodedRecord {
       const parsed = Number(value);
       if (Number.isFinite(parsed)) dueAt = parsed;
     } else {
-      if (name.toLowerCase() === 'content-type') contentType = value;
+      if (isContentType(name)) contentType = value;
       raw[name] = value;
     }
   }
@@ -71,7 +71,7 @@ export function fromKafkaRecord(record: RawRecord): DecodedRecord {
     if (event !== undefined) {
       const headers: Record<string, string> = {};
       for (const name in raw) {
-        if (name.toLowerCase() !== 'content-type') headers[name] = raw[name]!;
+        if (!isContentType(name)) headers[name] = raw[name]!;
       }
       Object.assign(headers, event.headers);
       return {
@@ -107,6 +107,15 @@ function headerText(value: IHeaders[string]): string | undefined {
   return typeof last === 'string' ? last : last.toString('utf8');
 }
 
-function withKey(envelope: Omit<Envelope, 'key'>, key: string | undefined): Envelope {
-  return key === undefined ? envelope : { ...envelope, key };
+function withKey(
+  envelope: { -readonly [K in keyof Envelope]: Envelope[K] },
+  key: string | undefined,
+): Envelope {
+  if (key !== undefined) envelope.key = key;
+  return envelope;
+}
+
+/** Header names are case-insensitive in the binding; the length test spares most names a lowercase copy. */
+function isContentType(name: string): boolean {
+  return name.length === 12 && name.toLowerCase() === 'content-type';
 }

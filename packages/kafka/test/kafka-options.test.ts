@@ -87,7 +87,10 @@ describe('KafkaTransport options', function () {
     ['consumer.rebalanceTimeoutMs', { brokers: ['a:1'], consumer: { rebalanceTimeoutMs: 'soon' } }],
     ['consumer.maxWaitTimeMs', { brokers: ['a:1'], consumer: { maxWaitTimeMs: 0 } }],
     ['consumer.partitionConcurrency', { brokers: ['a:1'], consumer: { partitionConcurrency: 0 } }],
-    ['consumer.maxBufferedPerPartition', { brokers: ['a:1'], consumer: { maxBufferedPerPartition: 2.5 } }],
+    [
+      'consumer.maxBufferedBytesPerPartition',
+      { brokers: ['a:1'], consumer: { maxBufferedBytesPerPartition: 2.5 } },
+    ],
   ];
   for (const [field, options] of invalid) {
     it(`rejects a bad ${field}: ${JSON.stringify(options)}`, function () {

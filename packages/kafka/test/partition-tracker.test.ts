@@ -3,7 +3,12 @@ import type { TrackedEntry, TrackedRecord } from '../src/partition-tracker.js';
 import { PartitionTracker } from '../src/partition-tracker.js';
 import { decodeSettledOffsets } from '../src/settled-offsets.js';
 
-const record = (offset: number, key?: string, dueAt?: number): TrackedRecord => ({ offset, key, dueAt });
+const record = (offset: number, key?: string, dueAt?: number): TrackedRecord => ({
+  offset,
+  key,
+  dueAt,
+  bytes: 10,
+});
 
 function takeAll(tracker: PartitionTracker<TrackedRecord>, now = 0): TrackedEntry<TrackedRecord>[] {
   const taken: TrackedEntry<TrackedRecord>[] = [];
@@ -19,7 +24,7 @@ describe('PartitionTracker', function () {
     tracker.accept([record(5), record(6), record(7)], 7);
     expect(offsets(takeAll(tracker))).to.deep.equal([5, 6, 7]);
     expect(tracker.inFlight).to.equal(3);
-    expect(tracker.buffered).to.equal(0);
+    expect(tracker.bufferedBytes).to.equal(0);
   });
 
   it('hands out one record per key at a time, other keys in parallel', function () {
@@ -27,7 +32,7 @@ describe('PartitionTracker', function () {
     tracker.accept([record(0, 'a'), record(1, 'a'), record(2, 'b'), record(3, 'a'), record(4, 'b')], 4);
     const first = takeAll(tracker);
     expect(offsets(first)).to.deep.equal([0, 2]);
-    expect(tracker.buffered).to.equal(3);
+    expect(tracker.bufferedBytes, 'three records wait').to.equal(30);
     tracker.settle(first[1]!); // b@2
     expect(offsets(takeAll(tracker))).to.deep.equal([4]);
     tracker.settle(first[0]!); // a@0
@@ -115,6 +120,6 @@ describe('PartitionTracker', function () {
       next = position.offset;
     }
     expect(next).to.equal(5_000);
-    expect(tracker.buffered).to.equal(0);
+    expect(tracker.bufferedBytes).to.equal(0);
   });
 });

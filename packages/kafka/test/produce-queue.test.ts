@@ -3,11 +3,12 @@ import type { Message, TopicMessages } from 'kafkajs';
 import { ProduceQueue } from '../src/produce-queue.js';
 
 const message = (value: string): Message => ({ key: null, value: Buffer.from(value) });
+const turn = () => new Promise((resolve) => setImmediate(resolve));
 const values = (batch: TopicMessages[]) =>
   batch.map((t) => `${t.topic}:${t.messages.map((m) => String(m.value)).join(',')}`);
 
 describe('ProduceQueue', function () {
-  it('sends at once when idle, and batches the calls made while a send is in flight', async function () {
+  it('sends what was called in one turn together, and batches the calls made while a send is in flight', async function () {
     const sent: string[][] = [];
     let finish!: () => void;
     const queue = new ProduceQueue((batch) => {
@@ -15,13 +16,16 @@ describe('ProduceQueue', function () {
       return sent.length === 1 ? new Promise<void>((resolve) => (finish = resolve)) : Promise.resolve();
     }, 1_000_000);
     const first = queue.enqueue('a', [message('1')]);
+    const zero = queue.enqueue('a', [message('0')]);
+    await turn();
     const second = queue.enqueue('a', [message('2'), message('3')]);
     const third = queue.enqueue('b', [message('4')]);
     const fourth = queue.enqueue('a', [message('5')]);
-    expect(sent).to.deep.equal([['a:1']]);
+    await turn();
+    expect(sent).to.deep.equal([['a:1,0']]);
     finish();
-    await Promise.all([first, second, third, fourth]);
-    expect(sent).to.deep.equal([['a:1'], ['a:2,3,5', 'b:4']]);
+    await Promise.all([first, zero, second, third, fourth]);
+    expect(sent).to.deep.equal([['a:1,0'], ['a:2,3,5', 'b:4']]);
   });
 
   it('splits a large call into sends under the byte limit, in order', async function () {
@@ -50,6 +54,7 @@ describe('ProduceQueue', function () {
       1_000_000,
     );
     const first = queue.enqueue('t', [message('1')]);
+    await turn();
     const second = queue.enqueue('t', [message('2')]);
     const third = queue.enqueue('t', [message('3')]);
     finish();

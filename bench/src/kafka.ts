@@ -1,0 +1,376 @@
+/**
+ * `npm run bench -- kafka [messages] [rounds]`: Omnibus on Kafka beside raw kafkajs with the same
+ * settings, in one run, against the brokers in OMNIBUS_KAFKA_BROKERS (default the lab's 127.0.0.1:9092):
+ * - durability: idempotent producer, `acks: -1`; topics of 3 partitions;
+ * - batching: 256 messages per produce request (raw and transport: one send of 256; bus: 256
+ *   `bus.publish` calls at once, which the transport's produce queue turns into requests of that size);
+ * - consuming: fetch wait 100 ms, 1 MiB per partition per fetch; raw kafkajs `eachMessage` with 3
+ *   partitions at once and its default commit after each batch; Omnibus 64 deliveries in flight, one
+ *   ack per message, settled offsets committed every 100 ms.
+ * Four clients, 256-byte JSON payloads: raw kafkajs with the value only; raw kafkajs with the same
+ * CloudEvents headers Omnibus writes (ce_id, ce_type, ce_specversion, ce_source, ce_time,
+ * content-type, ce_correlationid; decoded to strings on receipt); the KafkaTransport alone (envelopes
+ * in, a sink that acks); the whole Bus (`bus.publish`, a decorated handler behind the default pipeline).
+ *
+ * Phases per round, each on fresh topics and groups: publish N (no consumer) → consume those N (timed
+ * from the first message handled, so the group join is not counted) → publish and consume N at once
+ * (end-to-end, latency under load) → 1,000 messages one at a time (latency unloaded). Rounds run the
+ * clients in turn; the table shows the median round.
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Consumer, Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
+import { KafkaTransport } from '@omnibus/kafka';
+import { percentile, printTable } from './table.js';
+
+const brokers = (process.env.OMNIBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
+const PARTITIONS = 3;
+const WINDOW = 256;
+const PREFETCH = 64;
+const UNLOADED = 1_000;
+const TYPE = 'bench.Ticked';
+const consumerSettings = { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 100 };
+
+interface Tick {
+  sentAt: number;
+  seq: number;
+  pad: string;
+}
+const PAD = 'x'.repeat(256 - JSON.stringify({ sentAt: performance.now(), seq: 1_000_000, pad: '' }).length);
+const tick = (seq: number): Tick => ({ sentAt: performance.now(), seq, pad: PAD });
+
+interface Round {
+  publish: number;
+  consume: number;
+  endToEnd: number;
+  loaded: number[];
+  unloaded: number[];
+}
+
+/** Counts handled messages and their publish-to-handle latencies; resolves when `expected` are in. */
+class Receiver {
+  handled = 0;
+  firstAt = 0;
+  latencies: number[] = [];
+  #expected = 0;
+  #done: (() => void) | undefined;
+
+  expect(count: number): Promise<void> {
+    this.handled = 0;
+    this.firstAt = 0;
+    this.latencies = [];
+    this.#expected = count;
+    return new Promise((resolve) => (this.#done = resolve));
+  }
+
+  receive(event: Tick): void {
+    const now = performance.now();
+    if (this.handled === 0) this.firstAt = now;
+    this.latencies.push(now - event.sentAt);
+    if (++this.handled === this.#expected) this.#done?.();
+  }
+}
+
+type Publisher = (ticks: Tick[]) => Promise<void>;
+
+/** Publishes `count` ticks in windows of `window`, one window in flight; returns the seconds taken. */
+async function publishAll(count: number, window: number, publish: Publisher): Promise<number> {
+  const started = performance.now();
+  for (let seq = 0; seq < count; seq += window) {
+    const ticks: Tick[] = [];
+    for (let i = seq; i < Math.min(count, seq + window); i++) ticks.push(tick(i));
+    await publish(ticks);
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function phases(
+  messages: number,
+  receiver: Receiver,
+  publish: Publisher,
+  startConsuming: () => Promise<void>,
+): Promise<Round> {
+  const publishSeconds = await publishAll(messages, WINDOW, publish);
+  const drained = receiver.expect(messages);
+  await startConsuming();
+  await drained;
+  const consumeSeconds = (performance.now() - receiver.firstAt) / 1000;
+
+  const endToEnd = receiver.expect(messages);
+  const started = performance.now();
+  await publishAll(messages, WINDOW, publish);
+  await endToEnd;
+  const endToEndSeconds = (performance.now() - started) / 1000;
+  const loaded = receiver.latencies;
+
+  const unloaded = receiver.expect(UNLOADED);
+  await publishAll(UNLOADED, 1, publish);
+  await unloaded;
+  return {
+    publish: messages / publishSeconds,
+    consume: messages / consumeSeconds,
+    endToEnd: messages / endToEndSeconds,
+    loaded,
+    unloaded: receiver.latencies,
+  };
+}
+
+/** One way of publishing and consuming: raw kafkajs (with or without headers), the transport, the bus. */
+interface Client {
+  readonly publish: Publisher;
+  startConsuming(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Variant = 'raw' | 'raw+ce' | 'transport' | 'bus';
+
+const ceHeaders = (): Record<string, string> => ({
+  ce_id: randomUUID(),
+  ce_type: TYPE,
+  ce_specversion: '1.0',
+  ce_source: 'bench',
+  ce_time: new Date().toISOString(),
+  'content-type': 'application/json',
+  ce_correlationid: randomUUID(),
+});
+
+async function rawClient(receiver: Receiver, withHeaders: boolean): Promise<Client> {
+  const topic = `bench-raw-${randomUUID()}`;
+  const kafka = new Kafka({ brokers, clientId: 'bench-raw', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: false });
+  await waitForLeaders(kafka, topic);
+  await admin.disconnect();
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  let consumer: Consumer | undefined;
+  return {
+    publish: async (ticks) => {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: ticks.map((t) => ({
+          value: Buffer.from(JSON.stringify(t)),
+          ...(withHeaders ? { headers: ceHeaders() } : {}),
+        })),
+      });
+    },
+    startConsuming: async () => {
+      consumer = kafka.consumer({
+        groupId: `${topic}.bench`,
+        sessionTimeout: consumerSettings.sessionTimeoutMs,
+        heartbeatInterval: consumerSettings.heartbeatIntervalMs,
+        maxWaitTimeInMs: consumerSettings.maxWaitTimeMs,
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        partitionsConsumedConcurrently: PARTITIONS,
+        eachMessage: async ({ message }) => {
+          if (withHeaders) {
+            const headers: Record<string, string> = {};
+            for (const name in message.headers) headers[name] = String(message.headers[name]);
+          }
+          receiver.receive(JSON.parse(message.value!.toString('utf8')) as Tick);
+        },
+      });
+    },
+    close: async () => {
+      await consumer?.disconnect();
+      await producer.disconnect();
+    },
+  };
+}
+
+const kafkaTransport = () =>
+  new KafkaTransport({
+    brokers,
+    clientId: 'bench-omnibus',
+    partitions: PARTITIONS,
+    consumer: consumerSettings,
+  });
+
+async function transportClient(receiver: Receiver): Promise<Client> {
+  const channel = `bench-transport-${randomUUID()}`;
+  const group = 'bench';
+  const transport = kafkaTransport();
+  await transport.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
+  let consumer: Awaited<ReturnType<KafkaTransport['consume']>> | undefined;
+  return {
+    publish: (ticks) =>
+      transport.publish(
+        { kind: 'channel', channel },
+        ticks.map((t) => ({
+          id: randomUUID(),
+          type: TYPE,
+          headers: {
+            specversion: '1.0',
+            source: 'bench',
+            time: new Date().toISOString(),
+            datacontenttype: 'application/json',
+            correlationid: randomUUID(),
+          },
+          body: Buffer.from(JSON.stringify(t)),
+        })),
+      ),
+    startConsuming: async () => {
+      consumer = await transport.consume(
+        { kind: 'subscription', channel, group },
+        async (delivery) => {
+          receiver.receive(JSON.parse(Buffer.from(delivery.envelope.body).toString('utf8')) as Tick);
+          await delivery.ack();
+        },
+        { concurrency: PREFETCH },
+      );
+    },
+    close: async () => {
+      await consumer?.close();
+      await transport.close();
+    },
+  };
+}
+
+async function busClient(receiver: Receiver): Promise<Client> {
+  const channel = `bench-bus-${randomUUID()}`;
+  const group = 'bench';
+  const Ticked = defineEvent<Tick>({ type: TYPE, channel });
+  @Subscriber({ group, concurrency: PREFETCH })
+  class TickHandler {
+    @Handle(Ticked)
+    tick(event: Tick): void {
+      receiver.receive(event);
+    }
+  }
+  const publisher = new Bus({ transport: kafkaTransport(), serviceName: 'bench' });
+  const consumer = new Bus({ transport: kafkaTransport(), serviceName: 'bench', handlers: [TickHandler] });
+  await publisher.start();
+  // The subscription exists before anything is published, as the consumer's own start would make it.
+  await publisher.transport.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
+  return {
+    publish: (ticks) => Promise.all(ticks.map((t) => publisher.publish(Ticked, t))).then(() => undefined),
+    startConsuming: () => consumer.start(),
+    close: async () => {
+      await consumer.stop();
+      await publisher.stop();
+    },
+  };
+}
+
+async function round(variant: Variant, messages: number): Promise<Round> {
+  const receiver = new Receiver();
+  const client =
+    variant === 'raw' || variant === 'raw+ce'
+      ? await rawClient(receiver, variant === 'raw+ce')
+      : variant === 'transport'
+        ? await transportClient(receiver)
+        : await busClient(receiver);
+  try {
+    return await phases(messages, receiver, client.publish, () => client.startConsuming());
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * kafkajs's own wait gives up on a KRaft broker's brief UNKNOWN_TOPIC_OR_PARTITION after creation, and
+ * an idempotent send that meets NOT_LEADER there ends in OUT_OF_ORDER_SEQUENCE_NUMBER (kafkajs moves
+ * keyless messages to other partitions on retry): wait until every leader answers a ListOffsets.
+ */
+async function waitForLeaders(kafka: Kafka, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (let i = 0; i < 200; i++) {
+      const ready = await admin
+        .fetchTopicOffsets(topic)
+        .then((offsets) => offsets.length === PARTITIONS)
+        .catch(() => false);
+      if (ready) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`no leaders for ${topic}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function summary(name: string, rounds: Round[]): Record<string, string | number> {
+  const pick = (f: (r: Round) => number[]) =>
+    median(
+      rounds.map((r) =>
+        percentile(
+          [...f(r)].sort((a, b) => a - b),
+          50,
+        ),
+      ),
+    );
+  const p99 = (f: (r: Round) => number[]) =>
+    median(
+      rounds.map((r) =>
+        percentile(
+          [...f(r)].sort((a, b) => a - b),
+          99,
+        ),
+      ),
+    );
+  return {
+    client: name,
+    'publish msg/s': Math.round(median(rounds.map((r) => r.publish))),
+    'consume msg/s': Math.round(median(rounds.map((r) => r.consume))),
+    'end-to-end msg/s': Math.round(median(rounds.map((r) => r.endToEnd))),
+    'p50 ms (load)': pick((r) => r.loaded),
+    'p99 ms (load)': p99((r) => r.loaded),
+    'p50 ms (1 by 1)': pick((r) => r.unloaded),
+    'p99 ms (1 by 1)': p99((r) => r.unloaded),
+  };
+}
+
+const VARIANTS: readonly [Variant, string][] = [
+  ['raw', 'kafkajs, value only'],
+  ['raw+ce', 'kafkajs + CloudEvents headers'],
+  ['transport', 'Omnibus KafkaTransport'],
+  ['bus', 'Omnibus Bus (full pipeline)'],
+];
+
+export async function run(args: readonly string[]): Promise<void> {
+  const messages = Number(args[0] ?? 20_000);
+  const rounds = Number(args[1] ?? 3);
+  const results = new Map<Variant, Round[]>(VARIANTS.map(([variant]) => [variant, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const [variant] of VARIANTS) {
+      results.get(variant)!.push(await round(variant, messages));
+      process.stderr.write(`round ${r + 1}/${rounds}: ${variant} done\n`);
+    }
+  }
+  const rows = VARIANTS.map(([variant, label]) => summary(label, results.get(variant)!));
+  const byVariant = new Map(VARIANTS.map(([variant], i) => [variant, rows[i]!]));
+  const ratio = (label: string, of: Variant, to: Variant): Record<string, string | number> => {
+    const row: Record<string, string | number> = { client: label };
+    for (const column of Object.keys(rows[0]!).slice(1, 4)) {
+      row[column] =
+        `${Math.round((100 * Number(byVariant.get(of)![column])) / Number(byVariant.get(to)![column]))}%`;
+    }
+    return row;
+  };
+  printTable(
+    `Kafka (${brokers.join(',')}): ${messages.toLocaleString('en-US')} messages of 256 bytes, ${PARTITIONS} partitions, idempotent producer, acks -1, median of ${rounds} rounds`,
+    [
+      ...rows,
+      ratio('transport / kafkajs + CE headers', 'transport', 'raw+ce'),
+      ratio('transport / kafkajs value only', 'transport', 'raw'),
+      ratio('bus / kafkajs + CE headers', 'bus', 'raw+ce'),
+    ],
+  );
+}
