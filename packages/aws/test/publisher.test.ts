@@ -20,6 +20,8 @@ class ScriptedSender implements BatchSender {
   }
 }
 
+const idOf = (entry: BatchEntry): string => entry.attributes['ce-id']!.StringValue!;
+
 const queue: PublishTarget = { kind: 'queue', name: 'q', url: 'http://q', fifo: false };
 const fifo: PublishTarget = { kind: 'queue', name: 'q.fifo', url: 'http://q.fifo', fifo: true };
 
@@ -44,17 +46,37 @@ describe('Publisher', function () {
 
   it('sends the entries a batch reports as failed again, and only those, until accepted', async function () {
     const sent = envelopes(10);
+    const flaky = new Set([sent[3]!.id, sent[7]!.id]);
     const sender = new ScriptedSender((entry, call) =>
-      call <= 2 && (entry.id === '3' || entry.id === '7')
+      call <= 2 && flaky.has(idOf(entry))
         ? { id: entry.id, code: 'InternalError', message: 'try again', senderFault: false }
         : undefined,
     );
     await new Publisher(sender, new DeadLetterReads()).publish(queue, sent);
-    expect(sender.calls.map((c) => c.map((e) => e.id))).to.deep.equal([
-      ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-      ['3', '7'],
-      ['3', '7'],
+    expect(sender.calls.map((c) => c.map(idOf))).to.deep.equal([
+      sent.map((e) => e.id),
+      [sent[3]!.id, sent[7]!.id],
+      [sent[3]!.id, sent[7]!.id],
     ]);
+  });
+
+  it('gathers concurrent one-message publishes into full batches', async function () {
+    const sender = new ScriptedSender(() => undefined);
+    const publisher = new Publisher(sender, new DeadLetterReads());
+    await Promise.all(envelopes(45).map((e) => publisher.publish(queue, [e])));
+    expect(sender.calls.map((c) => c.length)).to.deep.equal([10, 10, 10, 10, 5]);
+  });
+
+  it('fails only the calls whose entries failed', async function () {
+    const sent = envelopes(3);
+    const sender = new ScriptedSender((entry) =>
+      idOf(entry) === sent[1]!.id
+        ? { id: entry.id, code: 'Invalid', message: 'no', senderFault: true }
+        : undefined,
+    );
+    const publisher = new Publisher(sender, new DeadLetterReads());
+    const results = await Promise.allSettled(sent.map((e) => publisher.publish(queue, [e])));
+    expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
   });
 
   it('keeps a FIFO entry’s deduplication id on its retry, so the broker stores it once', async function () {
@@ -71,10 +93,12 @@ describe('Publisher', function () {
   });
 
   it('rejects, never reporting failed entries as sent, when retries run out', async function () {
-    const sender = new ScriptedSender((entry) =>
-      entry.id === '1' ? { id: '1', code: 'InternalError', message: 'down', senderFault: false } : undefined,
-    );
     const sent = envelopes(3);
+    const sender = new ScriptedSender((entry) =>
+      idOf(entry) === sent[1]!.id
+        ? { id: entry.id, code: 'InternalError', message: 'down', senderFault: false }
+        : undefined,
+    );
     const error = await new Publisher(sender, new DeadLetterReads()).publish(queue, sent).then(
       () => undefined,
       (e: unknown) => e,
@@ -115,18 +139,20 @@ describe('Publisher', function () {
     let inFlight = 0;
     let most = 0;
     const order: string[] = [];
+    const sent = envelopes(35);
     const sender: BatchSender = {
       async send(_target, entries) {
         inFlight++;
         most = Math.max(most, inFlight);
         await new Promise((resolve) => setImmediate(resolve));
-        order.push(...entries.map((e) => e.id));
+        order.push(...entries.map(idOf));
         inFlight--;
         return [];
       },
     };
-    await new Publisher(sender, new DeadLetterReads()).publish(fifo, envelopes(35));
+    const publisher = new Publisher(sender, new DeadLetterReads());
+    await Promise.all([publisher.publish(fifo, sent.slice(0, 20)), publisher.publish(fifo, sent.slice(20))]);
     expect(most).to.equal(1);
-    expect(order).to.deep.equal(Array.from({ length: 35 }, (_, i) => String(i)));
+    expect(order).to.deep.equal(sent.map((e) => e.id));
   });
 });
