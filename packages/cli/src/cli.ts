@@ -2,11 +2,15 @@ import { parseArgs } from 'node:util';
 import { isOmnibusError } from '@omnibus/core';
 import type { Command, CommandGroup, CommandIo } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
+import { dbCommands } from './commands/db.js';
 import { registryCommands } from './commands/registry.js';
 import { schemasCommands } from './commands/schemas.js';
 
 /** Every command group of `omnibus`. A new group is one file in commands/ and one entry here. */
-export const commandGroups: readonly CommandGroup[] = [registryCommands, schemasCommands];
+export const commandGroups: readonly CommandGroup[] = [dbCommands, registryCommands, schemasCommands];
+
+/** Short forms: `omnibus migrate …` is `omnibus db migrate …`. */
+const aliases: Readonly<Record<string, readonly [string, string]>> = { migrate: ['db', 'migrate'] };
 
 function overview(groups: readonly CommandGroup[]): string[] {
   const lines = ['usage: omnibus <group> <command> [options]', '', 'commands:'];
@@ -35,7 +39,8 @@ function commandHelp(group: CommandGroup, command: Command): string[] {
  * 1 the command failed (its reasons printed), 2 wrong usage.
  */
 export async function run(argv: readonly string[], io: CommandIo, groups = commandGroups): Promise<number> {
-  const [groupName, commandName, ...rest] = argv;
+  const alias = argv[0] === undefined ? undefined : aliases[argv[0]];
+  const [groupName, commandName, ...rest] = alias === undefined ? argv : [...alias, ...argv.slice(1)];
   if (groupName === undefined || groupName === '--help' || groupName === '-h' || groupName === 'help') {
     for (const line of overview(groups)) (groupName === undefined ? io.stderr : io.stdout)(line);
     return groupName === undefined ? EXIT_USAGE : EXIT_OK;

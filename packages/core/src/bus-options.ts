@@ -3,6 +3,7 @@ import type { HandlerClass, RetryPolicy } from './decorators.js';
 import { ConfigurationError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Persistence } from './persistence.js';
+import type { OutboxRelayOptions } from './outbox-relay.js';
 import type { Middleware } from './pipeline/middleware.js';
 import type { Serializer } from './serializer.js';
 import type { Transport } from './transport.js';
@@ -28,6 +29,11 @@ export interface BusOptions {
   readonly circuitBreaker?: CircuitBreakerOptions;
   /** Unit of work, inbox and outbox: exactly-once effects. Without it, handlers run without a transaction. */
   readonly persistence?: Persistence;
+  /**
+   * The relay that publishes the outbox, run by the bus from `start` to `stop` when `persistence.outbox`
+   * is an `OutboxStore`: its options, or `false` when relays run elsewhere (a process of their own).
+   */
+  readonly outboxRelay?: false | Omit<OutboxRelayOptions, 'store' | 'transport'>;
   /** Extra middleware, run innermost (just around the handler), in order. */
   readonly middleware?: readonly Middleware[];
   /** How long `stop()` lets in-flight handlers finish before aborting them. Default 30 s. */

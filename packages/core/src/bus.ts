@@ -12,6 +12,8 @@ import { silentLogger } from './logger.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
 import { currentMessageContext } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
+import { OutboxRelay } from './outbox-relay.js';
+import type { OutboxStore } from './persistence.js';
 import { CircuitBreaker } from './pipeline/circuit-breaker.js';
 import { correlation } from './pipeline/correlation.js';
 import { immediateRetry } from './pipeline/immediate-retry.js';
@@ -97,6 +99,7 @@ export class Bus {
   readonly #ready = new Set<string>();
   readonly #defaultPolicy: Required<RetryPolicy>;
   #state: State = 'created';
+  #relay: OutboxRelay | undefined;
 
   constructor(options: BusOptions) {
     validateBusOptions(options);
@@ -135,6 +138,8 @@ export class Bus {
         );
         route.breaker?.attach(route.consumer);
       }
+      this.#relay = this.#createRelay();
+      await this.#relay?.start();
       this.#state = 'started';
       this.#logger.info({ service: this.serviceName, consumers: this.#routes.length }, 'bus started');
     } catch (error) {
@@ -162,6 +167,8 @@ export class Bus {
     }
     await Promise.all(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
     for (const route of this.#routes) route.breaker?.dispose();
+    // The relay stops after the handlers, so what they committed last is still published.
+    await this.#relay?.stop();
     if (this.#options.closeTransport ?? true) await this.transport.close();
     this.#state = 'stopped';
     this.#logger.info({ service: this.serviceName, ...this.stats }, 'bus stopped');
@@ -324,6 +331,18 @@ export class Bus {
     }
   }
 
+  #createRelay(): OutboxRelay | undefined {
+    const outbox = this.#options.persistence?.outbox as Partial<OutboxStore> | undefined;
+    const options = this.#options.outboxRelay;
+    if (options === false || typeof outbox?.claim !== 'function') return undefined;
+    return new OutboxRelay({
+      logger: this.#logger,
+      ...options,
+      store: outbox as OutboxStore,
+      transport: this.transport,
+    });
+  }
+
   async health(): Promise<HealthReport> {
     let transport: HealthReport;
     try {
@@ -344,6 +363,7 @@ export class Bus {
           circuit: route.breaker?.state ?? 'none',
         })),
         stats: { ...this.stats },
+        ...(this.#relay === undefined ? {} : { outbox: await this.#relay.lag().catch(() => 'unavailable') }),
       },
     };
   }
@@ -564,9 +584,9 @@ export class Bus {
       await binding.run(ctx);
       if (ctx[DUPLICATE] === true) {
         this.stats.duplicates++;
-      } else if (this.#options.persistence === undefined) {
-        await this.dispatchOutgoing(outgoingOf(message));
+        return delivery.ack();
       }
+      if (this.#options.persistence === undefined) await this.dispatchOutgoing(outgoingOf(message));
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
       return this.#fail(route, binding.policy, delivery, error);
@@ -585,6 +605,12 @@ export class Bus {
     if (error.code === 'CIRCUIT_OPEN') {
       this.stats.retried++;
       return delivery.retry(this.#options.circuitBreaker?.cooldownMs ?? 30_000);
+    }
+    if (error.code === 'PERSISTENCE_UNAVAILABLE') {
+      // The database is down, not the message: wait it out without spending the retry budget, so an
+      // outage pauses consumption instead of dead-lettering everything that arrives during it.
+      this.stats.retried++;
+      return delivery.retry(policy.backoff(Math.min(delivery.attempt, policy.attempts)));
     }
     if (error.retriable && delivery.attempt < policy.attempts) {
       this.stats.retried++;
