@@ -262,6 +262,7 @@ describe('MemoryPersistence', function () {
         serviceName: 'test',
         handlers: [handler],
         persistence,
+        outboxRelay: false, // the test runs its own relays
         retry: { attempts: 2, backoff: constant(0) },
       });
       return bus.start();

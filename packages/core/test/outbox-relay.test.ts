@@ -325,6 +325,7 @@ describe('OutboxRelay', function () {
       serviceName: 't',
       handlers: [Payments, Shipping],
       persistence,
+      outboxRelay: false, // the test runs its own relays
       closeTransport: false,
     });
     await bus.start();

@@ -9,7 +9,7 @@ import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing'
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { PostgresPersistence, migrate } from '../src/index.js';
-import { bridge } from './fixtures/ipc-broker.js';
+import { bridgeIpc as bridge } from '@omnibus/core/testing';
 
 const url = process.env.OMNIBUS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/omnibus';
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
@@ -230,6 +230,7 @@ describeIntegration('PostgresPersistence (real PostgreSQL)', probe, function () 
     function bus(persistence: PostgresPersistence, handlers: (new () => object)[] = [], attempts = 3): Bus {
       const created = new Bus({
         transport,
+        outboxRelay: false, // the test runs its own relays
         serviceName: 'test',
         persistence,
         handlers,

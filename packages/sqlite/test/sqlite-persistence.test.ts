@@ -20,7 +20,7 @@ import {
 } from '@omnibus/core';
 import { uniqueName, waitFor } from '@omnibus/core/testing';
 import { SqlitePersistence, migrate } from '../src/index.js';
-import { bridge } from './fixtures/ipc-broker.js';
+import { bridgeIpc as bridge } from '@omnibus/core/testing';
 
 interface RowV1 {
   key: string;
@@ -249,6 +249,7 @@ describe('SqlitePersistence', function () {
     function bus(persistence: SqlitePersistence, handlers: (new () => object)[] = []): Bus {
       const created = new Bus({
         transport,
+        outboxRelay: false, // the test runs its own relays
         serviceName: 'test',
         persistence,
         handlers,
@@ -321,6 +322,7 @@ describe('SqlitePersistence', function () {
       }
       const running = new Bus({
         transport,
+        outboxRelay: false, // the test runs its own relays
         serviceName: 'test',
         persistence,
         handlers: [Effects],

@@ -2,3 +2,4 @@ export { runTransportConformance, type TransportConformanceOptions } from './con
 export { describeIntegration } from './integration.js';
 export { uniqueName } from './names.js';
 export { waitFor, type WaitOptions } from './wait-for.js';
+export { IpcTransport, bridgeIpc, type BridgeOptions } from './ipc-transport.js';
