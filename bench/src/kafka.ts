@@ -32,6 +32,8 @@ const WINDOW = 256;
 const PREFETCH = 64;
 const UNLOADED = 1_000;
 const TYPE = 'bench.Ticked';
+/** Every topic of this run starts with it; the run deletes them at the end. */
+const RUN_PREFIX = `bench-${randomUUID().slice(0, 8)}.`;
 const consumerSettings = { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 100 };
 
 interface Tick {
@@ -138,7 +140,7 @@ const ceHeaders = (): Record<string, string> => ({
 });
 
 async function rawClient(receiver: Receiver, withHeaders: boolean): Promise<Client> {
-  const topic = `bench-raw-${randomUUID()}`;
+  const topic = `${RUN_PREFIX}raw-${randomUUID()}`;
   const kafka = new Kafka({ brokers, clientId: 'bench-raw', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -198,7 +200,7 @@ const kafkaTransport = () =>
   });
 
 async function transportClient(receiver: Receiver): Promise<Client> {
-  const channel = `bench-transport-${randomUUID()}`;
+  const channel = `transport-${randomUUID()}`;
   const group = 'bench';
   const transport = kafkaTransport();
   await transport.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
@@ -238,7 +240,7 @@ async function transportClient(receiver: Receiver): Promise<Client> {
 }
 
 async function busClient(receiver: Receiver): Promise<Client> {
-  const channel = `bench-bus-${randomUUID()}`;
+  const channel = `bus-${randomUUID()}`;
   const group = 'bench';
   const Ticked = defineEvent<Tick>({ type: TYPE, channel });
   @Subscriber({ group, concurrency: PREFETCH })
@@ -301,6 +303,17 @@ async function waitForLeaders(kafka: Kafka, topic: string): Promise<void> {
   }
 }
 
+async function deleteRunTopics(): Promise<void> {
+  const admin = new Kafka({ brokers, clientId: 'bench-cleanup', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(RUN_PREFIX));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -348,11 +361,15 @@ export async function run(args: readonly string[]): Promise<void> {
   const messages = Number(args[0] ?? 20_000);
   const rounds = Number(args[1] ?? 3);
   const results = new Map<Variant, Round[]>(VARIANTS.map(([variant]) => [variant, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const [variant] of VARIANTS) {
-      results.get(variant)!.push(await round(variant, messages));
-      process.stderr.write(`round ${r + 1}/${rounds}: ${variant} done\n`);
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const [variant] of VARIANTS) {
+        results.get(variant)!.push(await round(variant, messages));
+        process.stderr.write(`round ${r + 1}/${rounds}: ${variant} done\n`);
+      }
     }
+  } finally {
+    await deleteRunTopics();
   }
   const rows = VARIANTS.map(([variant, label]) => summary(label, results.get(variant)!));
   const byVariant = new Map(VARIANTS.map(([variant], i) => [variant, rows[i]!]));

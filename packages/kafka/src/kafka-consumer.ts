@@ -1,5 +1,11 @@
 import type { Consumer, DeliverySink, Failure, Logger, Source } from '@omnibus/core';
-import { describeSource, toOmnibusError, TransportError, withFailureHeaders } from '@omnibus/core';
+import {
+  describeSource,
+  exponential,
+  toOmnibusError,
+  TransportError,
+  withFailureHeaders,
+} from '@omnibus/core';
 import type { Admin, Consumer as KafkaJsConsumer, EachBatchPayload, Kafka, Message } from 'kafkajs';
 import type { Settler } from './kafka-delivery.js';
 import { KafkaDelivery } from './kafka-delivery.js';
@@ -77,6 +83,9 @@ export class KafkaConsumer implements Consumer, Settler {
   #committing: Promise<void> | undefined;
   #commitDirty = false;
   #onJoined: ((error?: Error) => void) | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #restarts = 0;
+  readonly #restartBackoff = exponential({ initialMs: 500, maxMs: 30_000, jitter: 'none' });
 
   private constructor(deps: KafkaConsumerDeps) {
     this.#deps = deps;
@@ -112,40 +121,12 @@ export class KafkaConsumer implements Consumer, Settler {
   }
 
   async #start(): Promise<void> {
-    const { options, topology } = this.#deps;
-    const settings = options.consumer;
-    const kafka = this.#deps.kafka.consumer({
-      groupId: topology.groupId,
-      sessionTimeout: settings.sessionTimeoutMs,
-      heartbeatInterval: settings.heartbeatIntervalMs,
-      rebalanceTimeout: settings.rebalanceTimeoutMs,
-      maxWaitTimeInMs: settings.maxWaitTimeMs,
-      allowAutoTopicCreation: false,
-    });
-    this.#kafka = kafka;
+    const settings = this.#deps.options.consumer;
     const joined = new Promise<void>((resolve, reject) => {
       this.#onJoined = (error) => (error === undefined ? resolve() : reject(error));
     });
     joined.catch(() => undefined); // a crash may come before anyone awaits it
-    kafka.on(kafka.events.GROUP_JOIN, (event) =>
-      this.#guard('group join', () =>
-        this.#onGroupJoin(event.payload.memberId, event.payload.memberAssignment),
-      ),
-    );
-    kafka.on(kafka.events.REBALANCING, () => this.#guard('rebalance', () => this.#onRebalancing()));
-    kafka.on(kafka.events.CRASH, (event) =>
-      this.#guard('crash', () => this.#onCrash(event.payload.error, event.payload.restart)),
-    );
-    await kafka.connect();
-    // A group without committed offsets starts at the beginning: its topics were created empty when it
-    // was provisioned, or provisioning set its offsets to the end of an existing channel.
-    await kafka.subscribe({ topics: [...topology.topics], fromBeginning: true });
-    await kafka.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.#onBatch(payload),
-    });
+    await this.#run();
     const deadline = settings.rebalanceTimeoutMs + settings.sessionTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -166,6 +147,73 @@ export class KafkaConsumer implements Consumer, Settler {
     }
   }
 
+  /** Creates a kafkajs consumer for the group and runs it; its events reach this consumer while it is current. */
+  async #run(): Promise<void> {
+    const { options, topology } = this.#deps;
+    const settings = options.consumer;
+    const kafka = this.#deps.kafka.consumer({
+      groupId: topology.groupId,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: settings.heartbeatIntervalMs,
+      rebalanceTimeout: settings.rebalanceTimeoutMs,
+      maxWaitTimeInMs: settings.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+    });
+    this.#kafka = kafka;
+    const current = (): boolean => this.#kafka === kafka;
+    kafka.on(kafka.events.GROUP_JOIN, (event) =>
+      this.#guard('group join', () => {
+        if (current()) this.#onGroupJoin(event.payload.memberId, event.payload.memberAssignment);
+      }),
+    );
+    kafka.on(kafka.events.REBALANCING, () =>
+      this.#guard('rebalance', () => {
+        if (current()) this.#onRebalancing();
+      }),
+    );
+    kafka.on(kafka.events.CRASH, (event) =>
+      this.#guard('crash', () => {
+        if (current()) this.#onCrash(event.payload.error, event.payload.restart);
+      }),
+    );
+    await kafka.connect();
+    // A group without committed offsets starts at the beginning: its topics were created empty when it
+    // was provisioned, or provisioning set its offsets to the end of an existing channel.
+    await kafka.subscribe({ topics: [...topology.topics], fromBeginning: true });
+    await kafka.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.#onBatch(payload),
+    });
+  }
+
+  /**
+   * kafkajs restarts its consumer after passing errors only; some it calls permanent are passing too
+   * (no group coordinator while a broker restarts). Once it gives up, a new kafkajs consumer is started,
+   * with backoff, until one joins or this consumer is closed. `crash` reports the failure meanwhile.
+   */
+  #restartLater(): void {
+    if (this.#stopping || this.#restartTimer !== undefined) return;
+    const delayMs = this.#restartBackoff(++this.#restarts);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#stopping) return;
+      const stale = this.#kafka;
+      void stale
+        ?.disconnect()
+        .catch(() => undefined)
+        .then(() => (this.#stopping ? undefined : this.#run()))
+        .catch((error: unknown) => {
+          this.#logger.error(
+            { group: this.groupId, error: toOmnibusError(error).message, attempt: this.#restarts },
+            'kafka consumer restart failed',
+          );
+          this.#restartLater();
+        });
+    }, delayMs);
+  }
+
   pause(): void {
     this.#paused = true;
   }
@@ -183,6 +231,7 @@ export class KafkaConsumer implements Consumer, Settler {
   async #close(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#dueTimer);
+    clearTimeout(this.#restartTimer);
     const kafka = this.#kafka!;
     try {
       kafka.pause(this.#deps.topology.topics.map((topic) => ({ topic })));
@@ -217,6 +266,8 @@ export class KafkaConsumer implements Consumer, Settler {
     // its partitions since, so nothing it tracked is trusted.
     const memberChanged = this.#memberId !== undefined && this.#memberId !== memberId;
     this.#memberId = memberId;
+    this.#crash = undefined;
+    this.#restarts = 0;
     const assigned = new Set<string>();
     for (const topic in assignment)
       for (const partition of assignment[topic]!) assigned.add(trackerKey(topic, partition));
@@ -268,10 +319,14 @@ export class KafkaConsumer implements Consumer, Settler {
     this.#rebalancing = true;
     for (const [key, tracker] of this.#trackers) this.#forget(key, tracker);
     this.#order = [];
-    if (!restart) {
-      this.#crash = error;
-      this.#onJoined?.(error);
+    if (restart) return;
+    this.#crash = error;
+    if (this.#onJoined !== undefined) {
+      // Not joined yet: `consume` fails instead.
+      this.#onJoined(error);
       this.#onJoined = undefined;
+    } else {
+      this.#restartLater();
     }
   }
 

@@ -2,13 +2,22 @@ import { expect } from 'chai';
 import { Bus, defineEvent, Handle, readFailure, Subscriber } from '@omnibus/core';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { KafkaMessage } from 'kafkajs';
-import { fastConsumer, probeKafka, rawKafka, testTransport } from './kafka-test-support.js';
+import {
+  deleteTestTopics,
+  fastConsumer,
+  probeKafka,
+  rawKafka,
+  testPrefix,
+  testTransport,
+} from './kafka-test-support.js';
 
 interface OrderPlaced {
   readonly orderId: string;
 }
 
 describeIntegration('kafka bad input through the bus', probeKafka, () => {
+  after(deleteTestTopics);
+
   it('dead-letters garbage with the reason, acks unknown types, and keeps the partition moving', async function () {
     const channel = uniqueName('orders');
     const group = uniqueName('billing');
@@ -72,7 +81,8 @@ describeIntegration('kafka bad input through the bus', probeKafka, () => {
       });
       try {
         await consumer.connect();
-        await consumer.subscribe({ topic: `${group}.${channel}.dlq`, fromBeginning: true });
+        // <group>.<channel>.dlq, after the test run's name prefix
+        await consumer.subscribe({ topic: `${testPrefix}${group}.${channel}.dlq`, fromBeginning: true });
         await consumer.run({
           eachMessage: async ({ message }) => {
             dead.push(message);

@@ -3,7 +3,7 @@ import type { Consumer, Delivery, Envelope, Transport } from '@omnibus/core';
 import { Header, uuidv7 } from '@omnibus/core';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { KafkaTransport, KafkaTransportOptions } from '../src/index.js';
-import { probeKafka, testTransport } from './kafka-test-support.js';
+import { deleteTestTopics, probeKafka, testTransport } from './kafka-test-support.js';
 
 function envelope(key: string | undefined, seq: number, type = 'test.Numbered'): Envelope {
   const id = uuidv7();
@@ -19,6 +19,8 @@ function envelope(key: string | undefined, seq: number, type = 'test.Numbered'):
 const seqOf = (d: Delivery): number => Number(d.envelope.headers.seq);
 
 describeIntegration('kafka consumer', probeKafka, () => {
+  after(deleteTestTopics);
+
   const transports: Transport[] = [];
   const consumers: Consumer[] = [];
 

@@ -4,9 +4,11 @@ import { Header, uuidv7 } from '@omnibus/core';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { KafkaMessage } from 'kafkajs';
 import type { KafkaTransport } from '../src/index.js';
-import { fastConsumer, probeKafka, rawKafka, testTransport } from './kafka-test-support.js';
+import { deleteTestTopics, fastConsumer, probeKafka, rawKafka, testTransport } from './kafka-test-support.js';
 
 describeIntegration('kafka interoperability', probeKafka, () => {
+  after(deleteTestTopics);
+
   let transport: KafkaTransport;
 
   beforeEach(async function () {

@@ -3,7 +3,7 @@ import type { Envelope } from '@omnibus/core';
 import { Header, uuidv7 } from '@omnibus/core';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { KafkaTransport } from '../src/index.js';
-import { probeKafka, testTransport } from './kafka-test-support.js';
+import { deleteTestTopics, probeKafka, testTransport } from './kafka-test-support.js';
 
 const envelope = (type = 'test.Thing'): Envelope => ({
   id: uuidv7(),
@@ -13,6 +13,8 @@ const envelope = (type = 'test.Thing'): Envelope => ({
 });
 
 describeIntegration('kafka provisioning', probeKafka, () => {
+  after(deleteTestTopics);
+
   const transports: KafkaTransport[] = [];
   afterEach(async function () {
     await Promise.allSettled(transports.splice(0).map((t) => t.close()));

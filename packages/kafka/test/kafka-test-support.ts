@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
@@ -40,12 +41,19 @@ export async function probeKafka(): Promise<void> {
   }
 }
 
+/**
+ * Every topic and group of this test run starts with this prefix, so `deleteTestTopics` removes what the
+ * run created (and nothing of a run going on at the same time).
+ */
+export const testPrefix = `omnibus-test-${randomBytes(3).toString('hex')}.`;
+
 /** A connected transport with test settings. */
 export async function testTransport(options: KafkaTransportOptions = {}): Promise<KafkaTransport> {
   const transport = new KafkaTransport({
     brokers,
     clientId: 'omnibus-test',
     partitions: 3,
+    namePrefix: testPrefix,
     ...options,
     consumer: { ...fastConsumer, ...options.consumer },
   });
@@ -58,4 +66,18 @@ const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 /** Stops and starts the lab's Kafka, keeping its data. */
 export async function restartKafka(): Promise<void> {
   await promisify(execFile)('scripts/brokers', ['restart', 'kafka'], { cwd: repoRoot, timeout: 180_000 });
+}
+
+/** Deletes the topics this test run created: a lab broker would otherwise collect thousands. */
+export async function deleteTestTopics(): Promise<void> {
+  const admin = rawKafka().admin();
+  try {
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(testPrefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+  } catch {
+    // best effort: a broker that went away keeps its topics, the tests' results stand
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -1,7 +1,9 @@
 import { describeIntegration, runTransportConformance } from '@omnibus/core/testing';
-import { probeKafka, restartKafka, testTransport } from './kafka-test-support.js';
+import { deleteTestTopics, probeKafka, restartKafka, testTransport } from './kafka-test-support.js';
 
 describeIntegration('kafka', probeKafka, () => {
+  after(deleteTestTopics);
+
   runTransportConformance('kafka', {
     createTransport: () => testTransport(),
     restartBroker: restartKafka,
