@@ -15,7 +15,8 @@ import type { ResolvedKafkaOptions } from './kafka-options.js';
 import type { FetchedRecord } from './fetched-record.js';
 import { toFetchedRecord } from './fetched-record.js';
 import { PartitionTracker } from './partition-tracker.js';
-import type { TrackedEntry, CommitPosition } from './partition-tracker.js';
+import type { TrackedEntry } from './partition-tracker.js';
+import { OffsetCommitter } from './offset-committer.js';
 import { toKafkaMessage, toRetryMessage } from './record-codec.js';
 import { decodeSettledOffsets } from './settled-offsets.js';
 
@@ -63,7 +64,7 @@ export class KafkaConsumer implements Consumer, Settler {
   readonly #loading = new Map<PartitionTracker<FetchedRecord>, Promise<void>>();
   /** Partitions whose fetching is paused because their buffer is full. */
   readonly #fetchPaused = new Set<PartitionTracker<FetchedRecord>>();
-  readonly #committed = new Map<string, CommitPosition>();
+  readonly #committer: OffsetCommitter;
   /** Sink calls that have not returned yet; `close` waits for them (`#idle` is woken at zero). */
   #sinkCalls = 0;
   #idle: (() => void) | undefined;
@@ -79,9 +80,6 @@ export class KafkaConsumer implements Consumer, Settler {
   #pumpAgain = false;
   #dueTimer: NodeJS.Timeout | undefined;
   #dueAt = Number.POSITIVE_INFINITY;
-  #commitTimer: NodeJS.Timeout | undefined;
-  #committing: Promise<void> | undefined;
-  #commitDirty = false;
   #onJoined: ((error?: Error) => void) | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #restarts = 0;
@@ -96,6 +94,17 @@ export class KafkaConsumer implements Consumer, Settler {
       deps.concurrency,
     );
     this.#maxBufferedBytes = deps.options.consumer.maxBufferedBytesPerPartition;
+    this.#committer = new OffsetCommitter(
+      () => this.#trackers,
+      (offsets) => this.#kafka?.commitOffsets([...offsets]) ?? Promise.resolve(),
+      (error) =>
+        // Usually a rebalance: the next generation commits again, or the next owner redelivers.
+        this.#logger.debug(
+          { group: this.groupId, error: toOmnibusError(error).message },
+          'kafka offset commit failed',
+        ),
+      COMMIT_INTERVAL_MS,
+    );
   }
 
   /** Joins the group and resolves once partitions are assigned: what is published next is received. */
@@ -111,7 +120,7 @@ export class KafkaConsumer implements Consumer, Settler {
     return consumer;
   }
 
-  /** Why the consumer stopped for good, when kafkajs gave up on it (it restarts on passing errors). */
+  /** Why the consumer is down, while it restarts after kafkajs gave up on it; undefined once it joined again. */
   get crash(): Error | undefined {
     return this.#crash;
   }
@@ -242,8 +251,8 @@ export class KafkaConsumer implements Consumer, Settler {
       const idle = new Promise<void>((resolve) => (this.#idle = resolve));
       await Promise.allSettled([...this.#writes, ...(this.#sinkCalls > 0 ? [idle] : [])]);
     }
-    await this.#flushCommits();
-    clearTimeout(this.#commitTimer);
+    this.#committer.stop();
+    await this.#committer.flush();
     for (const tracker of this.#trackers.values()) tracker.discard();
     this.#trackers.clear();
     this.#order = [];
@@ -308,7 +317,7 @@ export class KafkaConsumer implements Consumer, Settler {
   #onRebalancing(): void {
     // Stop handing out; what is settled is committed while this generation still owns the partitions.
     this.#rebalancing = true;
-    void this.#flushCommits();
+    void this.#committer.flush();
   }
 
   #onCrash(error: Error, restart: boolean): void {
@@ -333,7 +342,7 @@ export class KafkaConsumer implements Consumer, Settler {
   #forget(key: string, tracker: PartitionTracker<FetchedRecord>): void {
     tracker.discard();
     this.#trackers.delete(key);
-    this.#committed.delete(key);
+    this.#committer.forget(key);
     this.#loading.delete(tracker);
     this.#fetchPaused.delete(tracker);
   }
@@ -501,71 +510,8 @@ export class KafkaConsumer implements Consumer, Settler {
     this.#unsettled--;
     // A delivery of a revoked partition (or of an earlier assignment of it) settles without a commit.
     const tracker = delivery.tracker;
-    if (!tracker.discarded && tracker.settle(delivery.entry)) this.#scheduleCommit();
+    if (!tracker.discarded && tracker.settle(delivery.entry)) this.#committer.schedule();
     this.#pump();
-  }
-
-  // --- committing -------------------------------------------------------------------------------
-
-  #scheduleCommit(): void {
-    this.#commitDirty = true;
-    if (this.#commitTimer !== undefined || this.#committing !== undefined) return;
-    this.#commitTimer = setTimeout(() => {
-      this.#commitTimer = undefined;
-      void this.#flushCommits();
-    }, COMMIT_INTERVAL_MS);
-  }
-
-  /** Commits every partition whose position moved; resolves once that commit is done (or failed). */
-  #flushCommits(): Promise<void> {
-    clearTimeout(this.#commitTimer);
-    this.#commitTimer = undefined;
-    if (this.#committing !== undefined) {
-      // One commit at a time; the one after it includes whatever settled meanwhile.
-      this.#commitDirty = true;
-      return this.#committing.then(() => this.#flushCommits());
-    }
-    const committing = this.#commitOnce().finally(() => {
-      this.#committing = undefined;
-      if (this.#commitDirty && !this.#stopping) this.#scheduleCommit();
-    });
-    this.#committing = committing;
-    return committing;
-  }
-
-  async #commitOnce(): Promise<void> {
-    this.#commitDirty = false;
-    const kafka = this.#kafka;
-    if (kafka === undefined) return;
-    const changes: { key: string; topic: string; partition: number; position: CommitPosition }[] = [];
-    for (const [key, tracker] of this.#trackers) {
-      const position = tracker.commitPosition();
-      if (position === undefined) continue;
-      const last = this.#committed.get(key);
-      if (last?.offset === position.offset && last.metadata === position.metadata) continue;
-      changes.push({ key, topic: tracker.topic, partition: tracker.partition, position });
-    }
-    if (changes.length === 0) return;
-    try {
-      await kafka.commitOffsets(
-        changes.map(({ topic, partition, position }) => ({
-          topic,
-          partition,
-          offset: String(position.offset),
-          metadata: position.metadata === '' ? null : position.metadata,
-        })),
-      );
-      for (const { key, position } of changes) {
-        if (this.#trackers.has(key)) this.#committed.set(key, position);
-      }
-    } catch (error) {
-      // Usually a rebalance: the next generation commits again (or the next owner redelivers).
-      this.#commitDirty = true;
-      this.#logger.debug(
-        { group: this.groupId, error: toOmnibusError(error).message },
-        'kafka offset commit failed',
-      );
-    }
   }
 
   #guard(what: string, handle: () => void): void {
