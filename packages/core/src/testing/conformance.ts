@@ -475,11 +475,9 @@ export function runTransportConformance(name: string, options: TransportConforma
     });
 
     it('reconnects after a broker restart and loses nothing', async function () {
-      skipUnless(
-        this,
-        transport.capabilities.restartable && options.restartBroker !== undefined,
-        'no broker to restart',
-      );
+      const { restartable, persistent } = transport.capabilities;
+      skipUnless(this, restartable && options.restartBroker !== undefined, 'no broker process to restart');
+      skipUnless(this, persistent, 'the broker keeps no messages across a restart (in memory)');
       const count = options.reconnectMessages ?? 10_000;
       this.timeout(10 * 60_000);
       const { destination, source } = await queue();
