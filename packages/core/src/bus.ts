@@ -97,6 +97,8 @@ export class Bus {
   readonly #routes: Route[] = [];
   readonly #provisioned = new Map<string, Promise<void>>();
   readonly #ready = new Set<string>();
+  /** The same, by the destination object each contract keeps (see `destinationOf`): no string per publish. */
+  readonly #readyDestinations = new WeakSet<Destination>();
   readonly #defaultPolicy: Required<RetryPolicy>;
   #state: State = 'created';
   #relay: OutboxRelay | undefined;
@@ -492,9 +494,13 @@ export class Bus {
 
   /** Provisions a destination on first use; undefined once it is known to exist (the hot path). */
   #ensureDestination(destination: Destination, ordered: boolean): Promise<void> | undefined {
+    if (this.#readyDestinations.has(destination)) return undefined;
     const key =
       destination.kind === 'channel' ? `channel:${destination.channel}` : `queue:${destination.queue}`;
-    if (this.#ready.has(key)) return undefined;
+    if (this.#ready.has(key)) {
+      this.#readyDestinations.add(destination);
+      return undefined;
+    }
     let provisioned = this.#provisioned.get(key);
     if (provisioned === undefined) {
       provisioned = this.transport

@@ -84,7 +84,11 @@ export interface Failure {
  */
 export interface Delivery {
   readonly envelope: Envelope;
-  /** 1 on the first delivery; each retry or redelivery adds one. */
+  /**
+   * 1 on the first delivery; each `retry` adds one. A redelivery after a crash, close or rebalance adds
+   * one where the broker counts deliveries (RabbitMQ quorum queues, SQS, Pub/Sub, memory); Kafka keeps
+   * no such count, so there the redelivered message carries the attempt it had.
+   */
   readonly attempt: number;
   readonly receivedAt: Date;
   /** Done: the broker forgets the message. */

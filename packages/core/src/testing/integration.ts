@@ -3,7 +3,11 @@
  * when `probe` succeeds. When it fails the suite is skipped with a loud message, unless
  * `OMNIBUS_REQUIRE_BROKERS=1` (CI), where the unreachable broker is a failure.
  */
-export function describeIntegration(title: string, probe: () => Promise<void>, body: () => void): void {
+export function describeIntegration(
+  title: string,
+  probe: () => Promise<void>,
+  body: (this: Mocha.Suite) => void,
+): void {
   describe(title, function () {
     before(async function () {
       this.timeout(30_000);
@@ -25,6 +29,6 @@ export function describeIntegration(title: string, probe: () => Promise<void>, b
         this.skip();
       }
     });
-    body();
+    body.call(this);
   });
 }
