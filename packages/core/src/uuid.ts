@@ -28,21 +28,16 @@ export function uuidv7(now: number = Date.now()): string {
       sequence = 0;
     }
   }
-  const hex: string[] = new Array<string>(16);
-  hex[0] = byte(Math.floor(now / 2 ** 40));
-  hex[1] = byte(Math.floor(now / 2 ** 32));
-  hex[2] = byte(now >>> 24);
-  hex[3] = byte(now >>> 16);
-  hex[4] = byte(now >>> 8);
-  hex[5] = byte(now);
-  hex[6] = byte(0x70 | (sequence >>> 8));
-  hex[7] = byte(sequence);
-  hex[8] = byte(0x80 | (bytes[8]! & 0x3f));
-  for (let i = 9; i < 16; i++) hex[i] = byte(bytes[i]!);
-  return `${hex[0]}${hex[1]}${hex[2]}${hex[3]}-${hex[4]}${hex[5]}-${hex[6]}${hex[7]}-${hex[8]}${hex[9]}-${hex[10]}${hex[11]}${hex[12]}${hex[13]}${hex[14]}${hex[15]}`;
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-function byte(value: number): string {
-  return HEX[value & 0xff]!;
+  // Write the 16 bytes in place, then let Buffer's native hex encoder do the formatting.
+  bytes[0] = Math.floor(now / 2 ** 40) & 0xff;
+  bytes[1] = Math.floor(now / 2 ** 32) & 0xff;
+  bytes[2] = (now >>> 24) & 0xff;
+  bytes[3] = (now >>> 16) & 0xff;
+  bytes[4] = (now >>> 8) & 0xff;
+  bytes[5] = now & 0xff;
+  bytes[6] = 0x70 | (sequence >>> 8);
+  bytes[7] = sequence & 0xff;
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  const hex = Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

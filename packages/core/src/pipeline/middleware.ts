@@ -20,16 +20,16 @@ export type Next = () => Promise<void>;
 /** `(ctx, next) => Promise<void>`: do work around `next()`, or throw to fail the attempt. */
 export type Middleware = (ctx: HandlingContext, next: Next) => Promise<void>;
 
-/** Composes middleware in order, outermost first, around `terminal`. */
+/** Composes middleware in order, outermost first, around `terminal`; the chain is built once. */
 export function compose(
   middleware: readonly Middleware[],
   terminal: (ctx: HandlingContext) => Promise<void>,
-) {
-  return (ctx: HandlingContext): Promise<void> => {
-    const step = (index: number): Promise<void> => {
-      if (index === middleware.length) return terminal(ctx);
-      return middleware[index]!(ctx, () => step(index + 1));
-    };
-    return step(0);
-  };
+): (ctx: HandlingContext) => Promise<void> {
+  let run = terminal;
+  for (let index = middleware.length - 1; index >= 0; index--) {
+    const layer = middleware[index]!;
+    const inner = run;
+    run = (ctx) => layer(ctx, () => inner(ctx));
+  }
+  return run;
 }
