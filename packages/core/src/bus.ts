@@ -67,6 +67,8 @@ interface Route {
   consumer?: Consumer;
   stopping: AbortController;
   inFlight: number;
+  /** Resolves the sink call of each delivery in flight; `stop` resolves them all at the drain deadline. */
+  readonly releases: Set<() => void>;
 }
 
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
@@ -133,7 +135,7 @@ export class Bus {
       for (const route of this.#routes) {
         route.consumer = await this.transport.consume(
           route.source,
-          (delivery) => this.#onDelivery(route, delivery),
+          (delivery) => this.#sink(route, delivery),
           {
             concurrency: route.concurrency,
           },
@@ -164,8 +166,12 @@ export class Bus {
     const deadline = Date.now() + (this.#options.drainTimeoutMs ?? 30_000);
     await this.#waitForDrain(deadline);
     for (const route of this.#routes) {
-      if (route.inFlight > 0)
-        route.stopping.abort(new TransportError('bus stopping', { code: 'BUS_STOPPING' }));
+      if (route.inFlight === 0) continue;
+      route.stopping.abort(new TransportError('bus stopping', { code: 'BUS_STOPPING' }));
+      // Handlers still running are abandoned, not awaited: one that ignores its signal must not hang
+      // the shutdown. Their deliveries stay unsettled, so the broker delivers them again.
+      for (const release of route.releases) release();
+      route.releases.clear();
     }
     await Promise.all(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
     for (const route of this.#routes) route.breaker?.dispose();
@@ -399,6 +405,7 @@ export class Bus {
               ? undefined
               : new CircuitBreaker(this.#options.circuitBreaker),
           stopping: new AbortController(),
+          releases: new Set(),
           inFlight: 0,
         };
         this.#routes.push(route);
@@ -516,6 +523,18 @@ export class Bus {
     return provisioned;
   }
 
+  /** The transport's sink: settles when the handling does, or when `stop` abandons it. */
+  #sink(route: Route, delivery: Delivery): Promise<void> {
+    return new Promise<void>((resolve) => {
+      route.releases.add(resolve);
+      const done = (): void => {
+        route.releases.delete(resolve);
+        resolve();
+      };
+      this.#onDelivery(route, delivery).then(done, done);
+    });
+  }
+
   async #onDelivery(route: Route, delivery: Delivery): Promise<void> {
     route.inFlight++;
     this.stats.received++;
@@ -597,6 +616,7 @@ export class Bus {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
       return this.#fail(route, binding.policy, delivery, error);
     }
+    if (route.stopping.signal.aborted) return; // abandoned at the drain deadline: its consumer is gone
     this.stats.handled++;
     return delivery.ack();
   }

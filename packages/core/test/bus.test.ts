@@ -397,6 +397,29 @@ describe('Bus', function () {
     expect(transport.depth({ kind: 'queue', queue: c.ProcessPayment.queue })).to.equal(1);
   });
 
+  it('does not hang on a handler that ignores its signal: it is abandoned at the drain deadline', async function () {
+    let finish!: () => void;
+    @Subscriber({ group: 'g' })
+    class Deaf {
+      @Handle(c.ProcessPayment)
+      async pay() {
+        await new Promise<void>((resolve) => (finish = resolve));
+      }
+    }
+    const b = bus({ handlers: [Deaf], drainTimeoutMs: 50 });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    await waitFor(() => b.stats.received === 1, { message: 'the handler to start' });
+    await b.stop();
+    expect(transport.depth({ kind: 'queue', queue: c.ProcessPayment.queue })).to.equal(1);
+    finish();
+    const inFlight = async () =>
+      ((await b.health()).details?.consumers as { inFlight: number }[])[0]!.inFlight;
+    await waitFor(async () => (await inFlight()) === 0, { message: 'the abandoned handler to return' });
+    expect(b.stats.handled, 'an abandoned handling is not acked').to.equal(0);
+    expect(transport.depth({ kind: 'queue', queue: c.ProcessPayment.queue })).to.equal(1);
+  });
+
   it('reports health', async function () {
     @Subscriber({ group: 'g' })
     class Handlers {
