@@ -22,7 +22,6 @@
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import {
@@ -42,7 +41,13 @@ import {
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import type { SqsSnsTransportOptions } from '@omnibus/aws';
 import { ResourceNames, SqsSnsTransport } from '@omnibus/aws';
-import { percentile, printTable } from './table.js';
+import type { BrokerRound as Round, Tick } from './harness.js';
+import { Receiver, summarize as summary, findProcess, processCpuMicros, tick } from './harness.js';
+import { printTable } from './table.js';
+
+/** The local moto process, to read its CPU time; undefined elsewhere. */
+const brokerPid = findProcess(/moto/);
+const brokerCpuMicros = (): number | undefined => processCpuMicros(brokerPid);
 
 const endpoint = process.env.OMNIBUS_AWS_ENDPOINT ?? 'http://127.0.0.1:4566';
 const region = process.env.AWS_REGION ?? 'us-east-1';
@@ -65,82 +70,6 @@ const transportOptions: SqsSnsTransportOptions = {
   visibilityTimeoutSeconds: VISIBILITY_SECONDS,
 };
 const clientConfig = { region, endpoint, credentials };
-
-interface Tick {
-  sentAt: number;
-  seq: number;
-  pad: string;
-}
-const PAD = 'x'.repeat(256 - JSON.stringify({ sentAt: performance.now(), seq: 1_000_000, pad: '' }).length);
-const tick = (seq: number): Tick => ({ sentAt: performance.now(), seq, pad: PAD });
-
-interface Round {
-  publish: number;
-  consume: number;
-  endToEnd: number;
-  /** CPU microseconds per message during the end-to-end phase. */
-  clientCpu: number;
-  brokerCpu: number | undefined;
-  loaded: number[];
-  unloaded: number[];
-}
-
-/** The local moto process, to read its CPU time; undefined when the endpoint runs elsewhere. */
-const brokerPid = (() => {
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        if (/moto/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) return pid;
-      } catch {
-        // gone, or not ours to read
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return undefined;
-})();
-
-/** The broker's CPU time in microseconds (utime + stime, at the usual 100 ticks per second). */
-function brokerCpuMicros(): number | undefined {
-  if (brokerPid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Counts handled messages and their publish-to-handle latencies; resolves when `expected` are in. */
-class Receiver {
-  handled = 0;
-  latencies: number[] = [];
-  #expected = 0;
-  #done: (() => void) | undefined;
-
-  expect(count: number, deadlineMs = 600_000): Promise<void> {
-    this.handled = 0;
-    this.latencies = [];
-    this.#expected = count;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`only ${this.handled} of ${count} messages arrived in ${deadlineMs} ms`)),
-        deadlineMs,
-      );
-      this.#done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  receive(event: Tick): void {
-    this.latencies.push(performance.now() - event.sentAt);
-    if (++this.handled === this.#expected) this.#done?.();
-  }
-}
 
 /** A way to publish: sends `count` ticks with at most `window` in flight; returns the seconds taken. */
 type PublishAll = (count: number, window: number) => Promise<number>;
@@ -357,31 +286,6 @@ async function deleteAll(): Promise<void> {
     sqs.destroy();
     sns.destroy();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function summary(name: string, rounds: Round[]) {
-  const pick = (f: (r: Round) => number) => Math.round(median(rounds.map(f)));
-  const brokerCpu = rounds.map((r) => r.brokerCpu).filter((cpu) => cpu !== undefined);
-  const middle = rounds.map((r) => r.endToEnd).indexOf(median(rounds.map((r) => r.endToEnd)));
-  const loaded = [...rounds[middle]!.loaded].sort((a, b) => a - b);
-  const unloaded = rounds.flatMap((r) => r.unloaded).sort((a, b) => a - b);
-  return {
-    run: name,
-    'publish msg/s': pick((r) => r.publish),
-    'consume msg/s': pick((r) => r.consume),
-    'e2e msg/s': pick((r) => r.endToEnd),
-    'loaded p50 ms': percentile(loaded, 50),
-    'loaded p99 ms': percentile(loaded, 99),
-    'p50 ms': percentile(unloaded, 50),
-    'p99 ms': percentile(unloaded, 99),
-    'client µs/msg': pick((r) => r.clientCpu),
-    'broker µs/msg': brokerCpu.length === 0 ? 'n/a' : Math.round(median(brokerCpu)),
-  };
 }
 
 export async function run(args: readonly string[]): Promise<void> {

@@ -24,6 +24,8 @@ import type { Consumer, Producer } from 'kafkajs';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import { KafkaTransport } from '@omnibus/kafka';
+import type { Tick } from './harness.js';
+import { Receiver, median, tick } from './harness.js';
 import { percentile, printTable } from './table.js';
 
 const brokers = (process.env.OMNIBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
@@ -36,44 +38,12 @@ const TYPE = 'bench.Ticked';
 const RUN_PREFIX = `bench-${randomUUID().slice(0, 8)}.`;
 const consumerSettings = { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 100 };
 
-interface Tick {
-  sentAt: number;
-  seq: number;
-  pad: string;
-}
-const PAD = 'x'.repeat(256 - JSON.stringify({ sentAt: performance.now(), seq: 1_000_000, pad: '' }).length);
-const tick = (seq: number): Tick => ({ sentAt: performance.now(), seq, pad: PAD });
-
 interface Round {
   publish: number;
   consume: number;
   endToEnd: number;
   loaded: number[];
   unloaded: number[];
-}
-
-/** Counts handled messages and their publish-to-handle latencies; resolves when `expected` are in. */
-class Receiver {
-  handled = 0;
-  firstAt = 0;
-  latencies: number[] = [];
-  #expected = 0;
-  #done: (() => void) | undefined;
-
-  expect(count: number): Promise<void> {
-    this.handled = 0;
-    this.firstAt = 0;
-    this.latencies = [];
-    this.#expected = count;
-    return new Promise((resolve) => (this.#done = resolve));
-  }
-
-  receive(event: Tick): void {
-    const now = performance.now();
-    if (this.handled === 0) this.firstAt = now;
-    this.latencies.push(now - event.sentAt);
-    if (++this.handled === this.#expected) this.#done?.();
-  }
 }
 
 type Publisher = (ticks: Tick[]) => Promise<void>;
@@ -312,11 +282,6 @@ async function deleteRunTopics(): Promise<void> {
   } finally {
     await admin.disconnect();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function summary(name: string, rounds: Round[]): Record<string, string | number> {

@@ -24,6 +24,8 @@ import type { Message } from '@google-cloud/pubsub';
 import { Duration, PubSub, SubscriptionCloseBehaviors } from '@google-cloud/pubsub';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import { PubSubTransport } from '@omnibus/gcp-pubsub';
+import type { Tick } from './harness.js';
+import { Receiver, median, publishWindowed as publishAll } from './harness.js';
 import { percentile, printTable } from './table.js';
 
 const emulatorHost = process.env.PUBSUB_EMULATOR_HOST ?? '127.0.0.1:8085';
@@ -35,14 +37,6 @@ const MAX_DELIVERIES = 6;
 const BATCHING = { maxMessages: 100, maxMilliseconds: 10, maxBytes: 1024 * 1024 };
 const TYPE = 'bench.Ticked';
 
-interface Tick {
-  sentAt: number;
-  seq: number;
-  pad: string;
-}
-const PAD = 'x'.repeat(256 - JSON.stringify({ sentAt: performance.now(), seq: 1_000_000, pad: '' }).length);
-const tick = (seq: number): Tick => ({ sentAt: performance.now(), seq, pad: PAD });
-
 interface Round {
   publish: number;
   consume: number;
@@ -52,53 +46,6 @@ interface Round {
   endToEnd: number;
   loaded: number[];
   unloaded: number[];
-}
-
-/** Counts handled messages and their publish-to-handle latencies; resolves when `expected` are in. */
-class Receiver {
-  handled = 0;
-  latencies: number[] = [];
-  #expected = 0;
-  #done: (() => void) | undefined;
-
-  /** Rejects when they are not all in after `deadlineMs` (e.g. the emulator was restarted under the run). */
-  expect(count: number, deadlineMs = 300_000): Promise<void> {
-    this.handled = 0;
-    this.latencies = [];
-    this.#expected = count;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`only ${this.handled} of ${count} messages arrived in ${deadlineMs} ms`)),
-        deadlineMs,
-      );
-      this.#done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  receive(event: Tick): void {
-    this.latencies.push(performance.now() - event.sentAt);
-    if (++this.handled === this.#expected) this.#done?.();
-  }
-}
-
-/** Publishes `count` ticks with at most `window` unconfirmed; returns the seconds taken. */
-async function publishAll(
-  count: number,
-  window: number,
-  publish: (t: Tick) => Promise<unknown>,
-): Promise<number> {
-  const started = performance.now();
-  const inFlight = new Set<Promise<unknown>>();
-  for (let seq = 0; seq < count; seq++) {
-    const sent = publish(tick(seq)).finally(() => inFlight.delete(sent));
-    inFlight.add(sent);
-    if (inFlight.size >= window) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  return (performance.now() - started) / 1000;
 }
 
 /** How to publish: to the channel the consumer reads, or to one nobody subscribes to (publish-only phase). */
@@ -273,11 +220,6 @@ async function deleteProject(projectId: string): Promise<void> {
   const [topics] = await client.getTopics();
   await Promise.all(topics.map((topic) => topic.delete()));
   await client.close();
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function summary(name: string, rounds: Round[]) {

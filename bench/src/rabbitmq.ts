@@ -18,103 +18,30 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { connect } from 'amqplib';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import { RabbitMqTransport } from '@omnibus/rabbitmq';
-import { percentile, printTable } from './table.js';
+import type { BrokerRound as Round, Tick } from './harness.js';
+import {
+  Receiver,
+  summarize as summary,
+  findProcess,
+  processCpuMicros,
+  publishWindowed as publishAll,
+} from './harness.js';
+import { printTable } from './table.js';
+
+/** The local RabbitMQ (Erlang `beam`) process, to read its CPU time; undefined elsewhere. */
+const brokerPid = findProcess(/beam\.smp/);
+const brokerCpuMicros = (): number | undefined => processCpuMicros(brokerPid);
 
 const url = process.env.OMNIBUS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const WINDOW = 256;
 const PREFETCH = 64;
 const UNLOADED = 1_000;
 const TYPE = 'bench.Ticked';
-
-interface Tick {
-  sentAt: number;
-  seq: number;
-  pad: string;
-}
-const PAD = 'x'.repeat(256 - JSON.stringify({ sentAt: performance.now(), seq: 1_000_000, pad: '' }).length);
-const tick = (seq: number): Tick => ({ sentAt: performance.now(), seq, pad: PAD });
-
-interface Round {
-  publish: number;
-  consume: number;
-  endToEnd: number;
-  /** CPU microseconds per message during the end-to-end phase. */
-  clientCpu: number;
-  brokerCpu: number | undefined;
-  loaded: number[];
-  unloaded: number[];
-}
-
-/** The local RabbitMQ (Erlang `beam`) process, to read its CPU time; undefined elsewhere. */
-const brokerPid = (() => {
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        if (readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('beam')) return pid;
-      } catch {
-        // gone, or not ours to read
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return undefined;
-})();
-
-/** The broker's CPU time in microseconds (utime + stime, at the usual 100 ticks per second). */
-function brokerCpuMicros(): number | undefined {
-  if (brokerPid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Counts handled messages and their publish-to-handle latencies; resolves when `expected` are in. */
-class Receiver {
-  handled = 0;
-  latencies: number[] = [];
-  #expected = 0;
-  #done: (() => void) | undefined;
-
-  expect(count: number): Promise<void> {
-    this.handled = 0;
-    this.latencies = [];
-    this.#expected = count;
-    return new Promise((resolve) => (this.#done = resolve));
-  }
-
-  receive(event: Tick): void {
-    this.latencies.push(performance.now() - event.sentAt);
-    if (++this.handled === this.#expected) this.#done?.();
-  }
-}
-
-/** Publishes `count` ticks with at most `window` unconfirmed; returns the seconds taken. */
-async function publishAll(
-  count: number,
-  window: number,
-  publish: (t: Tick) => Promise<void>,
-): Promise<number> {
-  const started = performance.now();
-  const inFlight = new Set<Promise<void>>();
-  for (let seq = 0; seq < count; seq++) {
-    const sent = publish(tick(seq)).finally(() => inFlight.delete(sent));
-    inFlight.add(sent);
-    if (inFlight.size >= window) await Promise.race(inFlight);
-  }
-  await Promise.all(inFlight);
-  return (performance.now() - started) / 1000;
-}
 
 async function phases(
   messages: number,
@@ -275,31 +202,6 @@ async function deleteAll(names: readonly string[]): Promise<void> {
     await channel.deleteExchange(name);
   }
   await connection.close();
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function summary(name: string, rounds: Round[]) {
-  const pick = (f: (r: Round) => number) => Math.round(median(rounds.map(f)));
-  const brokerCpu = rounds.map((r) => r.brokerCpu).filter((cpu) => cpu !== undefined);
-  const middle = rounds.map((r) => r.endToEnd).indexOf(median(rounds.map((r) => r.endToEnd)));
-  const loaded = [...rounds[middle]!.loaded].sort((a, b) => a - b);
-  const unloaded = rounds.flatMap((r) => r.unloaded).sort((a, b) => a - b);
-  return {
-    run: name,
-    'publish msg/s': pick((r) => r.publish),
-    'consume msg/s': pick((r) => r.consume),
-    'e2e msg/s': pick((r) => r.endToEnd),
-    'loaded p50 ms': percentile(loaded, 50),
-    'loaded p99 ms': percentile(loaded, 99),
-    'p50 ms': percentile(unloaded, 50),
-    'p99 ms': percentile(unloaded, 99),
-    'client µs/msg': pick((r) => r.clientCpu),
-    'broker µs/msg': brokerCpu.length === 0 ? 'n/a' : Math.round(median(brokerCpu)),
-  };
 }
 
 export async function run(args: readonly string[]): Promise<void> {

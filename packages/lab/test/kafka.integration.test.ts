@@ -39,7 +39,20 @@ describeIntegration(`lab: Kafka at ${brokers.join(',')}`, probe, () => {
     await admin.connect();
     try {
       // auto.create.topics.enable=false in the lab: the topic must be made on purpose.
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: false });
+      // kafkajs's own waitForLeaders gives up when a KRaft broker briefly answers "does not host this
+      // topic-partition" for a topic it has just created; wait for the leader ourselves, with a deadline.
+      await waitFor(
+        async () => {
+          try {
+            const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+            return topics[0]?.partitions.every((partition) => partition.leader >= 0) ?? false;
+          } catch {
+            return false; // not in the metadata yet
+          }
+        },
+        { timeoutMs: 30_000, message: `a leader for ${topic}` },
+      );
 
       await producer.connect();
       await producer.send({ topic, acks: -1, messages: [{ key: 'order-1', value: 'hello from the lab' }] });
