@@ -525,35 +525,33 @@ export class Bus {
 
   /** The transport's sink: settles when the handling does, or when `stop` abandons it. */
   #sink(route: Route, delivery: Delivery): Promise<void> {
+    route.inFlight++;
+    this.stats.received++;
     return new Promise<void>((resolve) => {
       route.releases.add(resolve);
-      const done = (): void => {
-        route.releases.delete(resolve);
-        resolve();
-      };
-      this.#onDelivery(route, delivery).then(done, done);
+      this.#handle(route, delivery).then(
+        () => this.#handled(route, resolve),
+        (error: unknown) => {
+          // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
+          this.#logger.error(
+            {
+              messageId: delivery.envelope.id,
+              source: describeSource(route.source),
+              error: toOmnibusError(error).message,
+            },
+            'could not settle delivery',
+          );
+          this.#handled(route, resolve);
+        },
+      );
     });
   }
 
-  async #onDelivery(route: Route, delivery: Delivery): Promise<void> {
-    route.inFlight++;
-    this.stats.received++;
-    try {
-      await this.#handle(route, delivery);
-    } catch (error) {
-      // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
-      this.#logger.error(
-        {
-          messageId: delivery.envelope.id,
-          source: describeSource(route.source),
-          error: toOmnibusError(error).message,
-        },
-        'could not settle delivery',
-      );
-    } finally {
-      route.inFlight--;
-      if (route.inFlight === 0) this.#drained?.();
-    }
+  #handled(route: Route, release: () => void): void {
+    route.releases.delete(release);
+    route.inFlight--;
+    if (route.inFlight === 0) this.#drained?.();
+    release();
   }
 
   async #handle(route: Route, delivery: Delivery): Promise<void> {

@@ -214,20 +214,23 @@ export class MemoryConsumer implements Consumer {
   deliver(envelope: Envelope, attempt: number): void {
     const delivery = new MemoryDelivery(this, envelope, attempt);
     this.#unsettled.add(delivery);
-    void this.#invoke(delivery);
+    this.#running++;
+    let call: Promise<void>;
+    try {
+      call = this.sink(delivery);
+    } catch {
+      this.#sinkReturned();
+      return;
+    }
+    // A sink that rejects leaves its delivery unsettled: it is released for redelivery on close. The bus
+    // never rejects here; a raw sink that does must not take the consumer down.
+    call.then(this.#sinkReturned, this.#sinkReturned);
   }
 
-  async #invoke(delivery: MemoryDelivery): Promise<void> {
-    this.#running++;
-    try {
-      await this.sink(delivery);
-    } catch {
-      // A sink that throws leaves its delivery unsettled: it is released for redelivery on close. The bus
-      // never throws here; a raw sink that does must not take the consumer down.
-    } finally {
-      if (--this.#running === 0) this.#idle?.();
-    }
-  }
+  /** One function for every sink call's end: no closure per delivery on the hot path. */
+  readonly #sinkReturned = (): void => {
+    if (--this.#running === 0) this.#idle?.();
+  };
 
   onSettled(delivery: MemoryDelivery): boolean {
     return this.#unsettled.delete(delivery);
