@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Envelope, EventContract, MessageContext, OutboxMessage } from '@omnibus/core';
 import { Bus, Handle, MemoryTransport, OutboxRelay, Subscriber, constant, defineEvent } from '@omnibus/core';
-import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
+import { collectChannel, describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { PostgresPersistence, migrate } from '../src/index.js';
@@ -290,16 +290,7 @@ describeIntegration('PostgresPersistence (real PostgreSQL)', probe, function () 
       const persistence = await open();
       const writer = bus(persistence);
       await writer.start();
-      await transport.provision({ subscriptions: [{ channel: Row.channel, group: 'reader' }] });
-      const received: Envelope[] = [];
-      await transport.consume(
-        { kind: 'subscription', channel: Row.channel, group: 'reader' },
-        async (delivery) => {
-          received.push(delivery.envelope);
-          await delivery.ack();
-        },
-        { concurrency: 8 },
-      );
+      const received = await collectChannel(transport, Row.channel, 'reader', 8);
       const relay = new OutboxRelay({ store: persistence.outbox, transport, pollIntervalMs: 600_000 });
       await relay.start();
       cleanup.push(() => relay.stop());
@@ -327,16 +318,7 @@ describeIntegration('PostgresPersistence (real PostgreSQL)', probe, function () 
       const persistence = await open();
       const writer = bus(persistence);
       await writer.start();
-      await transport.provision({ subscriptions: [{ channel: Row.channel, group: 'reader' }] });
-      const received: Envelope[] = [];
-      await transport.consume(
-        { kind: 'subscription', channel: Row.channel, group: 'reader' },
-        async (delivery) => {
-          received.push(delivery.envelope);
-          await delivery.ack();
-        },
-        { concurrency: 64 },
-      );
+      const received = await collectChannel(transport, Row.channel, 'reader', 64);
       const child = spawn('relay-process', [url, schema, '30000', '100']);
       const fromChild = bridge(child, transport);
       await ready(child);
@@ -445,16 +427,7 @@ describeIntegration('PostgresPersistence (real PostgreSQL)', probe, function () 
       }
       const running = bus(persistence, [Effects], 1_000);
       await running.start();
-      await transport.provision({ subscriptions: [{ channel: Echo.channel, group: 'echo' }] });
-      const echoed: Envelope[] = [];
-      await transport.consume(
-        { kind: 'subscription', channel: Echo.channel, group: 'echo' },
-        async (delivery) => {
-          echoed.push(delivery.envelope);
-          await delivery.ack();
-        },
-        { concurrency: 8 },
-      );
+      const echoed = await collectChannel(transport, Echo.channel, 'echo', 8);
       const relay = new OutboxRelay({
         store: persistence.outbox,
         transport,

@@ -18,7 +18,7 @@ import {
   constant,
   defineEvent,
 } from '@omnibus/core';
-import { uniqueName, waitFor } from '@omnibus/core/testing';
+import { collectChannel, uniqueName, waitFor } from '@omnibus/core/testing';
 import { SqlitePersistence, migrate } from '../src/index.js';
 import { bridgeIpc as bridge } from '@omnibus/core/testing';
 
@@ -349,16 +349,7 @@ describe('SqlitePersistence', function () {
       const persistence = await open();
       const writer = bus(persistence);
       await writer.start();
-      await transport.provision({ subscriptions: [{ channel: Row.channel, group: 'reader' }] });
-      const received: Envelope[] = [];
-      await transport.consume(
-        { kind: 'subscription', channel: Row.channel, group: 'reader' },
-        async (delivery) => {
-          received.push(delivery.envelope);
-          await delivery.ack();
-        },
-        { concurrency: 64 },
-      );
+      const received = await collectChannel(transport, Row.channel, 'reader', 64);
       const total = 10_000;
       for (let start = 0; start < total; start += 500) {
         await writer.transaction(async ({ publish }) => {

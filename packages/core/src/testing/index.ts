@@ -3,3 +3,4 @@ export { describeIntegration } from './integration.js';
 export { uniqueName } from './names.js';
 export { waitFor, type WaitOptions } from './wait-for.js';
 export { IpcTransport, bridgeIpc, type BridgeOptions } from './ipc-transport.js';
+export { collectChannel } from './collect.js';
