@@ -241,24 +241,44 @@ export class Bus {
   }
 
   /** Builds the envelope of an outgoing message, inheriting correlation from `cause` when given. */
-  async createMessage(
+  createMessage(
     contract: Contract,
     payload: unknown,
     options: PublishOptions | undefined,
     cause: MessageContext | undefined,
   ): Promise<OutboxMessage> {
-    const serializer = this.#serializers.forContract(contract);
-    const encoded = serializer.encode(payload, contract);
+    try {
+      const serializer = this.#serializers.forContract(contract);
+      const encoded = serializer.encode(payload, contract);
+      return this.#completeMessage(contract, payload, encoded, serializer.contentType, options, cause);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
+    }
+  }
+
+  /** Finishes a message from its encoding: waits for an asynchronous encoder and for provisioning. */
+  async #completeMessage(
+    contract: Contract,
+    payload: unknown,
+    encoded: Uint8Array | Promise<Uint8Array>,
+    contentType: string,
+    options: PublishOptions | undefined,
+    cause: MessageContext | undefined,
+  ): Promise<OutboxMessage> {
     // Awaiting only what is a promise keeps the synchronous (JSON) path free of extra microtasks.
     const body = encoded instanceof Uint8Array ? encoded : await encoded;
-    const message = this.#buildMessage(contract, payload, body, serializer.contentType, options, cause);
+    const message = this.#buildMessage(contract, payload, body, contentType, options, cause);
     const provisioning = this.#ensureDestination(message.destination, contract.ordered);
     if (provisioning !== undefined) await provisioning;
     return message;
   }
 
-  /** The hot path of `publish`/`send`: no promise until the transport's, when nothing needs waiting for. */
+  /**
+   * The hot path of `publish`/`send`: no promise until the transport's when nothing needs waiting for;
+   * otherwise the same encoding finishes asynchronously (a payload is never encoded twice).
+   */
   #publishNow(contract: Contract, payload: unknown, options: PublishOptions | undefined): Promise<void> {
+    let pending: Promise<OutboxMessage>;
     try {
       const serializer = this.#serializers.forContract(contract);
       const encoded = serializer.encode(payload, contract);
@@ -277,12 +297,11 @@ export class Bus {
         );
         return this.transport.publish(message.destination, [message.envelope]);
       }
+      pending = this.#completeMessage(contract, payload, encoded, serializer.contentType, options, undefined);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
     }
-    return this.createMessage(contract, payload, options, undefined).then((message) =>
-      this.transport.publish(message.destination, [message.envelope]),
-    );
+    return pending.then((message) => this.transport.publish(message.destination, [message.envelope]));
   }
 
   #buildMessage(

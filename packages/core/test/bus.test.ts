@@ -9,8 +9,10 @@ import {
   Header,
   MemoryTransport,
   NonRetriableError,
+  SchemaError,
   Subscriber,
   constant,
+  defineCommand,
   createBus,
   omnibusModule,
   readFailure,
@@ -418,6 +420,40 @@ describe('Bus', function () {
     await waitFor(async () => (await inFlight()) === 0, { message: 'the abandoned handler to return' });
     expect(b.stats.handled, 'an abandoned handling is not acked').to.equal(0);
     expect(transport.depth({ kind: 'queue', queue: c.ProcessPayment.queue })).to.equal(1);
+  });
+
+  it('encodes a payload once through an asynchronous serializer, and rejects with its error', async function () {
+    let calls = 0;
+    const asyncJson = {
+      contentType: 'application/x-async-json',
+      async encode(payload: unknown) {
+        calls++;
+        if ((payload as { orderId: string }).orderId === 'bad') throw new SchemaError('does not fit');
+        return Buffer.from(JSON.stringify(payload));
+      },
+      decode: (body: Uint8Array) => JSON.parse(Buffer.from(body).toString()) as unknown,
+    };
+    const Typed = defineCommand<ProcessPaymentV1>({
+      type: 'payments.Typed',
+      queue: c.ProcessPayment.queue,
+      contentType: asyncJson.contentType,
+    });
+    const handled: string[] = [];
+    @Subscriber({ group: 'g' })
+    class Handlers {
+      @Handle(Typed)
+      pay(cmd: ProcessPaymentV1) {
+        handled.push(cmd.orderId);
+      }
+    }
+    const b = bus({ handlers: [Handlers], serializers: [asyncJson] });
+    await b.start();
+    await b.send(Typed, { orderId: 'o1', amount: 1 });
+    expect(calls).to.equal(1);
+    await waitFor(() => handled.length === 1, { message: 'the command handled' });
+    const error = await b.send(Typed, { orderId: 'bad', amount: 1 }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(SchemaError);
+    expect(calls).to.equal(2);
   });
 
   it('reports health', async function () {
