@@ -70,11 +70,21 @@ describe('CloudEvents binary-mode binding', function () {
 describe('uuidv7', function () {
   it('is a version 7, variant 10 UUID that sorts by creation', function () {
     const ids = Array.from({ length: 5_000 }, () => uuidv7());
-    for (const id of ids.slice(0, 10))
+    for (const id of ids)
       expect(id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect([...ids].sort()).to.deep.equal(ids);
     expect(new Set(ids).size).to.equal(ids.length);
     const millis = parseInt(uuidv7().replace(/-/g, '').slice(0, 12), 16);
     expect(millis).to.be.closeTo(Date.now(), 5_000);
+  });
+
+  it('stays unique and sorted when one millisecond has more ids than its 12-bit counter holds', function () {
+    const now = Date.now() + 60_000; // ahead of every id made so far
+    const ids = Array.from({ length: 10_000 }, () => uuidv7(now));
+    expect([...ids].sort()).to.deep.equal(ids);
+    expect(new Set(ids).size).to.equal(ids.length);
+    const millisOf = (id: string) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    expect(millisOf(ids[0]!)).to.equal(now);
+    expect(millisOf(ids.at(-1)!)).to.be.greaterThan(now); // the counter ran over into the next millisecond
   });
 });
