@@ -25,7 +25,13 @@ export class MemoryQueue {
   readonly #consumers: MemoryConsumer[] = [];
   #nextConsumer = 0;
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #spaceWaiters: (() => void)[] = [];
+  /** Publishers waiting for room share one promise, resolved once the queue drains to `#lowWater`. */
+  #space: PromiseWithResolvers<void> | undefined;
+  /**
+   * Waiting publishers wake when the depth falls to three quarters of capacity, not at the first free
+   * slot: with a saturating publisher that is one wake-up per quarter queue instead of one per message.
+   */
+  readonly #lowWater: number;
   #pumping = false;
   #pumpAgain = false;
   #deadLetters: MemoryQueue | undefined;
@@ -33,7 +39,9 @@ export class MemoryQueue {
   constructor(
     readonly source: Source,
     readonly capacity: number,
-  ) {}
+  ) {
+    this.#lowWater = capacity - Math.ceil(capacity / 4);
+  }
 
   /** Messages waiting to be handed out (not in flight, not scheduled for a delayed retry). */
   get depth(): number {
@@ -48,9 +56,16 @@ export class MemoryQueue {
     return this.#deadLetters;
   }
 
+  /** Whether `count` more messages fit now, without overtaking publishers already waiting for room. */
+  hasRoomFor(count: number): boolean {
+    return this.#space === undefined && this.depth + count <= this.capacity;
+  }
+
+  /** Undefined when one more message fits; otherwise a promise of room (then ask again). */
   whenSpace(): Promise<void> | undefined {
-    if (this.depth < this.capacity) return undefined;
-    return new Promise((resolve) => this.#spaceWaiters.push(resolve));
+    if (this.#space === undefined && this.depth < this.capacity) return undefined;
+    this.#space ??= Promise.withResolvers<void>();
+    return this.#space.promise;
   }
 
   enqueue(envelope: Envelope, attempt = 1): void {
@@ -129,7 +144,10 @@ export class MemoryQueue {
   }
 
   #wakePublishers(): void {
-    while (this.#spaceWaiters.length > 0 && this.depth < this.capacity) this.#spaceWaiters.shift()!();
+    if (this.#space === undefined || this.depth > this.#lowWater) return;
+    const space = this.#space;
+    this.#space = undefined;
+    space.resolve();
   }
 
   /** A delivery of `key` is settled or released: let the next message of that key go. */
@@ -184,7 +202,8 @@ export class MemoryQueue {
   shutdown(): void {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    for (const wake of this.#spaceWaiters.splice(0)) wake();
+    this.#space?.resolve();
+    this.#space = undefined;
     this.#deadLetters?.shutdown();
   }
 }

@@ -106,7 +106,7 @@ export class MemoryTransport implements Transport {
         }
       }
       // The common case, room in every queue, enqueues without a promise per message.
-      if (targets.every((queue) => queue.depth + messages.length <= queue.capacity)) {
+      if (targets.every((queue) => queue.hasRoomFor(messages.length))) {
         for (const envelope of messages) for (const queue of targets) queue.enqueue(envelope);
         return DONE;
       }
