@@ -69,6 +69,8 @@ export class SerializerRegistry {
 
   /** The serializer that reads a body of `contentType`; a `DeserializationError` when there is none. */
   forContentType(contentType: string | undefined): Serializer {
+    const exact = contentType === undefined ? undefined : this.#byType.get(contentType);
+    if (exact !== undefined) return exact; // the common case, on every delivery
     // Parameters such as `; charset=utf-8` do not change the format.
     const bare = contentType?.split(';', 1)[0]!.trim().toLowerCase();
     const serializer = bare === undefined ? undefined : this.#byType.get(bare);
