@@ -267,7 +267,10 @@ export class Bus {
   ): Promise<OutboxMessage> {
     // Awaiting only what is a promise keeps the synchronous (JSON) path free of extra microtasks.
     const body = encoded instanceof Uint8Array ? encoded : await encoded;
-    const message = this.#buildMessage(contract, payload, body, contentType, options, cause);
+    const message: OutboxMessage = {
+      destination: destinationOf(contract),
+      envelope: this.#buildEnvelope(contract, payload, body, contentType, options, cause),
+    };
     const provisioning = this.#ensureDestination(message.destination, contract.ordered);
     if (provisioning !== undefined) await provisioning;
     return message;
@@ -287,7 +290,7 @@ export class Bus {
         encoded instanceof Uint8Array &&
         this.#ensureDestination(destination, contract.ordered) === undefined
       ) {
-        const message = this.#buildMessage(
+        const envelope = this.#buildEnvelope(
           contract,
           payload,
           encoded,
@@ -295,7 +298,7 @@ export class Bus {
           options,
           undefined,
         );
-        return this.transport.publish(message.destination, [message.envelope]);
+        return this.transport.publish(destination, [envelope]);
       }
       pending = this.#completeMessage(contract, payload, encoded, serializer.contentType, options, undefined);
     } catch (error) {
@@ -304,14 +307,14 @@ export class Bus {
     return pending.then((message) => this.transport.publish(message.destination, [message.envelope]));
   }
 
-  #buildMessage(
+  #buildEnvelope(
     contract: Contract,
     payload: unknown,
     body: Uint8Array,
     contentType: string,
     options: PublishOptions | undefined,
     cause: MessageContext | undefined,
-  ): OutboxMessage {
+  ): Envelope {
     const id = options?.id ?? uuidv7();
     const headers: Record<string, string> = {};
     if (options?.headers !== undefined) {
@@ -336,11 +339,9 @@ export class Bus {
     if (traceParent !== undefined) headers[Header.traceParent] ??= traceParent;
     if (options?.subject !== undefined) headers[Header.subject] = options.subject;
     const key = options?.key ?? contract.key?.(payload);
-    const envelope: Envelope =
-      key === undefined
-        ? { id, type: contract.type, headers, body }
-        : { id, type: contract.type, key, headers, body };
-    return { destination: destinationOf(contract), envelope };
+    return key === undefined
+      ? { id, type: contract.type, headers, body }
+      : { id, type: contract.type, key, headers, body };
   }
 
   /** Publishes messages now, grouped per destination, in order. */
@@ -470,21 +471,30 @@ export class Bus {
     return chain;
   }
 
-  async #invoke(binding: Binding, ctx: HandlingContext): Promise<void> {
-    outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
-    const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
-    const method = instance[binding.method];
-    if (typeof method !== 'function') {
-      throw new ConfigurationError(
-        'handlers',
-        `${binding.handlerClass.name}.${String(binding.method)} is not a method`,
+  /** Calls the handler method. Not `async`: a synchronous handler costs no extra promise or microtask. */
+  #invoke(binding: Binding, ctx: HandlingContext): Promise<void> {
+    try {
+      outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
+      const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
+      const method = instance[binding.method];
+      if (typeof method !== 'function') {
+        throw new ConfigurationError(
+          'handlers',
+          `${binding.handlerClass.name}.${String(binding.method)} is not a method`,
+        );
+      }
+      const result: unknown = (method as (payload: unknown, ctx: MessageContext) => unknown).call(
+        instance,
+        ctx.payload,
+        ctx.message,
       );
+      if (result instanceof Promise) return result as Promise<void>;
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
+        return Promise.resolve(result).then(() => undefined);
+      return DONE;
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
     }
-    await (method as (payload: unknown, ctx: MessageContext) => unknown).call(
-      instance,
-      ctx.payload,
-      ctx.message,
-    );
   }
 
   #topology(): Topology {
@@ -628,7 +638,9 @@ export class Bus {
         this.stats.duplicates++;
         return delivery.ack();
       }
-      if (this.#options.persistence === undefined) await this.dispatchOutgoing(outgoingOf(message));
+      const outgoing = outgoingOf(message);
+      if (this.#options.persistence === undefined && outgoing.length > 0)
+        await this.dispatchOutgoing(outgoing);
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
       return this.#fail(route, binding.policy, delivery, error);
@@ -696,6 +708,8 @@ export class Bus {
     });
   }
 }
+
+const DONE = Promise.resolve();
 
 const destinations = new WeakMap<Contract, Destination>();
 /** The destination of a contract, made once per contract (it is on every publish). */

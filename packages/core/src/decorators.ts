@@ -51,7 +51,11 @@ export function Subscriber(options: SubscriberOptions): ClassDecorator {
   };
 }
 
-type HandlerMethod<C extends Contract> = (payload: PayloadOf<C>, ctx: MessageContext) => Promise<void> | void;
+/** A handler may return nothing, a Promise, or any thenable (a query builder, another promise library). */
+type HandlerMethod<C extends Contract> = (
+  payload: PayloadOf<C>,
+  ctx: MessageContext,
+) => PromiseLike<void> | void;
 
 /** Marks a method as the handler of one event or command contract. */
 export function Handle<C extends Contract>(contract: C, options: HandleOptions = {}) {

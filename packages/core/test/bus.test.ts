@@ -300,6 +300,35 @@ describe('Bus', function () {
       expect(readFailure(dead!)).to.include({ code: 'NON_ERROR_THROWN' });
       expect(readFailure(dead!)!.message).to.contain('plain object');
     });
+
+    it('awaits a handler that returns a thenable that is not a Promise, and fails when it rejects', async function () {
+      const settledBy: string[] = [];
+      @Subscriber({ group: 'g' })
+      class Lazy {
+        @Handle(c.ProcessPayment, { retry: { attempts: 2 } })
+        pay(cmd: ProcessPaymentV1): PromiseLike<void> {
+          const thenable = {
+            then(onFulfilled: () => void, onRejected: (error: Error) => void) {
+              setImmediate(() => {
+                settledBy.push(cmd.orderId);
+                if (cmd.orderId === 'bad') onRejected(new Error('rejected by the thenable'));
+                else onFulfilled();
+              });
+            },
+          };
+          return thenable as unknown as PromiseLike<void>;
+        }
+      }
+      const b = bus({ handlers: [Lazy] });
+      await b.start();
+      await b.send(c.ProcessPayment, { orderId: 'good', amount: 1 });
+      await b.send(c.ProcessPayment, { orderId: 'bad', amount: 1 });
+      const [dead] = await deadLetters(queue(), 1);
+      expect(readFailure(dead!)!.message).to.equal('rejected by the thenable');
+      expect(b.stats.handled).to.equal(1);
+      expect(b.stats.retried).to.equal(1);
+      expect(settledBy.filter((id) => id === 'bad')).to.have.length(2);
+    });
   });
 
   it('fails a handler that runs past its timeout and aborts its signal', async function () {
