@@ -42,7 +42,15 @@ import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import type { SqsSnsTransportOptions } from '@omnibus/aws';
 import { ResourceNames, SqsSnsTransport } from '@omnibus/aws';
 import type { BrokerRound as Round, Tick } from './harness.js';
-import { Receiver, summarize as summary, findProcess, processCpuMicros, tick } from './harness.js';
+import {
+  Receiver,
+  summarize as summary,
+  findProcess,
+  measureBrokerRound,
+  processCpuMicros,
+  throughputRatios,
+  tick,
+} from './harness.js';
 import { printTable } from './table.js';
 
 /** The local moto process, to read its CPU time; undefined elsewhere. */
@@ -74,45 +82,9 @@ const clientConfig = { region, endpoint, credentials };
 /** A way to publish: sends `count` ticks with at most `window` in flight; returns the seconds taken. */
 type PublishAll = (count: number, window: number) => Promise<number>;
 
-async function phases(
-  messages: number,
-  receiver: Receiver,
-  publishAll: PublishAll,
-  startConsuming: () => Promise<void>,
-): Promise<Round> {
-  const publishSeconds = await publishAll(messages, WINDOW);
-  const drained = receiver.expect(messages);
-  let started = performance.now();
-  await startConsuming();
-  await drained;
-  const consumeSeconds = (performance.now() - started) / 1000;
-
-  const endToEnd = receiver.expect(messages);
-  const cpuBefore = process.cpuUsage();
-  const brokerBefore = brokerCpuMicros();
-  started = performance.now();
-  await publishAll(messages, WINDOW);
-  await endToEnd;
-  const endToEndSeconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  const brokerAfter = brokerCpuMicros();
-  const loaded = receiver.latencies;
-
-  const unloaded = receiver.expect(UNLOADED);
-  await publishAll(UNLOADED, 1);
-  await unloaded;
-  return {
-    publish: messages / publishSeconds,
-    consume: messages / consumeSeconds,
-    endToEnd: messages / endToEndSeconds,
-    clientCpu: (cpu.user + cpu.system) / messages,
-    brokerCpu:
-      brokerBefore === undefined || brokerAfter === undefined
-        ? undefined
-        : (brokerAfter - brokerBefore) / messages,
-    loaded,
-    unloaded: receiver.latencies,
-  };
+/** What every round here passes to `measureBrokerRound` besides how it publishes and consumes. */
+function shared(messages: number, receiver: Receiver) {
+  return { messages, receiver, window: WINDOW, unloaded: UNLOADED, brokerCpuMicros };
 }
 
 /** A fresh channel with one subscriber group, provisioned as the transport does. */
@@ -167,7 +139,11 @@ async function omnibusRound(messages: number): Promise<Round> {
     return (performance.now() - started) / 1000;
   };
   try {
-    return await phases(messages, receiver, publishAll, () => consumer.start());
+    return await measureBrokerRound({
+      ...shared(messages, receiver),
+      publishAll,
+      startConsuming: () => consumer.start(),
+    });
   } finally {
     await consumer.stop();
     await publisher.stop();
@@ -252,8 +228,12 @@ async function rawRound(messages: number, withAttributes: boolean): Promise<Roun
   };
 
   try {
-    return await phases(messages, receiver, publishAll, async () => {
-      for (let i = 0; i < POLLERS; i++) pollers.push(poll());
+    return await measureBrokerRound({
+      ...shared(messages, receiver),
+      publishAll,
+      startConsuming: async () => {
+        for (let i = 0; i < POLLERS; i++) pollers.push(poll());
+      },
     });
   } finally {
     stop.abort();
@@ -317,13 +297,7 @@ export async function run(args: readonly string[]): Promise<void> {
       `Latency: publish-to-handle, loaded = during the e2e run, p50/p99 = ${UNLOADED} sent one at a time`,
     rows,
   );
-  const ratios = (baseline: number) =>
-    (['publish msg/s', 'consume msg/s', 'e2e msg/s'] as const)
-      .map(
-        (column) =>
-          `${column.split(' ')[0]} ${((Number(rows[2]![column]) / Number(rows[baseline]![column])) * 100).toFixed(0)}%`,
-      )
-      .join(', ');
+  const ratios = (baseline: number) => throughputRatios(rows, 2, baseline);
   console.log(`Omnibus vs raw AWS SDK, bare message: ${ratios(0)} (target >= 90%).`);
   console.log(`Omnibus vs raw AWS SDK, same CloudEvents attributes: ${ratios(1)}.`);
 }

@@ -101,35 +101,123 @@ export function processCpuMicros(pid: string | undefined): number | undefined {
   }
 }
 
-/** One round of a broker benchmark with the broker's CPU measured (RabbitMQ, moto). */
-export interface BrokerRound {
+/** What every broker round measures, whatever else it adds. */
+export interface ThroughputRound {
   publish: number;
   consume: number;
   endToEnd: number;
-  /** CPU microseconds per message during the end-to-end phase. */
-  clientCpu: number;
-  brokerCpu: number | undefined;
   loaded: number[];
   unloaded: number[];
 }
 
-/** The table row of a run: medians over its rounds, latencies of the median round and of all unloaded sends. */
-export function summarize(name: string, rounds: readonly BrokerRound[]) {
-  const pick = (f: (r: BrokerRound) => number) => Math.round(median(rounds.map(f)));
-  const brokerCpu = rounds.map((r) => r.brokerCpu).filter((cpu) => cpu !== undefined);
+/** One round of a broker benchmark with the broker's CPU measured (RabbitMQ, moto). */
+export interface BrokerRound extends ThroughputRound {
+  /** CPU microseconds per message during the end-to-end phase. */
+  clientCpu: number;
+  brokerCpu: number | undefined;
+}
+
+/** The median of `f` over the rounds, rounded. */
+export function medianOf<R>(rounds: readonly R[], f: (round: R) => number): number {
+  return Math.round(median(rounds.map(f)));
+}
+
+/**
+ * The columns every broker table has: median throughputs over the rounds, latencies of the median round
+ * (loaded) and of all unloaded sends.
+ */
+export function throughputColumns(rounds: readonly ThroughputRound[]) {
   const middle = rounds.map((r) => r.endToEnd).indexOf(median(rounds.map((r) => r.endToEnd)));
   const loaded = [...rounds[middle]!.loaded].sort((a, b) => a - b);
   const unloaded = rounds.flatMap((r) => r.unloaded).sort((a, b) => a - b);
   return {
-    run: name,
-    'publish msg/s': pick((r) => r.publish),
-    'consume msg/s': pick((r) => r.consume),
-    'e2e msg/s': pick((r) => r.endToEnd),
+    'publish msg/s': medianOf(rounds, (r) => r.publish),
+    'consume msg/s': medianOf(rounds, (r) => r.consume),
+    'e2e msg/s': medianOf(rounds, (r) => r.endToEnd),
     'loaded p50 ms': percentile(loaded, 50),
     'loaded p99 ms': percentile(loaded, 99),
     'p50 ms': percentile(unloaded, 50),
     'p99 ms': percentile(unloaded, 99),
-    'client µs/msg': pick((r) => r.clientCpu),
+  };
+}
+
+/** The table row of a run with client and broker CPU (RabbitMQ, moto). */
+export function summarize(name: string, rounds: readonly BrokerRound[]) {
+  const brokerCpu = rounds.map((r) => r.brokerCpu).filter((cpu) => cpu !== undefined);
+  return {
+    run: name,
+    ...throughputColumns(rounds),
+    'client µs/msg': medianOf(rounds, (r) => r.clientCpu),
     'broker µs/msg': brokerCpu.length === 0 ? 'n/a' : Math.round(median(brokerCpu)),
   };
+}
+
+/** The phases of a broker round, in order; what differs between brokers is passed in. */
+export interface BrokerPhases {
+  readonly messages: number;
+  readonly receiver: Receiver;
+  /** Sends `count` ticks with at most `window` unconfirmed; returns the seconds taken. */
+  readonly publishAll: (count: number, window: number) => Promise<number>;
+  readonly startConsuming: () => Promise<void>;
+  /** Unconfirmed publishes allowed in the loaded phases. */
+  readonly window: number;
+  /** Messages sent one at a time for the unloaded latency. */
+  readonly unloaded: number;
+  /** The broker process's CPU time so far, when it can be read. */
+  readonly brokerCpuMicros: () => number | undefined;
+}
+
+/**
+ * One round: publish `messages` with nobody consuming; start consuming and time the drain; publish and
+ * consume at once (end to end, with client and broker CPU); then `unloaded` sends one at a time.
+ */
+export async function measureBrokerRound(phases: BrokerPhases): Promise<BrokerRound> {
+  const { messages, receiver, publishAll, window } = phases;
+  const publishSeconds = await publishAll(messages, window);
+  const drained = receiver.expect(messages);
+  let started = performance.now();
+  await phases.startConsuming();
+  await drained;
+  const consumeSeconds = (performance.now() - started) / 1000;
+
+  const endToEnd = receiver.expect(messages);
+  const cpuBefore = process.cpuUsage();
+  const brokerBefore = phases.brokerCpuMicros();
+  started = performance.now();
+  await publishAll(messages, window);
+  await endToEnd;
+  const endToEndSeconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const brokerAfter = phases.brokerCpuMicros();
+  const loaded = receiver.latencies;
+
+  const unloaded = receiver.expect(phases.unloaded);
+  await publishAll(phases.unloaded, 1);
+  await unloaded;
+  return {
+    publish: messages / publishSeconds,
+    consume: messages / consumeSeconds,
+    endToEnd: messages / endToEndSeconds,
+    clientCpu: (cpu.user + cpu.system) / messages,
+    brokerCpu:
+      brokerBefore === undefined || brokerAfter === undefined
+        ? undefined
+        : (brokerAfter - brokerBefore) / messages,
+    loaded,
+    unloaded: receiver.latencies,
+  };
+}
+
+/** "publish 97%, consume 105%, e2e 101%": row `subject`'s throughput columns as a share of row `baseline`'s. */
+export function throughputRatios(
+  rows: readonly Record<string, string | number>[],
+  subject: number,
+  baseline: number,
+): string {
+  return (['publish msg/s', 'consume msg/s', 'e2e msg/s'] as const)
+    .map(
+      (column) =>
+        `${column.split(' ')[0]} ${((Number(rows[subject]![column]) / Number(rows[baseline]![column])) * 100).toFixed(0)}%`,
+    )
+    .join(', ');
 }

@@ -24,9 +24,15 @@ import type { Message } from '@google-cloud/pubsub';
 import { Duration, PubSub, SubscriptionCloseBehaviors } from '@google-cloud/pubsub';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import { PubSubTransport } from '@omnibus/gcp-pubsub';
-import type { Tick } from './harness.js';
-import { Receiver, median, publishWindowed as publishAll } from './harness.js';
-import { percentile, printTable } from './table.js';
+import type { ThroughputRound, Tick } from './harness.js';
+import {
+  Receiver,
+  medianOf,
+  publishWindowed as publishAll,
+  throughputColumns,
+  throughputRatios,
+} from './harness.js';
+import { printTable } from './table.js';
 
 const emulatorHost = process.env.PUBSUB_EMULATOR_HOST ?? '127.0.0.1:8085';
 const WINDOW = 256;
@@ -37,15 +43,10 @@ const MAX_DELIVERIES = 6;
 const BATCHING = { maxMessages: 100, maxMilliseconds: 10, maxBytes: 1024 * 1024 };
 const TYPE = 'bench.Ticked';
 
-interface Round {
-  publish: number;
-  consume: number;
+interface Round extends ThroughputRound {
   /** CPU time of this process (client side only; the emulator runs apart) per message, in µs. */
   publishCpu: number;
   consumeCpu: number;
-  endToEnd: number;
-  loaded: number[];
-  unloaded: number[];
 }
 
 /** How to publish: to the channel the consumer reads, or to one nobody subscribes to (publish-only phase). */
@@ -223,21 +224,11 @@ async function deleteProject(projectId: string): Promise<void> {
 }
 
 function summary(name: string, rounds: Round[]) {
-  const pick = (f: (r: Round) => number) => Math.round(median(rounds.map(f)));
-  const middle = rounds.map((r) => r.endToEnd).indexOf(median(rounds.map((r) => r.endToEnd)));
-  const loaded = [...rounds[middle]!.loaded].sort((a, b) => a - b);
-  const unloaded = rounds.flatMap((r) => r.unloaded).sort((a, b) => a - b);
   return {
     run: name,
-    'publish msg/s': pick((r) => r.publish),
-    'consume msg/s': pick((r) => r.consume),
-    'e2e msg/s': pick((r) => r.endToEnd),
-    'publish cpu µs/msg': pick((r) => r.publishCpu),
-    'consume cpu µs/msg': pick((r) => r.consumeCpu),
-    'loaded p50 ms': percentile(loaded, 50),
-    'loaded p99 ms': percentile(loaded, 99),
-    'p50 ms': percentile(unloaded, 50),
-    'p99 ms': percentile(unloaded, 99),
+    ...throughputColumns(rounds),
+    'publish cpu µs/msg': medianOf(rounds, (r) => r.publishCpu),
+    'consume cpu µs/msg': medianOf(rounds, (r) => r.consumeCpu),
   };
 }
 
@@ -275,11 +266,7 @@ export async function run(args: readonly string[]): Promise<void> {
       `Latency: publish-to-handle, loaded = during the e2e run, p50/p99 = ${UNLOADED} sent one at a time`,
     rows,
   );
-  const ratios = (base: number) => {
-    const ratio = (column: 'publish msg/s' | 'consume msg/s' | 'e2e msg/s') =>
-      `${column.split(' ')[0]} ${((Number(rows[2]![column]) / Number(rows[base]![column])) * 100).toFixed(0)}%`;
-    return `${ratio('publish msg/s')}, ${ratio('consume msg/s')}, ${ratio('e2e msg/s')}`;
-  };
+  const ratios = (baseline: number) => throughputRatios(rows, 2, baseline);
   console.log(
     `Omnibus vs raw @google-cloud/pubsub: ${ratios(0)}; vs raw with the same attributes: ${ratios(1)} (target >= 90%).\n` +
       'pstest hands each streaming pull about one message per 10 ms delivery tick (the client opens 5 streams),\n' +

@@ -18,7 +18,6 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { connect } from 'amqplib';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
@@ -28,7 +27,9 @@ import {
   Receiver,
   summarize as summary,
   findProcess,
+  measureBrokerRound,
   processCpuMicros,
+  throughputRatios,
   publishWindowed as publishAll,
 } from './harness.js';
 import { printTable } from './table.js';
@@ -43,45 +44,9 @@ const PREFETCH = 64;
 const UNLOADED = 1_000;
 const TYPE = 'bench.Ticked';
 
-async function phases(
-  messages: number,
-  receiver: Receiver,
-  publish: (t: Tick) => Promise<void>,
-  startConsuming: () => Promise<void>,
-): Promise<Round> {
-  const publishSeconds = await publishAll(messages, WINDOW, publish);
-  const drained = receiver.expect(messages);
-  let started = performance.now();
-  await startConsuming();
-  await drained;
-  const consumeSeconds = (performance.now() - started) / 1000;
-
-  const endToEnd = receiver.expect(messages);
-  const cpuBefore = process.cpuUsage();
-  const brokerBefore = brokerCpuMicros();
-  started = performance.now();
-  await publishAll(messages, WINDOW, publish);
-  await endToEnd;
-  const endToEndSeconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  const brokerAfter = brokerCpuMicros();
-  const loaded = receiver.latencies;
-
-  const unloaded = receiver.expect(UNLOADED);
-  await publishAll(UNLOADED, 1, publish);
-  await unloaded;
-  return {
-    publish: messages / publishSeconds,
-    consume: messages / consumeSeconds,
-    endToEnd: messages / endToEndSeconds,
-    clientCpu: (cpu.user + cpu.system) / messages,
-    brokerCpu:
-      brokerBefore === undefined || brokerAfter === undefined
-        ? undefined
-        : (brokerAfter - brokerBefore) / messages,
-    loaded,
-    unloaded: receiver.latencies,
-  };
+/** What every round here passes to `measureBrokerRound` besides how it publishes and consumes. */
+function shared(messages: number, receiver: Receiver) {
+  return { messages, receiver, window: WINDOW, unloaded: UNLOADED, brokerCpuMicros };
 }
 
 async function omnibusRound(messages: number, names: string[]): Promise<Round> {
@@ -109,12 +74,11 @@ async function omnibusRound(messages: number, names: string[]): Promise<Round> {
     subscriptions: [{ channel, group, types: [TYPE] }],
   });
   try {
-    return await phases(
-      messages,
-      receiver,
-      (t) => publisher.publish(Ticked, t),
-      () => consumer.start(),
-    );
+    return await measureBrokerRound({
+      ...shared(messages, receiver),
+      publishAll: (count, window) => publishAll(count, window, (t) => publisher.publish(Ticked, t)),
+      startConsuming: () => consumer.start(),
+    });
   } finally {
     await consumer.stop();
     await publisher.stop();
@@ -172,19 +136,23 @@ async function rawRound(messages: number, names: string[], withHeaders: boolean)
     await confirmed;
   };
   try {
-    return await phases(messages, receiver, publish, async () => {
-      const channel = await consuming.createChannel();
-      consumerChannel = channel;
-      await channel.prefetch(PREFETCH);
-      await channel.consume(
-        queue,
-        (message) => {
-          if (message === null) return;
-          receiver.receive(JSON.parse(message.content.toString('utf8')) as Tick);
-          channel.ack(message);
-        },
-        { noAck: false },
-      );
+    return await measureBrokerRound({
+      ...shared(messages, receiver),
+      publishAll: (count, window) => publishAll(count, window, publish),
+      startConsuming: async () => {
+        const channel = await consuming.createChannel();
+        consumerChannel = channel;
+        await channel.prefetch(PREFETCH);
+        await channel.consume(
+          queue,
+          (message) => {
+            if (message === null) return;
+            receiver.receive(JSON.parse(message.content.toString('utf8')) as Tick);
+            channel.ack(message);
+          },
+          { noAck: false },
+        );
+      },
     });
   } finally {
     await consumerChannel?.close();
@@ -233,13 +201,7 @@ export async function run(args: readonly string[]): Promise<void> {
       `Latency: publish-to-handle, loaded = during the e2e run, p50/p99 = ${UNLOADED} sent one at a time`,
     rows,
   );
-  const ratios = (baseline: number) =>
-    (['publish msg/s', 'consume msg/s', 'e2e msg/s'] as const)
-      .map(
-        (column) =>
-          `${column.split(' ')[0]} ${((Number(rows[2]![column]) / Number(rows[baseline]![column])) * 100).toFixed(0)}%`,
-      )
-      .join(', ');
+  const ratios = (baseline: number) => throughputRatios(rows, 2, baseline);
   console.log(`Omnibus vs raw amqplib, bare message: ${ratios(0)} (target >= 90%).`);
   console.log(`Omnibus vs raw amqplib, same CloudEvents headers: ${ratios(1)}.`);
 }
