@@ -28,8 +28,10 @@ export class MemoryQueue {
   /** Publishers waiting for room share one promise, resolved once the queue drains to `#lowWater`. */
   #space: PromiseWithResolvers<void> | undefined;
   /**
-   * Waiting publishers wake when the depth falls to three quarters of capacity, not at the first free
-   * slot: with a saturating publisher that is one wake-up per quarter queue instead of one per message.
+   * Waiting publishers wake once the queue has room for a batch (a quarter of it, at most 256 messages),
+   * not at the first free slot: with a saturating publisher that is one wake-up per batch instead of one
+   * per message. The batch is capped so that a handler publishing into its own full queue waits for
+   * little more than a free slot.
    */
   readonly #lowWater: number;
   #pumping = false;
@@ -40,7 +42,7 @@ export class MemoryQueue {
     readonly source: Source,
     readonly capacity: number,
   ) {
-    this.#lowWater = capacity - Math.ceil(capacity / 4);
+    this.#lowWater = capacity - Math.max(1, Math.min(256, Math.floor(capacity / 4)));
   }
 
   /** Messages waiting to be handed out (not in flight, not scheduled for a delayed retry). */
@@ -144,8 +146,26 @@ export class MemoryQueue {
   }
 
   #wakePublishers(): void {
-    if (this.#space === undefined || this.depth > this.#lowWater) return;
-    const space = this.#space;
+    if (this.#space === undefined) return;
+    if (this.depth <= this.#lowWater) {
+      this.#resolveSpace();
+    } else if (this.depth < this.capacity && !this.#wakeScheduled) {
+      // The waiters may be the consumers themselves (handlers publishing into their own full queue): then
+      // nothing else drains it, and a whole batch never fits. Let them in at the next turn of the event
+      // loop, once everything that can run has run.
+      this.#wakeScheduled = true;
+      setImmediate(this.#wakeIfRoom);
+    }
+  }
+
+  #wakeScheduled = false;
+  readonly #wakeIfRoom = (): void => {
+    this.#wakeScheduled = false;
+    if (this.#space !== undefined && this.depth < this.capacity) this.#resolveSpace();
+  };
+
+  #resolveSpace(): void {
+    const space = this.#space!;
     this.#space = undefined;
     space.resolve();
   }

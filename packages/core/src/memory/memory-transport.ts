@@ -186,7 +186,14 @@ export class MemoryTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Queues before consumers, to reject publishers waiting for room: they may be handlers the consumers
+    // wait for. And after, for the delayed retries those handlers scheduled while finishing.
+    this.#shutdownQueues();
     await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+    this.#shutdownQueues();
+  }
+
+  #shutdownQueues(): void {
     for (const groups of this.#channels.values()) for (const queue of groups.values()) queue.shutdown();
     for (const queue of this.#queues.values()) queue.shutdown();
   }
