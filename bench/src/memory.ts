@@ -20,6 +20,8 @@ const Ticked = defineEvent<Tick>({ type: 'bench.Ticked', channel: 'bench' });
 const PAD = 'x'.repeat(256 - JSON.stringify({ sentAt: performance.now(), seq: 1_000_000, pad: '' }).length);
 
 const gc = (globalThis as { gc?: () => void }).gc;
+/** End-to-end messages per second the default pipeline must reach on one core. */
+const TARGET = 200_000;
 
 interface Result {
   name: string;
@@ -108,8 +110,10 @@ export async function run(args: readonly string[]): Promise<void> {
     `In-memory bus, ${messages.toLocaleString('en-US')} messages of 256 bytes (one process, one core)`,
     [row(bus), row(emitter)],
   );
+  const busRate = messages / bus.seconds;
   console.log(
-    `Omnibus at ${(((bus.seconds ? messages / bus.seconds : 0) / (messages / emitter.seconds)) * 100).toFixed(0)}% of the bare emitter.`,
+    `Omnibus at ${((busRate / (messages / emitter.seconds)) * 100).toFixed(0)}% of the bare emitter; ` +
+      `target ${TARGET.toLocaleString('en-US')} msg/s ${busRate >= TARGET ? 'met' : 'NOT met'}.`,
   );
 
   const million = 1_000_000;
@@ -127,7 +131,9 @@ export async function run(args: readonly string[]): Promise<void> {
     `1,000,000 messages: heap after warm-up (${gc ? 'gc before each sample' : 'run node with --expose-gc for exact figures'})`,
     [...heap.map((h) => ({ handled: h.handled, 'heap MB': h.heapMB }))],
   );
+  const longRate = million / long.seconds;
   console.log(
-    `1M run: ${Math.round(million / long.seconds).toLocaleString('en-US')} msg/s; heap growth after warm-up ${growth.toFixed(1)} MB (target < 50 MB).`,
+    `1M run: ${Math.round(longRate).toLocaleString('en-US')} msg/s (target ${longRate >= TARGET ? 'met' : 'NOT met'}); ` +
+      `heap growth after warm-up ${growth.toFixed(1)} MB (target < 50 MB: ${growth < 50 ? 'met' : 'NOT met'}).`,
   );
 }
