@@ -25,13 +25,12 @@ export class MemoryQueue {
   readonly #consumers: MemoryConsumer[] = [];
   #nextConsumer = 0;
   readonly #timers = new Set<NodeJS.Timeout>();
-  /** Publishers waiting for room share one promise, resolved once the queue drains to `#lowWater`. */
+  /** Publishers waiting for room share one promise; `#wakePublishers` says when it resolves. */
   #space: PromiseWithResolvers<void> | undefined;
   /**
    * Waiting publishers wake once the queue has room for a batch (a quarter of it, at most 256 messages),
    * not at the first free slot: with a saturating publisher that is one wake-up per batch instead of one
-   * per message. The batch is capped so that a handler publishing into its own full queue waits for
-   * little more than a free slot.
+   * per message.
    */
   readonly #lowWater: number;
   #pumping = false;
