@@ -1,7 +1,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import type { Logger, Persistence } from '@omnibus/core';
 import { ConfigurationError, silentLogger, toOmnibusError } from '@omnibus/core';
-import { persistenceError } from './sqlite-errors.js';
+import { persistenceError, sqliteErrorCode } from './sqlite-errors.js';
 import { SqliteInbox } from './sqlite-inbox.js';
 import { applySqliteMigrations, outboxInboxMigrations } from './sqlite-migrations.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
@@ -133,10 +133,32 @@ function openDatabase(path: string, busyTimeoutMs: number): DatabaseSync {
     throw persistenceError(error, `open ${path}`);
   }
   try {
-    database.exec('PRAGMA journal_mode = WAL');
+    enableWal(database, busyTimeoutMs);
   } catch (error) {
     database.close();
     throw persistenceError(error, 'enable WAL');
   }
   return database;
+}
+
+const SQLITE_BUSY = 5;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Switches a file to WAL, waiting up to `busyTimeoutMs` for other connections. SQLite does not call the
+ * busy handler here when another connection holds the write lock of a file still in rollback mode (that
+ * wait could deadlock), it fails at once: that is what several processes opening a new file at the same
+ * moment meet. So it retries until the busy timeout. It blocks, as the busy timeout itself does.
+ */
+function enableWal(database: DatabaseSync, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let waitMs = 1; ; waitMs = Math.min(waitMs * 2, 25)) {
+    try {
+      database.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (error) {
+      if (sqliteErrorCode(error) !== SQLITE_BUSY || Date.now() >= deadline) throw error;
+    }
+    Atomics.wait(pause, 0, 0, Math.min(waitMs, Math.max(1, deadline - Date.now())));
+  }
 }

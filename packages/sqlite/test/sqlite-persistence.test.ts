@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Envelope, EventContract, MessageContext, OutboxMessage } from '@omnibus/core';
 import {
   Bus,
@@ -115,6 +116,38 @@ describe('SqlitePersistence', function () {
       expect(() => new SqlitePersistence({ path, inboxRetentionMs: 0 }))
         .to.throw(ConfigurationError)
         .with.property('field', 'inboxRetentionMs');
+    });
+
+    it('opens a new file while another connection holds its write lock, waiting as a write does', async function () {
+      // Switching a new file to WAL under another connection's write lock fails at once in SQLite (no busy
+      // wait): several processes starting on one new file met "database is locked" here.
+      const holder = new Worker(
+        `const { DatabaseSync } = require('node:sqlite');
+         const { parentPort, workerData } = require('node:worker_threads');
+         const database = new DatabaseSync(workerData);
+         database.exec('BEGIN IMMEDIATE; CREATE TABLE held (x)');
+         parentPort.postMessage('locked');
+         setTimeout(() => { database.exec('COMMIT'); database.close(); }, 300);`,
+        { eval: true, workerData: path },
+      );
+      cleanup.push(async () => {
+        await holder.terminate();
+      });
+      await once(holder, 'message');
+      const persistence = await open();
+      expect(persistence.database.prepare('PRAGMA journal_mode').get()!.journal_mode).to.equal('wal');
+      expect(
+        persistence.database.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'held'").get()!.n,
+      ).to.equal(1);
+
+      const other = join(directory, 'other.db');
+      const lock = new DatabaseSync(other);
+      lock.exec('BEGIN IMMEDIATE');
+      expect(() => new SqlitePersistence({ path: other, busyTimeoutMs: 50 }))
+        .to.throw()
+        .with.property('code', 'PERSISTENCE_UNAVAILABLE');
+      lock.exec('ROLLBACK');
+      lock.close();
     });
   });
 
