@@ -4,3 +4,10 @@ export { uniqueName } from './names.js';
 export { waitFor, type WaitOptions } from './wait-for.js';
 export { IpcTransport, bridgeIpc, type BridgeOptions } from './ipc-transport.js';
 export { collectChannel } from './collect.js';
+export {
+  runPersistenceConformance,
+  type PersistenceConformanceOptions,
+  type PersistenceUnderTest,
+  type PersistenceWithOutage,
+} from './persistence-conformance.js';
+export { serveOutboxRelay, type RelayProcessModule } from './relay-process.js';
