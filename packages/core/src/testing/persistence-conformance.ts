@@ -15,8 +15,7 @@ import type { Destination } from '../transport.js';
 import { collectChannel } from './collect.js';
 import { bridgeIpc } from './ipc-transport.js';
 import { uniqueName } from './names.js';
-import type { RelayProcessModule } from './relay-process.js';
-import type { RelayProcessOptions } from './relay-process.js';
+import type { RelayProcessModule, RelayProcessOptions } from './relay-process.js';
 import { forkRelayProcess, relayProcessReady, stopRelayProcess } from './relay-process.js';
 import { waitFor } from './wait-for.js';
 
