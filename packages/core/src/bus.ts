@@ -1,4 +1,5 @@
 import { exponential } from './backoff.js';
+import { DONE } from './done.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
 import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
@@ -67,7 +68,10 @@ interface Route {
   consumer?: Consumer;
   stopping: AbortController;
   inFlight: number;
-  /** Resolves the sink call of each delivery in flight; `stop` resolves them all at the drain deadline. */
+  /**
+   * One per pending step of a handling (handler, asynchronous decode, dispatch, settle): `stop` resolves
+   * them all at the drain deadline, so every sink call returns even if a handler never does.
+   */
   readonly releases: Set<() => void>;
 }
 
@@ -552,35 +556,54 @@ export class Bus {
     return provisioned;
   }
 
-  /** The transport's sink: settles when the handling does, or when `stop` abandons it. */
+  /** The transport's sink: returns when the handling has settled its delivery, or `stop` abandoned it. */
   #sink(route: Route, delivery: Delivery): Promise<void> {
     route.inFlight++;
     this.stats.received++;
-    return new Promise<void>((resolve) => {
-      route.releases.add(resolve);
-      this.#handle(route, delivery).then(
-        () => this.#handled(route, resolve),
+    return this.#handle(route, delivery).then(
+      () => this.#handled(route),
+      (error: unknown) => {
+        // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
+        this.#logger.error(
+          {
+            messageId: delivery.envelope.id,
+            source: describeSource(route.source),
+            error: toOmnibusError(error).message,
+          },
+          'could not settle delivery',
+        );
+        this.#handled(route);
+      },
+    );
+  }
+
+  #handled(route: Route): void {
+    route.inFlight--;
+    if (route.inFlight === 0) this.#drained?.();
+  }
+
+  /**
+   * `step` itself when it is already settled (`DONE`: a synchronous handler, the memory transport's
+   * settle), else a promise that settles with it or, at the drain deadline, when `stop` abandons the
+   * route's handlings (then it resolves undefined and the handling returns without settling). Every
+   * await of `#handle` goes through here, so a step that never ends cannot hang `stop`.
+   */
+  #abandonable<T>(route: Route, step: Promise<T>): Promise<T | undefined> {
+    if (step === DONE) return step;
+    return new Promise<T | undefined>((resolve, reject) => {
+      const release = (): void => resolve(undefined);
+      route.releases.add(release);
+      step.then(
+        (value) => {
+          route.releases.delete(release);
+          resolve(value);
+        },
         (error: unknown) => {
-          // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
-          this.#logger.error(
-            {
-              messageId: delivery.envelope.id,
-              source: describeSource(route.source),
-              error: toOmnibusError(error).message,
-            },
-            'could not settle delivery',
-          );
-          this.#handled(route, resolve);
+          route.releases.delete(release);
+          reject(error instanceof Error ? error : toOmnibusError(error));
         },
       );
     });
-  }
-
-  #handled(route: Route, release: () => void): void {
-    route.releases.delete(release);
-    route.inFlight--;
-    if (route.inFlight === 0) this.#drained?.();
-    release();
   }
 
   async #handle(route: Route, delivery: Delivery): Promise<void> {
@@ -588,20 +611,26 @@ export class Bus {
     const target = envelope.headers[Header.targetGroup];
     if (target !== undefined && route.source.kind === 'subscription' && target !== route.group) {
       this.stats.notForThisGroup++;
-      return delivery.ack();
+      return this.#abandonable(route, delivery.ack());
     }
     if (!envelope.type) {
-      return this.#deadLetter(
+      return this.#abandonable(
         route,
-        delivery,
-        new DeserializationError('message has no type', { code: 'MISSING_HEADER' }),
+        this.#deadLetter(
+          route,
+          delivery,
+          new DeserializationError('message has no type', { code: 'MISSING_HEADER' }),
+        ),
       );
     }
     if (!envelope.id) {
-      return this.#deadLetter(
+      return this.#abandonable(
         route,
-        delivery,
-        new DeserializationError('message has no id', { code: 'MISSING_HEADER' }),
+        this.#deadLetter(
+          route,
+          delivery,
+          new DeserializationError('message has no id', { code: 'MISSING_HEADER' }),
+        ),
       );
     }
     const binding = route.bindings.get(envelope.type);
@@ -611,17 +640,20 @@ export class Bus {
         { type: envelope.type, source: describeSource(route.source) },
         'no handler for type: acked',
       );
-      return delivery.ack();
+      return this.#abandonable(route, delivery.ack());
     }
     let payload: unknown;
     try {
       const serializer = this.#serializers.forContentType(envelope.headers[Header.contentType]);
       payload = serializer.decode(envelope.body, binding.contract);
-      if (payload instanceof Promise) payload = await payload;
+      if (payload instanceof Promise) {
+        payload = await this.#abandonable(route, payload as Promise<unknown>);
+        if (route.stopping.signal.aborted) return; // abandoned at the drain deadline
+      }
     } catch (error) {
       // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
       // registry that is briefly unreachable) is retried like a handler failure.
-      return this.#fail(route, binding.policy, delivery, error);
+      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
     }
     const message = new HandlerMessageContext(this, delivery, route, envelope);
     const ctx: HandlingContext & { [DUPLICATE]?: boolean } = {
@@ -633,21 +665,23 @@ export class Bus {
       message,
     };
     try {
-      await binding.run(ctx);
+      await this.#abandonable(route, binding.run(ctx));
+      if (route.stopping.signal.aborted) return; // abandoned at the drain deadline: its consumer is gone
       if (ctx[DUPLICATE] === true) {
         this.stats.duplicates++;
-        return delivery.ack();
+        return this.#abandonable(route, delivery.ack());
       }
       const outgoing = outgoingOf(message);
-      if (this.#options.persistence === undefined && outgoing.length > 0)
-        await this.dispatchOutgoing(outgoing);
+      if (this.#options.persistence === undefined && outgoing.length > 0) {
+        await this.#abandonable(route, this.dispatchOutgoing(outgoing));
+        if (route.stopping.signal.aborted) return;
+      }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
-      return this.#fail(route, binding.policy, delivery, error);
+      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
     }
-    if (route.stopping.signal.aborted) return; // abandoned at the drain deadline: its consumer is gone
     this.stats.handled++;
-    return delivery.ack();
+    return this.#abandonable(route, delivery.ack());
   }
 
   async #fail(
@@ -708,8 +742,6 @@ export class Bus {
     });
   }
 }
-
-const DONE = Promise.resolve();
 
 const destinations = new WeakMap<Contract, Destination>();
 /** The destination of a contract, made once per contract (it is on every publish). */

@@ -1,7 +1,14 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import { Container, inject, injectable } from 'inversify';
-import type { Envelope, MessageContext } from '../src/index.js';
+import type {
+  Consumer,
+  ConsumeOptions,
+  DeliverySink,
+  Envelope,
+  MessageContext,
+  Source,
+} from '../src/index.js';
 import {
   Bus,
   ConfigurationError,
@@ -449,6 +456,61 @@ describe('Bus', function () {
     await waitFor(async () => (await inFlight()) === 0, { message: 'the abandoned handler to return' });
     expect(b.stats.handled, 'an abandoned handling is not acked').to.equal(0);
     expect(transport.depth({ kind: 'queue', queue: c.ProcessPayment.queue })).to.equal(1);
+  });
+
+  it('does not hang on a settle or an asynchronous decode that never ends: both are abandoned at the drain deadline', async function () {
+    // A broker whose acks never return (its connection hangs) ...
+    class HangingAcks extends MemoryTransport {
+      override consume(source: Source, sink: DeliverySink, options: ConsumeOptions): Promise<Consumer> {
+        return super.consume(
+          source,
+          (delivery) =>
+            sink({
+              envelope: delivery.envelope,
+              attempt: delivery.attempt,
+              receivedAt: delivery.receivedAt,
+              ack: () => new Promise<void>(() => undefined),
+              retry: (delayMs) => delivery.retry(delayMs),
+              deadLetter: (failure) => delivery.deadLetter(failure),
+            }),
+          options,
+        );
+      }
+    }
+    // ... and a decoder that never answers (a schema registry that hangs).
+    const stuck = {
+      contentType: 'application/x-stuck',
+      encode: (payload: unknown) => Buffer.from(JSON.stringify(payload)),
+      decode: () => new Promise<never>(() => undefined),
+    };
+    const Stuck = defineCommand<ProcessPaymentV1>({
+      type: 'payments.Stuck',
+      queue: c.ProcessPayment.queue,
+      contentType: stuck.contentType,
+    });
+    const handled: string[] = [];
+    @Subscriber({ group: 'g' })
+    class Payments {
+      @Handle(c.ProcessPayment)
+      pay(cmd: ProcessPaymentV1) {
+        handled.push(cmd.orderId);
+      }
+      @Handle(Stuck)
+      stuck() {
+        handled.push('never');
+      }
+    }
+    const hanging = new HangingAcks();
+    const b = bus({ transport: hanging, handlers: [Payments], serializers: [stuck], drainTimeoutMs: 50 });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    await b.send(Stuck, { orderId: 's', amount: 1 });
+    await waitFor(() => handled.length === 1 && b.stats.received === 2, { message: 'both deliveries taken' });
+    await b.stop();
+    expect(handled).to.deep.equal(['o']);
+    // Neither was settled: both went back to the queue when the consumer closed.
+    expect(hanging.depth({ kind: 'queue', queue: c.ProcessPayment.queue })).to.equal(2);
+    await hanging.close();
   });
 
   it('encodes a payload once through an asynchronous serializer, and rejects with its error', async function () {

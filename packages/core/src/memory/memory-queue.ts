@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope.js';
+import { DONE } from '../done.js';
 import { withFailureHeaders } from '../dead-letter.js';
 import type { Consumer, Delivery, DeliverySink, Failure, Source } from '../transport.js';
 
@@ -6,8 +7,6 @@ interface Item {
   readonly envelope: Envelope;
   readonly attempt: number;
 }
-
-const DONE = Promise.resolve();
 
 /**
  * One queue of the in-memory broker: a subscriber group's queue, a command queue, or a dead-letter queue.

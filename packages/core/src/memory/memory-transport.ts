@@ -1,4 +1,5 @@
 import type { Envelope } from '../envelope.js';
+import { DONE } from '../done.js';
 import { envelopeSize } from '../envelope.js';
 import { ConfigurationError, TransportError } from '../errors.js';
 import type {
@@ -203,8 +204,6 @@ export class MemoryTransport implements Transport {
       throw new TransportError('memory transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
   }
 }
-
-const DONE = Promise.resolve();
 
 function notProvisioned(what: string): TransportError {
   return new TransportError(`${what} is not provisioned`, { code: 'NOT_PROVISIONED', retriable: false });
