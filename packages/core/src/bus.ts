@@ -590,6 +590,11 @@ export class Bus {
    */
   #abandonable<T>(route: Route, step: Promise<T>): Promise<T | undefined> {
     if (step === DONE) return step;
+    if (route.stopping.signal.aborted) {
+      // Past the deadline nothing is waited for (the releases are spent): a step begun now is let go.
+      step.catch(() => undefined);
+      return ABANDONED;
+    }
     return new Promise<T | undefined>((resolve, reject) => {
       const release = (): void => resolve(undefined);
       route.releases.add(release);
@@ -651,6 +656,7 @@ export class Bus {
         if (route.stopping.signal.aborted) return; // abandoned at the drain deadline
       }
     } catch (error) {
+      if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
       // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
       // registry that is briefly unreachable) is retried like a handler failure.
       return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
@@ -742,6 +748,9 @@ export class Bus {
     });
   }
 }
+
+/** What an abandoned step resolves to. */
+const ABANDONED = Promise.resolve(undefined);
 
 const destinations = new WeakMap<Contract, Destination>();
 /** The destination of a contract, made once per contract (it is on every publish). */
