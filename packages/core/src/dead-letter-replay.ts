@@ -1,6 +1,7 @@
 import { Header } from './envelope.js';
 import { readFailure, withoutFailureHeaders } from './dead-letter.js';
-import type { QueueSource, SubscriptionSource, Transport } from './transport.js';
+import type { Delivery, QueueSource, SubscriptionSource, Transport } from './transport.js';
+import { uuidv7 } from './uuid.js';
 
 export interface ReplayOptions {
   /** Stop after this many dead letters. Default: all. */
@@ -15,6 +16,13 @@ export interface ReplayOptions {
  * already, ignore it. The failure headers are removed; id, key and every other header are kept. Each dead
  * letter is acked only after its replay is published, so an interrupted replay loses nothing. Returns the
  * number replayed.
+ *
+ * A replay is bounded and always ends: every message it moves back carries this run's id
+ * (`omnibus-replay-id`), and the run stops at the first dead letter carrying it, i.e. one that failed again
+ * after this run replayed it (left in the dead-letter queue, unsettled). So while the bus runs and the
+ * message keeps failing, each dead letter is replayed at most once per call. `limit` is counted when a dead
+ * letter is taken, before it is handed out, so no more than `limit` are ever replayed; past it, deliveries
+ * are left unsettled and closing the consumer releases them, still dead.
  */
 export async function replayDeadLetters(
   transport: Transport,
@@ -23,35 +31,49 @@ export async function replayDeadLetters(
 ): Promise<number> {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const idleMs = options.idleMs ?? 1_000;
+  const replayId = uuidv7();
+  let taken = 0;
   let replayed = 0;
+  let ended = false;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
-  let idleTimer = setTimeout(done, idleMs);
+  const end = (): void => {
+    ended = true;
+    clearTimeout(idleTimer);
+    done();
+  };
+  let idleTimer = setTimeout(end, idleMs);
+
+  const replayOne = async (delivery: Delivery): Promise<void> => {
+    const clean = withoutFailureHeaders(delivery.envelope);
+    const headers: Record<string, string> = { ...clean.headers, [Header.replayId]: replayId };
+    if (of.kind === 'queue') {
+      await transport.publish({ kind: 'queue', queue: of.queue }, [{ ...clean, headers }]);
+    } else {
+      const failed = readFailure(delivery.envelope)?.source;
+      const group = failed?.kind === 'subscription' ? failed.group : of.group;
+      headers[Header.targetGroup] = group;
+      await transport.publish({ kind: 'channel', channel: of.channel }, [{ ...clean, headers }]);
+    }
+    await delivery.ack();
+    replayed++;
+  };
 
   const consumer = await transport.consume(
     { kind: 'deadLetters', of },
     async (delivery) => {
+      // Left unsettled (closing the consumer releases them): deliveries after the end, past the limit,
+      // and the dead letter this run already replayed once.
+      if (ended || taken >= limit || delivery.envelope.headers[Header.replayId] === replayId) return end();
+      taken++;
       clearTimeout(idleTimer);
-      // Past the limit, a delivery is left unsettled: closing the consumer releases it, still dead.
-      if (replayed >= limit) return done();
-      const clean = withoutFailureHeaders(delivery.envelope);
-      if (of.kind === 'queue') {
-        await transport.publish({ kind: 'queue', queue: of.queue }, [clean]);
-      } else {
-        const failed = readFailure(delivery.envelope)?.source;
-        const group = failed?.kind === 'subscription' ? failed.group : of.group;
-        const targeted = { ...clean, headers: { ...clean.headers, [Header.targetGroup]: group } };
-        await transport.publish({ kind: 'channel', channel: of.channel }, [targeted]);
-      }
-      await delivery.ack();
-      replayed++;
-      if (replayed >= limit) done();
-      else idleTimer = setTimeout(done, idleMs);
+      await replayOne(delivery);
+      if (taken >= limit) end();
+      else if (!ended) idleTimer = setTimeout(end, idleMs);
     },
     { concurrency: 1 },
   );
   await finished;
-  clearTimeout(idleTimer);
   await consumer.close();
   return replayed;
 }

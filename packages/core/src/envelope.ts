@@ -28,6 +28,8 @@ export const Header = {
   traceState: 'tracestate',
   /** Set on a replayed subscription dead letter: only this subscriber group handles it, others ack it. */
   targetGroup: 'omnibus-target-group',
+  /** Set by `replayDeadLetters` on what it moves back: the run that moved it, so that run ends at it. */
+  replayId: 'omnibus-replay-id',
   errorMessage: 'omnibus-error-message',
   errorCode: 'omnibus-error-code',
   errorStack: 'omnibus-error-stack',

@@ -402,6 +402,33 @@ export function runTransportConformance(name: string, options: TransportConforma
       });
     }
 
+    it('ends a replay while the message fails again, and replays no more than the limit', async function () {
+      const { destination, source } = await queue();
+      const failures = new Map<string, number>();
+      await consume(source, async (d) => {
+        failures.set(d.envelope.id, (failures.get(d.envelope.id) ?? 0) + 1);
+        return d.deadLetter({
+          message: 'still poison',
+          code: 'TEST_POISON',
+          attempts: 1,
+          failedAt: new Date(),
+        });
+      });
+      const sent = envelopes(3);
+      await transport.publish(destination, sent);
+      const count = () => [...failures.values()].reduce((a, b) => a + b, 0);
+      await until(() => count() === 3, 'three dead letters');
+      const of = source as Extract<Source, { kind: 'queue' }>;
+      const limited = await replayDeadLetters(transport, of, { limit: 2, idleMs: waitMs });
+      expect(limited, 'replayed with limit 2').to.be.within(1, 2);
+      await until(() => count() === 3 + limited, 'the replayed to fail again');
+      // Unbounded, on a consumer that fails everything again: it must end, each dead letter at most once.
+      const all = await replayDeadLetters(transport, of, { idleMs: waitMs });
+      expect(all, 'replayed without a limit').to.be.within(1, 3);
+      await until(() => count() === 3 + limited + all, 'the replayed to fail again');
+      for (const id of failures.keys()) expect(failures.get(id), `handlings of ${id}`).to.be.at.most(3);
+    });
+
     it('loses nothing in flight on a graceful close', async function () {
       const { destination, source } = await queue();
       const handled: string[] = [];
