@@ -4,3 +4,4 @@ export {
   type ScenarioMessage,
   type ScenarioTimeout,
 } from './saga-scenario.js';
+export { runSagaStoreConformance, type SagaStoreUnderTest } from './saga-store-conformance.js';
