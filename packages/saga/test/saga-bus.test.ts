@@ -15,7 +15,7 @@ import {
   StockReserved,
 } from './order-fulfilment.js';
 import type { OrderState } from './order-fulfilment.js';
-import { shuffledItems, tallyContracts } from './tally-saga.js';
+import { shuffledItems, tallyContracts } from '../src/testing/tally-saga.js';
 
 describe('sagas on the bus (memory transport, memory persistence)', function () {
   let transport: MemoryTransport;

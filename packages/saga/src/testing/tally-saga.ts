@@ -1,6 +1,6 @@
-import { defineEvent } from '@omnibus/core';
-import type { SagaContext } from '../src/index.js';
-import { Saga, StartedBy } from '../src/index.js';
+import { defineEvent, exponential } from '@omnibus/core';
+import type { SagaContext } from '../index.js';
+import { Saga, StartedBy } from '../index.js';
 
 /**
  * A saga for the concurrency tests: each instance expects `parts` items, which may come in any order
@@ -17,6 +17,7 @@ export interface TallyState {
   steps: number;
 }
 
+/** The tally saga and its contracts, named after `prefix` so tests never share queues. */
 export function tallyContracts(prefix: string) {
   const TallyItem = defineEvent<TallyItemV1>({
     type: `${prefix}.TallyItem`,
@@ -28,7 +29,11 @@ export function tallyContracts(prefix: string) {
   });
   @Saga<TallyState>({ name: `${prefix}-tally`, initial: () => ({ seen: [], steps: 0 }) })
   class Tally {
-    @StartedBy(TallyItem, { correlate: (i) => i.tally, retry: { attempts: 1_000 } })
+    @StartedBy(TallyItem, {
+      correlate: (i) => i.tally, // A conflict is retried with fresh state; until the bus stops spending attempts on conflicts, a
+      // generous budget keeps a hot instance from running out.
+      retry: { attempts: 1_000, backoff: exponential({ initialMs: 2, maxMs: 100 }) },
+    })
     async item(item: TallyItemV1, saga: SagaContext<TallyState>) {
       saga.state.steps++;
       if (!saga.state.seen.includes(item.part)) saga.state.seen.push(item.part);
