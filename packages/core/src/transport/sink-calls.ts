@@ -4,13 +4,19 @@ import type { Delivery, DeliverySink } from '../transport.js';
 /**
  * The sink calls of one consumer that have not returned yet, so `close` can wait for them. A sink that
  * throws or rejects leaves its delivery unsettled (released for redelivery on close): that must not take
- * the consumer down, so `call` never throws and never rejects. No closure or promise per call on the hot
- * path: one bound function ends every call.
+ * the consumer down, so `call` never throws and never rejects; the error goes to `onSinkError` (the bus's
+ * sink never fails; a raw sink that does is reported, not dropped). No closure or promise per call on the
+ * hot path: two bound functions end every call.
  */
 export class SinkCalls {
+  readonly #onSinkError: ((error: unknown) => void) | undefined;
   #running = 0;
   #idle: (() => void) | undefined;
   #whenIdle: Promise<void> | undefined;
+
+  constructor(onSinkError?: (error: unknown) => void) {
+    this.#onSinkError = onSinkError;
+  }
 
   /** How many sink calls are running. */
   get size(): number {
@@ -23,11 +29,11 @@ export class SinkCalls {
     let returned: Promise<void>;
     try {
       returned = sink(delivery);
-    } catch {
-      this.#returned();
+    } catch (error) {
+      this.#threw(error);
       return;
     }
-    returned.then(this.#returned, this.#returned);
+    returned.then(this.#returned, this.#threw);
   }
 
   /** Resolves once no sink call is running: `DONE` itself when none is (callers may test by identity). */
@@ -36,6 +42,11 @@ export class SinkCalls {
     this.#whenIdle ??= new Promise<void>((resolve) => (this.#idle = resolve));
     return this.#whenIdle;
   }
+
+  readonly #threw = (error: unknown): void => {
+    this.#onSinkError?.(error);
+    this.#returned();
+  };
 
   readonly #returned = (): void => {
     if (--this.#running > 0) return;

@@ -45,4 +45,21 @@ describe('KeyOrderGate', function () {
     expect(gate.isBusy('a')).to.equal(false);
     expect(gate.admit('a', 'a4')).to.equal(true);
   });
+
+  it('lets keyless items and distinct keys through, parks a busy key in order', function () {
+    const gate = new KeyOrderGate<string>();
+    expect(gate.admit(undefined, 'n1')).to.equal(true);
+    expect(gate.admit('a', 'a1')).to.equal(true);
+    expect(gate.admit('b', 'b1')).to.equal(true);
+    expect(gate.admit('a', 'a2')).to.equal(false);
+    expect(gate.admit('a', 'a3')).to.equal(false);
+    expect(gate.release('a')).to.equal('a2');
+    expect(gate.admit('a', 'a4')).to.equal(false);
+    expect(gate.release('a')).to.equal('a3');
+    expect(gate.release('a')).to.equal('a4');
+    expect(gate.release('a')).to.equal(undefined);
+    expect(gate.admit('a', 'a5')).to.equal(true);
+    expect(gate.release(undefined)).to.equal(undefined);
+    expect(gate.release('b')).to.equal(undefined);
+  });
 });

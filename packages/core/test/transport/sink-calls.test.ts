@@ -41,14 +41,26 @@ describe('SinkCalls', function () {
     expect(calls.whenIdle()).to.equal(DONE);
   });
 
-  it('survives a sink that throws synchronously, and does not count it', function () {
-    const calls = new SinkCalls();
+  it('survives a sink that throws synchronously, reports it, and does not count it', function () {
+    const errors: unknown[] = [];
+    const calls = new SinkCalls((error) => errors.push(error));
+    const thrown = new Error('thrown, not rejected');
     const sink: DeliverySink = () => {
-      throw new Error('thrown, not rejected');
+      throw thrown;
     };
     expect(() => calls.call(sink, delivery)).not.to.throw();
     expect(calls.size).to.equal(0);
     expect(calls.whenIdle()).to.equal(DONE);
+    expect(errors).to.deep.equal([thrown]);
+  });
+
+  it('reports a rejected sink call to onSinkError', async function () {
+    const errors: unknown[] = [];
+    const calls = new SinkCalls((error) => errors.push(error));
+    const rejected = new Error('rejected');
+    calls.call(() => Promise.reject(rejected), delivery);
+    await calls.whenIdle();
+    expect(errors).to.deep.equal([rejected]);
   });
 
   it('hands the delivery to the sink', function () {
