@@ -20,7 +20,15 @@ export class KeyOrderGate<T> {
     return false;
   }
 
-  /** The delivery of `key` in flight is settled: returns the next parked item of that key, now in flight. */
+  /** Whether a delivery of `key` is in flight. */
+  isBusy(key: string): boolean {
+    return this.#inFlight.has(key);
+  }
+
+  /**
+   * The delivery of `key` in flight is settled (or released): returns the next parked item of that key,
+   * which is now in flight, or undefined (and the key is free).
+   */
   release(key: string | undefined): T | undefined {
     if (key === undefined) return undefined;
     const parked = this.#parked.get(key);
@@ -31,5 +39,13 @@ export class KeyOrderGate<T> {
     const next = parked.shift()!;
     if (parked.length === 0) this.#parked.delete(key);
     return next;
+  }
+
+  /** Takes every parked item out, in arrival order per key, and frees every key (a consumer closing). */
+  drain(): T[] {
+    const parked = [...this.#parked.values()].flat();
+    this.#parked.clear();
+    this.#inFlight.clear();
+    return parked;
   }
 }
