@@ -13,6 +13,8 @@ export interface BrokerEnv {
   readonly pubsubEmulatorHost: string;
   /** `OMNIBUS_POSTGRES_URL`, a PostgreSQL connection URL. */
   readonly postgresUrl: string;
+  /** `OMNIBUS_NATS_URL`, a NATS server URL (JetStream enabled). */
+  readonly natsUrl: string;
 }
 
 export const defaultBrokerEnv: BrokerEnv = Object.freeze({
@@ -21,6 +23,7 @@ export const defaultBrokerEnv: BrokerEnv = Object.freeze({
   awsEndpoint: 'http://127.0.0.1:4566',
   pubsubEmulatorHost: '127.0.0.1:8085',
   postgresUrl: 'postgres://postgres@127.0.0.1:5432/omnibus',
+  natsUrl: 'nats://127.0.0.1:4222',
 });
 
 /** Reads the addresses from `env`; a variable that is unset or blank keeps the default. */
@@ -35,6 +38,7 @@ export function readBrokerEnv(env: NodeJS.ProcessEnv = process.env): BrokerEnv {
     awsEndpoint: read('OMNIBUS_AWS_ENDPOINT', defaultBrokerEnv.awsEndpoint),
     pubsubEmulatorHost: read('PUBSUB_EMULATOR_HOST', defaultBrokerEnv.pubsubEmulatorHost),
     postgresUrl: read('OMNIBUS_POSTGRES_URL', defaultBrokerEnv.postgresUrl),
+    natsUrl: read('OMNIBUS_NATS_URL', defaultBrokerEnv.natsUrl),
   });
 }
 

@@ -9,6 +9,7 @@ describe('readBrokerEnv', () => {
       awsEndpoint: 'http://127.0.0.1:4566',
       pubsubEmulatorHost: '127.0.0.1:8085',
       postgresUrl: 'postgres://postgres@127.0.0.1:5432/omnibus',
+      natsUrl: 'nats://127.0.0.1:4222',
     });
   });
 
@@ -19,6 +20,7 @@ describe('readBrokerEnv', () => {
       OMNIBUS_AWS_ENDPOINT: 'http://moto:5000',
       PUBSUB_EMULATOR_HOST: 'pubsub:8681',
       OMNIBUS_POSTGRES_URL: 'postgres://app@db:5433/app',
+      OMNIBUS_NATS_URL: 'tls://nats.internal:4222',
     });
     expect(env).to.deep.equal({
       rabbitmqUrl: 'amqp://u:p@rabbit:5672/vh',
@@ -26,6 +28,7 @@ describe('readBrokerEnv', () => {
       awsEndpoint: 'http://moto:5000',
       pubsubEmulatorHost: 'pubsub:8681',
       postgresUrl: 'postgres://app@db:5433/app',
+      natsUrl: 'tls://nats.internal:4222',
     });
   });
 
