@@ -1,0 +1,6 @@
+export {
+  SagaScenario,
+  type SagaScenarioOptions,
+  type ScenarioMessage,
+  type ScenarioTimeout,
+} from './saga-scenario.js';
