@@ -1,6 +1,7 @@
 """Protocol-level readiness probes for scripts/brokers, using nothing but the Python standard library.
 
     probe.py amqp HOST PORT    AMQP 0-9-1 handshake: the server must answer with connection.start
+    probe.py amqp10 HOST PORT  AMQP 1.0 SASL header: the server must answer with the same header
     probe.py kafka HOST PORT   Kafka Metadata v4 for all topics: the broker must list itself as alive
                                and every partition must have a leader; then ListOffsets v1 for every
                                partition must succeed (after a restart a broker answers, and even
@@ -38,6 +39,16 @@ def probe_amqp(host, port):
         if (frame_type, class_id, method_id) != (1, 10, 10):
             raise RuntimeError("expected connection.start, got frame %d class %d method %d"
                                % (frame_type, class_id, method_id))
+
+
+def probe_amqp10(host, port):
+    header = b"AMQP\x03\x01\x00\x00"
+    with socket.create_connection((host, port), timeout=TIMEOUT_SECONDS) as sock:
+        sock.settimeout(TIMEOUT_SECONDS)
+        sock.sendall(header)
+        answer = read_exactly(sock, 8)
+        if answer != header:
+            raise RuntimeError("expected the AMQP 1.0 SASL header, got %r" % answer)
 
 
 def kafka_string(value):
@@ -128,12 +139,13 @@ def kafka_leaders(response):
 
 
 def main(argv):
-    if len(argv) != 4 or argv[1] not in ("amqp", "kafka"):
-        sys.stderr.write("usage: probe.py amqp|kafka HOST PORT\n")
+    probes = {"amqp": probe_amqp, "amqp10": probe_amqp10, "kafka": probe_kafka}
+    if len(argv) != 4 or argv[1] not in probes:
+        sys.stderr.write("usage: probe.py amqp|amqp10|kafka HOST PORT\n")
         return 2
     protocol, host, port = argv[1], argv[2], int(argv[3])
     try:
-        (probe_amqp if protocol == "amqp" else probe_kafka)(host, port)
+        probes[protocol](host, port)
     except (OSError, RuntimeError, ConnectionError, struct.error) as error:
         sys.stderr.write("%s %s:%d: %s\n" % (protocol, host, port, error))
         return 1

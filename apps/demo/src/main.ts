@@ -1,14 +1,16 @@
-import { runDemo } from './demo.js';
+// `npm start`: checks the Node floor (the demo's engines) before the demo and Omnibus load, so that an
+// older Node gets one line saying why instead of a stack trace from a module it lacks.
+import { readFileSync } from 'node:fs';
 
-const result = await runDemo();
-console.log('Omnibus demo: orders and payments on the in-memory bus\n');
-console.log(result.timeline.format());
-console.log('\nOrders:');
-for (const [orderId, status] of result.statuses) console.log(`  ${orderId.padEnd(16)} ${status}`);
-console.log('\nDead letters:');
-for (const dead of result.deadLetters)
-  console.log(`  …${dead.id.slice(-6)}  ${dead.code}  after ${dead.attempts} attempt(s): ${dead.reason}`);
-const { received, handled, retried, deadLettered } = result.stats;
-console.log(
-  `\nBus: ${received} deliveries, ${handled} handled, ${retried} retried, ${deadLettered} dead-lettered`,
-);
+const engines = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    engines: { node: string };
+  }
+).engines.node;
+const [needMajor = 0, needMinor = 0] = (/^>=(\d+)\.(\d+)$/.exec(engines) ?? []).slice(1).map(Number);
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major < needMajor || (major === needMajor && minor < needMinor)) {
+  process.stderr.write(`Omnibus needs Node >= ${needMajor}.${needMinor}, this is ${process.versions.node}\n`);
+  process.exit(1);
+}
+await import('./print-demo.js');

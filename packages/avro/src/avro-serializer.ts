@@ -3,6 +3,10 @@ import { inspect } from 'node:util';
 import type avsc from 'avsc';
 import type { Contract, Serializer } from '@omnibus/core';
 import { ConfigurationError, DeserializationError, SchemaError } from '@omnibus/core';
+import type { DecodeGuard } from './decode-guard.js';
+import { createDecodeGuard } from './decode-guard.js';
+import type { DecodeLimits } from './decode-limits.js';
+import { resolveDecodeLimits } from './decode-limits.js';
 import type { ParsedSchema } from './avro-schema.js';
 import { parseSchema } from './avro-schema.js';
 import { RegistryError, RegistryErrorCode } from './registry-error.js';
@@ -15,6 +19,9 @@ import { TopicNameStrategy } from './subject-name-strategy.js';
 import { MAGIC_BYTE, WIRE_HEADER_BYTES, unframe } from './wire-format.js';
 
 export const AVRO_CONTENT_TYPE = 'application/avro';
+
+/** How many unknown schema ids are remembered at once; the oldest is forgotten first. */
+const MAX_UNKNOWN_IDS = 1_000;
 
 export interface AvroSerializerOptions {
   /** Where schema ids come from: a `SchemaRegistryClient`, or anything implementing `SchemaRegistry`. */
@@ -29,6 +36,19 @@ export interface AvroSerializerOptions {
   readonly autoRegister?: boolean;
   /** The subject a schema is registered under. Default `TopicNameStrategy` (`<channel-or-queue>-value`). */
   readonly subjectNameStrategy?: SubjectNameStrategy;
+  /** What one body may cost to decode; each cap defaults as `DEFAULT_DECODE_LIMITS` says. */
+  readonly limits?: Partial<DecodeLimits>;
+  /**
+   * How long a schema id the registry does not hold stays known as unknown, in ms (default 30,000):
+   * messages naming it in that time are dead-lettered without asking the registry again, so a stream
+   * of bad ids costs one registry call per id per period, not one per message.
+   */
+  readonly unknownSchemaIdTtlMs?: number;
+}
+
+/** A writer's schema with the scan its bodies pass before avsc reads them. */
+interface Writer extends ParsedSchema {
+  readonly guard: DecodeGuard;
 }
 
 interface Reading {
@@ -46,7 +66,11 @@ interface Reading {
  *
  * Failures are typed: a payload that does not fit the schema, a schema the registry refuses or does not
  * hold, an unknown schema id, or a writer schema the reader cannot resolve are `SchemaError`s; bytes
- * that are not the wire format or not valid Avro are `DeserializationError`s. Both are non-retriable:
+ * that are not the wire format or not valid Avro are `DeserializationError`s. Before avsc reads a body,
+ * a scan of its bytes against the writer's schema refuses what would cost more than `limits` (item
+ * counts the bytes cannot hold, caps on items, lengths and depth), invalid UTF-8 in strings and
+ * decimals longer than their precision needs, so decoding costs at most linear time in the body's
+ * length plus `limits.maxItems`. Both are non-retriable:
  * the bus dead-letters such a message with the reason. A registry that cannot be reached is a
  * retriable `RegistryError`.
  */
@@ -58,11 +82,15 @@ export class AvroSerializer implements Serializer {
   readonly #subjectName: SubjectNameStrategy;
   readonly #local = new Map<string, Promise<ParsedSchema>>();
   readonly #ids = new Map<string, Promise<number>>();
-  readonly #writers = new Map<number, Promise<ParsedSchema>>();
+  readonly #writers = new Map<number, Promise<Writer>>();
+  /** Schema ids the registry said it does not hold, until when that answer stands. */
+  readonly #unknownIds = new Map<number, { until: number; cause: unknown }>();
   /** What the promises above resolved to: the synchronous fast path. */
   readonly #loaded = new Map<string, ParsedSchema>();
   readonly #knownIds = new Map<string, number>();
-  readonly #knownWriters = new Map<number, ParsedSchema>();
+  readonly #knownWriters = new Map<number, Writer>();
+  readonly #limits: DecodeLimits;
+  readonly #unknownSchemaIdTtlMs: number;
   readonly #readings = new Map<string, Reading>();
   #scratch = Buffer.allocUnsafe(4096);
 
@@ -97,6 +125,12 @@ export class AvroSerializer implements Serializer {
         'must be a function (contract, recordName) => subject',
       );
     }
+    const ttl = options.unknownSchemaIdTtlMs;
+    if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0)) {
+      throw new ConfigurationError('unknownSchemaIdTtlMs', 'must be a non-negative integer (ms)');
+    }
+    this.#limits = resolveDecodeLimits(options.limits);
+    this.#unknownSchemaIdTtlMs = ttl ?? 30_000;
     this.#registry = options.registry;
     this.#schemasDir = options.schemasDir;
     this.#autoRegister = options.autoRegister ?? true;
@@ -131,7 +165,7 @@ export class AvroSerializer implements Serializer {
           contract.schema === undefined
             ? { type: writer.type, resolver: undefined }
             : this.#readings.get(`${schemaId}\u0000${contract.schema}`);
-        if (reading !== undefined) return this.#read(reading, avro, schemaId, contract);
+        if (reading !== undefined) return this.#read(writer, reading, avro, schemaId, contract);
       }
     } catch (error) {
       return rejected(error);
@@ -154,7 +188,7 @@ export class AvroSerializer implements Serializer {
       contract.schema === undefined
         ? { type: writer.type, resolver: undefined }
         : await this.#reading(schemaId, writer, contract);
-    return this.#read(reading, avro, schemaId, contract);
+    return this.#read(writer, reading, avro, schemaId, contract);
   }
 
   /** Writes the framed body: Avro straight after the header in a reused buffer, then one exact copy. */
@@ -180,10 +214,17 @@ export class AvroSerializer implements Serializer {
     return out;
   }
 
-  #read(reading: Reading, avro: Buffer, schemaId: number, contract: Contract): unknown {
+  #read(writer: Writer, reading: Reading, avro: Buffer, schemaId: number, contract: Contract): unknown {
     try {
+      writer.guard(avro);
       return reading.type.fromBuffer(avro, reading.resolver);
     } catch (error) {
+      if (error instanceof DeserializationError) {
+        throw new DeserializationError(`${contract.type}: schema id ${schemaId}: ${error.message}`, {
+          code: error.code,
+          cause: error,
+        });
+      }
       throw new DeserializationError(
         `${contract.type}: body is not valid Avro for schema id ${schemaId}: ${(error as Error).message}`,
         { code: 'MALFORMED_BODY', cause: error },
@@ -272,21 +313,35 @@ export class AvroSerializer implements Serializer {
     }
   }
 
-  #writerSchema(schemaId: number, contract: Contract): Promise<ParsedSchema> {
+  #writerSchema(schemaId: number, contract: Contract): Promise<Writer> {
+    const unknown = this.#unknownIds.get(schemaId);
+    if (unknown !== undefined) {
+      if (Date.now() < unknown.until)
+        return Promise.reject(unknownSchemaId(schemaId, contract, unknown.cause));
+      this.#unknownIds.delete(schemaId);
+    }
     let pending = this.#writers.get(schemaId);
     if (pending === undefined) {
       pending = this.#registry.getSchemaById(schemaId).then(
         (text) => {
           const parsed = parseSchema(text);
-          this.#knownWriters.set(schemaId, parsed);
-          return parsed;
+          const writer = { ...parsed, guard: createDecodeGuard(parsed.type, this.#limits) };
+          this.#knownWriters.set(schemaId, writer);
+          return writer;
         },
         (error: unknown) => {
           if (error instanceof RegistryError && error.errorCode === RegistryErrorCode.schemaNotFound) {
-            throw new SchemaError(`${contract.type}: schema id ${schemaId} is unknown to the registry`, {
-              code: 'UNKNOWN_SCHEMA_ID',
-              cause: error,
-            });
+            if (this.#unknownSchemaIdTtlMs > 0) {
+              // Bounded: a stream of random ids must not grow the cache without end.
+              if (this.#unknownIds.size >= MAX_UNKNOWN_IDS) {
+                this.#unknownIds.delete(this.#unknownIds.keys().next().value!);
+              }
+              this.#unknownIds.set(schemaId, {
+                until: Date.now() + this.#unknownSchemaIdTtlMs,
+                cause: error,
+              });
+            }
+            throw unknownSchemaId(schemaId, contract, error);
           }
           throw error;
         },
@@ -324,6 +379,13 @@ export class AvroSerializer implements Serializer {
     }
     return reading;
   }
+}
+
+function unknownSchemaId(schemaId: number, contract: Contract, cause: unknown): SchemaError {
+  return new SchemaError(`${contract.type}: schema id ${schemaId} is unknown to the registry`, {
+    code: 'UNKNOWN_SCHEMA_ID',
+    cause,
+  });
 }
 
 /** A failure of the synchronous path, delivered the way the asynchronous path delivers it. */

@@ -14,6 +14,7 @@ export {
   type CompatibilityViolation,
   type PreviousVersion,
 } from './compatibility.js';
+export { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './decode-limits.js';
 export { DecimalType, TimestampMillisType, UuidType, logicalTypes } from './logical-types.js';
 export {
   REGISTRY_CONTENT_TYPE,

@@ -1,4 +1,5 @@
 import avsc from 'avsc';
+import { DeserializationError } from '@omnibus/core';
 
 /**
  * The Avro logical types Omnibus reads and writes, as avsc `LogicalType`s:
@@ -56,6 +57,8 @@ export class DecimalType extends avsc.types.LogicalType {
   readonly scale: number;
   /** Byte length when the underlying type is `fixed`. */
   readonly #size: number | undefined;
+  /** The most bytes the two's complement of a `precision`-digit number takes: longer input is refused unread. */
+  readonly #maxBytes: number;
 
   constructor(schema: Schema, options?: unknown) {
     super(schema, options);
@@ -81,10 +84,30 @@ export class DecimalType extends avsc.types.LogicalType {
     }
     this.precision = precision;
     this.scale = scale;
+    // 10^p - 1 needs p·log2(10) bits plus a sign bit.
+    this.#maxBytes = Math.ceil((precision * Math.log2(10) + 1) / 8);
   }
 
+  /**
+   * Refuses (`DECIMAL_OUT_OF_RANGE`) bytes longer than the precision can need, before converting them,
+   * and a value with more digits than the precision, after.
+   */
   protected override _fromValue(buffer: Buffer): string {
-    return formatDecimal(fromTwosComplement(buffer), this.scale);
+    const digits = `decimal(${this.precision},${this.scale})`;
+    if (buffer.length > this.#maxBytes && this.#size === undefined) {
+      throw new DeserializationError(
+        `a ${digits} of ${buffer.length} bytes: ${this.precision} digits need at most ${this.#maxBytes}`,
+        { code: 'DECIMAL_OUT_OF_RANGE' },
+      );
+    }
+    const unscaled = fromTwosComplement(buffer);
+    const magnitude = (unscaled < 0n ? -unscaled : unscaled).toString();
+    if (magnitude.length > this.precision) {
+      throw new DeserializationError(`a ${digits} holding ${magnitude.length} digits`, {
+        code: 'DECIMAL_OUT_OF_RANGE',
+      });
+    }
+    return formatDecimal(unscaled, this.scale);
   }
 
   protected override _toValue(value: unknown): Buffer | undefined {
@@ -130,12 +153,11 @@ export class DecimalType extends avsc.types.LogicalType {
   }
 }
 
-function fromTwosComplement(bytes: Uint8Array): bigint {
+/** Linear in the length: one hex parse, where shifting byte by byte would copy the growing bigint each time. */
+function fromTwosComplement(bytes: Buffer): bigint {
   if (bytes.length === 0) return 0n;
-  let value = 0n;
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
-  if (bytes[0]! & 0x80) value -= 1n << BigInt(bytes.length * 8);
-  return value;
+  const value = BigInt(`0x${bytes.toString('hex')}`);
+  return bytes[0]! & 0x80 ? value - (1n << BigInt(bytes.length * 8)) : value;
 }
 
 function toTwosComplement(value: bigint, size: number | undefined): Buffer {

@@ -8,7 +8,11 @@ import type { SchemaRegistry, SubjectVersion } from './schema-registry.js';
 export const REGISTRY_CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
 
 export interface SchemaRegistryClientOptions {
-  /** Base URL of the registry, e.g. `http://localhost:8081` or Apicurio's `http://host/apis/ccompat/v7`. */
+  /**
+   * Base URL of the registry, e.g. `http://localhost:8081` or Apicurio's `http://host/apis/ccompat/v7`.
+   * Credentials in it (`https://key:secret@host`) become the basic `auth` and are dropped from the
+   * url, so no error or log message ever shows them; giving both is refused.
+   */
   readonly url: string;
   /** Basic (`username`, `password`; Confluent Cloud: API key and secret) or bearer (`token`) auth. */
   readonly auth?: { readonly username: string; readonly password: string } | { readonly token: string };
@@ -58,14 +62,23 @@ export class SchemaRegistryClient implements SchemaRegistry {
     } catch {
       throw new ConfigurationError(
         'url',
-        `must be an absolute http(s) URL, got ${JSON.stringify(options.url)}`,
+        `must be an absolute http(s) URL, got ${JSON.stringify(withoutUserinfo(String(options.url)))}`,
       );
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new ConfigurationError('url', `must be http or https, got ${url.protocol}`);
     }
+    let auth = options.auth;
+    if (url.username !== '' || url.password !== '') {
+      if (auth !== undefined) {
+        throw new ConfigurationError('url', 'has credentials and so does auth: give them once, in auth');
+      }
+      auth = { username: decodeUserinfo(url.username), password: decodeUserinfo(url.password) };
+      url.username = '';
+      url.password = '';
+    }
     this.url = url.href.replace(/\/+$/, '');
-    this.#authorization = authorization(options.auth);
+    this.#authorization = authorization(auth);
     positiveInteger('timeoutMs', options.timeoutMs);
     positiveInteger('attempts', options.attempts);
     if (options.backoff !== undefined && typeof options.backoff !== 'function') {
@@ -244,6 +257,19 @@ export class SchemaRegistryClient implements SchemaRegistry {
       },
       { attempts: this.#attempts, backoff: this.#backoff },
     );
+  }
+}
+
+/** Text that failed to parse as a url, without whatever sits between `//` and its last `@`. */
+function withoutUserinfo(text: string): string {
+  return text.replace(/\/\/.*@/s, '//***@');
+}
+
+function decodeUserinfo(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ConfigurationError('url', 'has credentials that are not valid percent-encoding');
   }
 }
 

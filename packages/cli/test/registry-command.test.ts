@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,10 +21,13 @@ describe('omnibus registry serve', () => {
   });
 
   /** Serves until the returned `stop` is called; resolves once listening. */
-  async function serve(...args: string[]) {
+  async function serve(...args: (string | Record<string, string>)[]) {
     const stopping = new AbortController();
     let url: string | undefined;
-    const done = cli(['registry', 'serve', '--port', '0', ...args], {
+    const env = args.find((arg) => typeof arg !== 'string') ?? {};
+    const argv = args.filter((arg) => typeof arg === 'string');
+    const done = cli(['registry', 'serve', '--port', '0', ...argv], {
+      env,
       signal: stopping.signal,
       onStdout: (line) => {
         url = /listening on (\S+)/.exec(line)?.[1] ?? url;
@@ -65,6 +68,43 @@ describe('omnibus registry serve', () => {
     });
     expect(await client.listSubjects()).to.deep.equal([]);
     await running.stop();
+  });
+
+  it('reads basic auth from a file or the environment, not only the command line', async () => {
+    const file = join(dir, 'credentials');
+    await writeFile(file, 'admin:from-file\n', { mode: 0o600 });
+    const fromFile = await serve('--basic-auth-file', file);
+    const fileClient = new SchemaRegistryClient({
+      url: fromFile.url,
+      auth: { username: 'admin', password: 'from-file' },
+    });
+    expect(await fileClient.listSubjects()).to.deep.equal([]);
+    expect((await fetch(`${fromFile.url}/subjects`)).status).to.equal(401);
+    await fromFile.stop();
+
+    const fromEnv = await serve({ OMNIBUS_REGISTRY_BASIC_AUTH: 'admin:from-env' });
+    const envClient = new SchemaRegistryClient({
+      url: fromEnv.url,
+      auth: { username: 'admin', password: 'from-env' },
+    });
+    expect(await envClient.listSubjects()).to.deep.equal([]);
+    expect((await fetch(`${fromEnv.url}/subjects`)).status).to.equal(401);
+    await fromEnv.stop();
+
+    const both = await cli([
+      'registry',
+      'serve',
+      '--port',
+      '0',
+      '--basic-auth',
+      'a:b',
+      '--basic-auth-file',
+      file,
+    ]);
+    expect(both.code).to.equal(2);
+    expect(
+      (await cli(['registry', 'serve', '--port', '0', '--basic-auth-file', join(dir, 'none')])).code,
+    ).to.equal(2);
   });
 
   it('refuses a bad store, port or auth with exit code 2', async () => {

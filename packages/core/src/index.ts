@@ -27,3 +27,4 @@ export {
   MemoryTransaction,
   type MemoryPersistenceOptions,
 } from './memory/memory-persistence.js';
+export * from './saga-store.js';

@@ -13,6 +13,10 @@ export interface BrokerEnv {
   readonly pubsubEmulatorHost: string;
   /** `OMNIBUS_POSTGRES_URL`, a PostgreSQL connection URL. */
   readonly postgresUrl: string;
+  /** `OMNIBUS_AMQP10_URL`, an AMQP 1.0 URL (ActiveMQ Artemis; 5672 is RabbitMQ's). */
+  readonly amqp10Url: string;
+  /** `OMNIBUS_NATS_URL`, a NATS server URL (JetStream enabled). */
+  readonly natsUrl: string;
 }
 
 export const defaultBrokerEnv: BrokerEnv = Object.freeze({
@@ -21,6 +25,8 @@ export const defaultBrokerEnv: BrokerEnv = Object.freeze({
   awsEndpoint: 'http://127.0.0.1:4566',
   pubsubEmulatorHost: '127.0.0.1:8085',
   postgresUrl: 'postgres://postgres@127.0.0.1:5432/omnibus',
+  amqp10Url: 'amqp://omnibus:omnibus@127.0.0.1:5673',
+  natsUrl: 'nats://127.0.0.1:4222',
 });
 
 /** Reads the addresses from `env`; a variable that is unset or blank keeps the default. */
@@ -35,6 +41,8 @@ export function readBrokerEnv(env: NodeJS.ProcessEnv = process.env): BrokerEnv {
     awsEndpoint: read('OMNIBUS_AWS_ENDPOINT', defaultBrokerEnv.awsEndpoint),
     pubsubEmulatorHost: read('PUBSUB_EMULATOR_HOST', defaultBrokerEnv.pubsubEmulatorHost),
     postgresUrl: read('OMNIBUS_POSTGRES_URL', defaultBrokerEnv.postgresUrl),
+    amqp10Url: read('OMNIBUS_AMQP10_URL', defaultBrokerEnv.amqp10Url),
+    natsUrl: read('OMNIBUS_NATS_URL', defaultBrokerEnv.natsUrl),
   });
 }
 

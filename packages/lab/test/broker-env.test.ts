@@ -9,6 +9,8 @@ describe('readBrokerEnv', () => {
       awsEndpoint: 'http://127.0.0.1:4566',
       pubsubEmulatorHost: '127.0.0.1:8085',
       postgresUrl: 'postgres://postgres@127.0.0.1:5432/omnibus',
+      amqp10Url: 'amqp://omnibus:omnibus@127.0.0.1:5673',
+      natsUrl: 'nats://127.0.0.1:4222',
     });
   });
 
@@ -19,6 +21,8 @@ describe('readBrokerEnv', () => {
       OMNIBUS_AWS_ENDPOINT: 'http://moto:5000',
       PUBSUB_EMULATOR_HOST: 'pubsub:8681',
       OMNIBUS_POSTGRES_URL: 'postgres://app@db:5433/app',
+      OMNIBUS_AMQP10_URL: 'amqps://u:p@artemis:5671',
+      OMNIBUS_NATS_URL: 'tls://nats.internal:4222',
     });
     expect(env).to.deep.equal({
       rabbitmqUrl: 'amqp://u:p@rabbit:5672/vh',
@@ -26,6 +30,8 @@ describe('readBrokerEnv', () => {
       awsEndpoint: 'http://moto:5000',
       pubsubEmulatorHost: 'pubsub:8681',
       postgresUrl: 'postgres://app@db:5433/app',
+      amqp10Url: 'amqps://u:p@artemis:5671',
+      natsUrl: 'tls://nats.internal:4222',
     });
   });
 

@@ -13,3 +13,4 @@ export {
   outboxInboxMigrations,
   type PostgresMigration,
 } from './postgres-migrations.js';
+export { PostgresSagaStore, sagaMigrations } from './postgres-saga-store.js';

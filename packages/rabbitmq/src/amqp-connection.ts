@@ -2,6 +2,7 @@ import type { ChannelModel } from 'amqplib';
 import { connect } from 'amqplib';
 import type { Backoff } from '@omnibus/core';
 import { TransportError, exponential, retry, toOmnibusError } from '@omnibus/core';
+import { DONE, TransportClosedError } from '@omnibus/core/transport';
 import { toTransportError } from './amqp-errors.js';
 import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 import { connectArguments, redact } from './rabbitmq-options.js';
@@ -61,10 +62,7 @@ export class AmqpConnection {
   model(): ChannelModel {
     if (this.#state === 'open' && this.#model !== undefined) return this.#model;
     if (this.#state === 'closed') {
-      throw new TransportError('rabbitmq transport is closed', {
-        code: 'TRANSPORT_CLOSED',
-        retriable: false,
-      });
+      throw new TransportClosedError('rabbitmq');
     }
     throw new TransportError(
       `not connected to RabbitMQ (${this.#state}${this.#lastError === undefined ? '' : `: ${this.#lastError}`})`,
@@ -74,8 +72,8 @@ export class AmqpConnection {
 
   /** Connects; idempotent. Fails with a `TransportError` after `connectAttempts` or when `signal` aborts. */
   open(signal?: AbortSignal): Promise<void> {
-    if (this.#state === 'closed') return Promise.reject(this.#closedError());
-    if (this.#state === 'open' || this.#state === 'recovering') return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new TransportClosedError('rabbitmq'));
+    if (this.#state === 'open' || this.#state === 'recovering') return DONE;
     this.#opening ??= this.#open(signal).finally(() => (this.#opening = undefined));
     return this.#opening;
   }
@@ -91,7 +89,7 @@ export class AmqpConnection {
       });
       if (this.#state !== 'connecting') {
         await closeQuietly(model);
-        throw this.#closedError();
+        throw new TransportClosedError('rabbitmq');
       }
       this.#attach(model);
       this.#state = 'open';
@@ -177,14 +175,10 @@ export class AmqpConnection {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    this.#closing.abort(this.#closedError());
+    this.#closing.abort(new TransportClosedError('rabbitmq'));
     const model = this.#model;
     this.#model = undefined;
     if (model !== undefined) await closeQuietly(model);
-  }
-
-  #closedError(): TransportError {
-    return new TransportError('rabbitmq transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ConfirmChannel, Message } from 'amqplib';
 import type { Logger, OmnibusError } from '@omnibus/core';
 import { TransportError } from '@omnibus/core';
+import { DONE } from '@omnibus/core/transport';
 import type { AmqpConnection } from './amqp-connection.js';
 import { toTransportError } from './amqp-errors.js';
 import type { EncodedMessage } from './amqp-message.js';
@@ -23,8 +24,6 @@ interface Pending {
   readonly id: string;
   returned: { replyCode: number; replyText: string } | undefined;
 }
-
-const DONE = Promise.resolve();
 
 /** Counts the confirms of one `publish` call; settles once all are in, with the first failure if any. */
 class Batch {

@@ -1,13 +1,20 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import type { Consumer, Delivery, DeliverySink, Envelope, Failure, Logger, Source } from '@omnibus/core';
+import type { Logger } from '@omnibus/core';
+import type { Consumer, DeliverySink, Source } from '@omnibus/core/transport';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Header, describeSource, exponential, toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import { Header, exponential, toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import { DONE, KeyOrderGate, SinkCalls, describeSource } from '@omnibus/core/transport';
 import type { AmqpConnection } from './amqp-connection.js';
 import { AckBatcher } from './ack-batcher.js';
 import { toTransportError } from './amqp-errors.js';
 import { decodeMessage, encodeEnvelope } from './amqp-message.js';
 import type { ConfirmPublisher, Outgoing } from './confirm-publisher.js';
-import { KeyOrderGate } from './key-order-gate.js';
+import {
+  RabbitMqDelivery,
+  type Attachment,
+  type DeliverySettler,
+  type Outcome,
+} from './rabbitmq-delivery.js';
 import type { TopologyDeclarer } from './topology-declarer.js';
 import { MAX_RETRY_DELAY_MS, deadLetterQueueOf, retryBucketOf } from './topology-names.js';
 
@@ -21,27 +28,6 @@ export interface ConsumerContext {
 
 export type ConsumerState = 'starting' | 'running' | 'detached' | 'closing' | 'closed';
 
-/**
- * A consumer's life on one AMQP channel. Delivery tags mean something only on the channel that carried
- * them, so every delivery remembers its attachment; once that channel is gone its settlements do nothing
- * (the broker has already put the message back), and a new attachment starts afresh.
- */
-interface Attachment {
-  readonly channel: Channel;
-  consumerTag: string | undefined;
-  open: boolean;
-  readonly gate: KeyOrderGate<RabbitMqDelivery>;
-  /** Admitted while paused: handed out on `resume`. */
-  readonly held: RabbitMqDelivery[];
-  readonly acks: AckBatcher;
-}
-
-type Outcome =
-  | { readonly kind: 'ack' }
-  | { readonly kind: 'retry'; readonly delayMs: number }
-  | { readonly kind: 'deadLetter'; readonly failure: Failure };
-
-const DONE = Promise.resolve();
 const REATTACH_ATTEMPTS = 5;
 const REATTACH_BACKOFF = exponential({ initialMs: 100, maxMs: 2_000 });
 
@@ -68,12 +54,12 @@ export class RabbitMqConsumer implements Consumer {
   readonly #concurrency: number;
   readonly #context: ConsumerContext;
   readonly #onClosed: (consumer: RabbitMqConsumer) => void;
-  /** Sink calls that have not returned yet, and who waits for them to be none. */
-  #sinkCalls = 0;
-  #idle: (() => void) | undefined;
+  /** Sink calls that have not returned yet: a detached or closing consumer waits for them. */
+  readonly #sinkCalls: SinkCalls;
   readonly #settlements = new Set<Promise<void>>();
-  readonly #settle = (delivery: RabbitMqDelivery, outcome: Outcome): Promise<void> =>
-    this.#settleDelivery(delivery, outcome);
+  readonly #settler: DeliverySettler = {
+    settle: (delivery: RabbitMqDelivery, outcome: Outcome) => this.#settleDelivery(delivery, outcome),
+  };
   #attachment: Attachment | undefined;
   #state: ConsumerState = 'starting';
   #paused = false;
@@ -95,6 +81,13 @@ export class RabbitMqConsumer implements Consumer {
     this.#concurrency = concurrency;
     this.#context = context;
     this.#onClosed = onClosed;
+    // The delivery stays unsettled (released when the consumer closes); the consumer carries on.
+    this.#sinkCalls = new SinkCalls((error) =>
+      context.logger.error(
+        { source: describeSource(source), error: toOmnibusError(error).message },
+        'delivery sink threw',
+      ),
+    );
   }
 
   get state(): ConsumerState {
@@ -178,7 +171,7 @@ export class RabbitMqConsumer implements Consumer {
         this.source.of,
       );
     }
-    const delivery = new RabbitMqDelivery(this.#settle, attachment, message, envelope, decoded.attempt);
+    const delivery = new RabbitMqDelivery(this.#settler, attachment, message, envelope, decoded.attempt);
     if (attachment.gate.admit(envelope.key, delivery)) this.#handOut(attachment, delivery);
   }
 
@@ -190,40 +183,7 @@ export class RabbitMqConsumer implements Consumer {
       attachment.held.push(delivery);
       return;
     }
-    this.#sinkCalls++;
-    let call: Promise<void>;
-    try {
-      call = this.#sink(delivery);
-    } catch (error) {
-      call = Promise.reject(toOmnibusError(error));
-    }
-    Promise.resolve(call).then(this.#sinkReturned, this.#sinkThrew);
-  }
-
-  readonly #sinkReturned = (): void => {
-    if (--this.#sinkCalls === 0) this.#idle?.();
-  };
-
-  readonly #sinkThrew = (error: unknown): void => {
-    // The delivery stays unsettled (released when the consumer closes); the consumer carries on.
-    this.#context.logger.error(
-      { source: describeSource(this.source), error: toOmnibusError(error).message },
-      'delivery sink threw',
-    );
-    this.#sinkReturned();
-  };
-
-  /** Resolves once no sink call is running. */
-  #sinkCallsReturned(): Promise<void> {
-    if (this.#sinkCalls === 0) return DONE;
-    return new Promise((resolve) => {
-      const previous = this.#idle;
-      this.#idle = () => {
-        this.#idle = undefined;
-        previous?.();
-        resolve();
-      };
-    });
+    this.#sinkCalls.call(this.#sink, delivery);
   }
 
   #settleDelivery(delivery: RabbitMqDelivery, outcome: Outcome): Promise<void> {
@@ -324,7 +284,7 @@ export class RabbitMqConsumer implements Consumer {
 
   async #reattach(): Promise<void> {
     // The old channel's sink calls finish first, so `concurrency` and per-key order hold across the gap.
-    await this.#sinkCallsReturned();
+    await this.#sinkCalls.whenIdle();
     for (let attempt = 1; this.#state === 'detached'; attempt++) {
       const recovered = this.#recovered;
       this.#recovered = undefined;
@@ -372,7 +332,7 @@ export class RabbitMqConsumer implements Consumer {
         // The channel is gone already: nothing more will arrive.
       }
     }
-    await this.#sinkCallsReturned();
+    await this.#sinkCalls.whenIdle();
     while (this.#settlements.size > 0) await Promise.allSettled([...this.#settlements]);
     await this.#reattaching;
     if (attachment !== undefined) {
@@ -383,42 +343,6 @@ export class RabbitMqConsumer implements Consumer {
     }
     this.#state = 'closed';
     this.#onClosed(this);
-  }
-}
-
-/** One received message; settles once, through its consumer. */
-class RabbitMqDelivery implements Delivery {
-  readonly #receivedAt = Date.now();
-  #settled = false;
-
-  constructor(
-    private readonly settle: (delivery: RabbitMqDelivery, outcome: Outcome) => Promise<void>,
-    readonly attachment: Attachment,
-    readonly message: ConsumeMessage,
-    readonly envelope: Envelope,
-    readonly attempt: number,
-  ) {}
-
-  get receivedAt(): Date {
-    return new Date(this.#receivedAt);
-  }
-
-  ack(): Promise<void> {
-    if (this.#settled) return DONE;
-    this.#settled = true;
-    return this.settle(this, { kind: 'ack' });
-  }
-
-  retry(delayMs: number): Promise<void> {
-    if (this.#settled) return DONE;
-    this.#settled = true;
-    return this.settle(this, { kind: 'retry', delayMs });
-  }
-
-  deadLetter(failure: Failure): Promise<void> {
-    if (this.#settled) return DONE;
-    this.#settled = true;
-    return this.settle(this, { kind: 'deadLetter', failure });
   }
 }
 

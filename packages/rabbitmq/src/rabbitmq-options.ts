@@ -223,9 +223,24 @@ function isPem(value: unknown): boolean {
   return (typeof value === 'string' && value.length > 0) || Buffer.isBuffer(value);
 }
 
-/** A url without its password, for error messages and logs. */
+/**
+ * A url without its password, for error messages and logs. Parsed, so a password holding `/`, `@` or
+ * `:` (percent-encoded or not) is hidden whole; text that is not a url loses everything between `//`
+ * and its last `@`, since where the userinfo ends cannot be known.
+ */
 export function redact(text: string): string {
-  return text.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // not a url: handled below
+  }
+  // `amqp://user:12/3@host` parses as host `user`, port 12 and a path holding the rest of the password.
+  if (url?.username === '' && url.password === '' && text.includes('@')) url = undefined;
+  if (url === undefined) return text.replace(/\/\/.*@/s, '//***@');
+  if (url.password === '') return url.href;
+  url.password = '***';
+  return url.href;
 }
 
 /** What amqplib's `connect` takes: the server and credentials, and the socket (TLS) options. */

@@ -10,7 +10,8 @@ import type {
   Topology,
   Transport,
 } from '@omnibus/core';
-import { ConfigurationError, TransportError, envelopeSize, toOmnibusError } from '@omnibus/core';
+import { ConfigurationError, toOmnibusError } from '@omnibus/core';
+import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
 import { AmqpConnection } from './amqp-connection.js';
 import { encodeEnvelope } from './amqp-message.js';
 import type { Outgoing } from './confirm-publisher.js';
@@ -80,16 +81,8 @@ export class RabbitMqTransport implements Transport {
     // Not `async`: an open channel and a known destination reach the socket without a promise hop.
     try {
       this.#assertOpen();
-      if (messages.length === 0) return Promise.resolve();
-      for (const envelope of messages) {
-        const size = envelopeSize(envelope);
-        if (size > this.capabilities.maxMessageBytes) {
-          throw new TransportError(
-            `message ${envelope.id} is ${size} bytes, over the limit of ${this.capabilities.maxMessageBytes}`,
-            { code: 'MESSAGE_TOO_LARGE', retriable: false },
-          );
-        }
-      }
+      if (messages.length === 0) return DONE;
+      checkMessageSizes(messages, this.capabilities.maxMessageBytes);
       const exists = this.#topology.ensureDestination(destination);
       if (exists !== undefined) return exists.then(() => this.#publish(destination, messages));
       return this.#publish(destination, messages);
@@ -179,10 +172,7 @@ export class RabbitMqTransport implements Transport {
 
   #assertOpen(): void {
     if (this.#closed !== undefined) {
-      throw new TransportError('rabbitmq transport is closed', {
-        code: 'TRANSPORT_CLOSED',
-        retriable: false,
-      });
+      throw new TransportClosedError('rabbitmq');
     }
   }
 }

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { ConfigurationError } from '@omnibus/core';
-import { KeyOrderGate } from '../src/key-order-gate.js';
 import { TopologyNames, deadLetterQueueOf, retryBucketOf, retryQueueOf } from '../src/topology-names.js';
 
 describe('RabbitMQ topology names', function () {
@@ -33,24 +32,5 @@ describe('RabbitMQ topology names', function () {
     expect(retryBucketOf(1000)).to.equal(1024);
     expect(retryBucketOf(1024)).to.equal(1024);
     expect(retryBucketOf(30_000)).to.equal(32_768);
-  });
-});
-
-describe('KeyOrderGate', function () {
-  it('lets keyless items and distinct keys through, parks a busy key in order', function () {
-    const gate = new KeyOrderGate<string>();
-    expect(gate.admit(undefined, 'n1')).to.equal(true);
-    expect(gate.admit('a', 'a1')).to.equal(true);
-    expect(gate.admit('b', 'b1')).to.equal(true);
-    expect(gate.admit('a', 'a2')).to.equal(false);
-    expect(gate.admit('a', 'a3')).to.equal(false);
-    expect(gate.release('a')).to.equal('a2');
-    expect(gate.admit('a', 'a4')).to.equal(false);
-    expect(gate.release('a')).to.equal('a3');
-    expect(gate.release('a')).to.equal('a4');
-    expect(gate.release('a')).to.equal(undefined);
-    expect(gate.admit('a', 'a5')).to.equal(true);
-    expect(gate.release(undefined)).to.equal(undefined);
-    expect(gate.release('b')).to.equal(undefined);
   });
 });

@@ -157,6 +157,40 @@ describe('SchemaRegistryClient', () => {
     }
   });
 
+  it('moves credentials from the url into basic auth, and no message ever shows them', async () => {
+    const secured = await startTestRegistry({ auth: { username: 'u@x', password: 'p@ss/w:rd' } });
+    try {
+      const withUserinfo = secured.url.replace('//', '//u%40x:p%40ss%2Fw%3Ard@');
+      const good = new SchemaRegistryClient({ url: withUserinfo });
+      expect(good.url).to.equal(secured.url);
+      expect(await good.register('s', v1)).to.equal(1);
+      const wrong = new SchemaRegistryClient({ url: secured.url.replace('//', '//u%40x:wrong-secret@') });
+      const refused = (await rejection(wrong.listSubjects())) as Error;
+      expect(refused).to.include({ status: 401 });
+      expect(refused.message).not.to.match(/wrong-secret|u%40x/);
+    } finally {
+      await secured.close();
+    }
+    const server = await fixtureServer(() => {});
+    await server.close();
+    const lost = new SchemaRegistryClient({
+      url: server.url.replace('//', '//key:lost-secret@'),
+      attempts: 1,
+    });
+    const unreachable = (await rejection(lost.listSubjects())) as Error;
+    expect(unreachable).to.include({ code: 'REGISTRY_UNREACHABLE' });
+    expect(`${unreachable.message} ${String((unreachable.cause as Error).message)}`).not.to.contain(
+      'lost-secret',
+    );
+    expect(() => new SchemaRegistryClient({ url: 'http://k:s@h', auth: { token: 't' } }))
+      .to.throw(ConfigurationError)
+      .with.property('field', 'url');
+    expect(() => new SchemaRegistryClient({ url: 'http://k:bad-secret@[h' }))
+      .to.throw(ConfigurationError)
+      .with.property('message')
+      .that.does.not.contain('bad-secret');
+  });
+
   it('sends a bearer token, and keeps a base path (Apicurio ccompat, proxies)', async () => {
     const seen: { url?: string; authorization?: string }[] = [];
     const server = await fixtureServer((request, response) => {

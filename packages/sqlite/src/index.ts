@@ -8,3 +8,4 @@ export { SqliteSession } from './sqlite-session.js';
 export { SqliteInbox } from './sqlite-inbox.js';
 export { SqliteOutbox } from './sqlite-outbox.js';
 export { applySqliteMigrations, outboxInboxMigrations, type SqliteMigration } from './sqlite-migrations.js';
+export { SqliteSagaStore, sagaMigrations } from './sqlite-saga-store.js';

@@ -1,6 +1,6 @@
 import type { RegistryStore } from '@omnibus/schema-registry';
 import { MemoryRegistryStore, SqliteRegistryStore, startRegistry } from '@omnibus/schema-registry';
-import { parseBasicAuth } from '../basic-auth-option.js';
+import { basicAuthHelp, basicAuthOptions, readBasicAuth } from '../basic-auth-option.js';
 import type { Command, CommandGroup, CommandIo, OptionValues } from '../command.js';
 import { EXIT_OK, UsageError } from '../command.js';
 
@@ -19,20 +19,22 @@ const serve: Command = {
     port: { type: 'string', short: 'p', default: '8081' },
     host: { type: 'string', default: '127.0.0.1' },
     store: { type: 'string', default: 'memory' },
-    'basic-auth': { type: 'string' },
+    ...basicAuthOptions,
   },
   optionHelp: [
     '-p, --port <n>            port to listen on (default 8081; 0 picks a free one)',
     '--host <address>          interface to listen on (default 127.0.0.1; 0.0.0.0 for all)',
     '--store <memory|sqlite:path>  where schemas live (default memory: gone when it stops)',
-    '--basic-auth <user:pass>  require HTTP basic auth',
+    ...basicAuthHelp('OMNIBUS_REGISTRY_BASIC_AUTH').map((line) =>
+      line.replace('basic auth', 'require basic auth'),
+    ),
   ],
   async run(options: OptionValues, io: CommandIo): Promise<number> {
     const port = Number(options.port);
     if (!/^\d+$/.test(String(options.port)) || port > 65_535) {
       throw new UsageError(`--port must be a port number, got ${String(options.port)}`);
     }
-    const auth = parseBasicAuth(options['basic-auth']);
+    const auth = readBasicAuth(options, io.env, 'OMNIBUS_REGISTRY_BASIC_AUTH');
     const store = await openStore(String(options.store));
     try {
       const registry = await startRegistry({

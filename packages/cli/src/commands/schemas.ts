@@ -12,7 +12,7 @@ import {
   readSchemaFile,
 } from '@omnibus/avro';
 import type { Contract } from '@omnibus/core';
-import { parseBasicAuth } from '../basic-auth-option.js';
+import { basicAuthHelp, basicAuthOptions, readBasicAuth } from '../basic-auth-option.js';
 import type { Command, CommandGroup, CommandIo, OptionValues } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
 
@@ -26,7 +26,7 @@ const options = {
   dir: { type: 'string', default: 'schemas' },
   registry: { type: 'string' },
   strategy: { type: 'string', default: 'topic' },
-  'basic-auth': { type: 'string' },
+  ...basicAuthOptions,
 } as const;
 
 const optionHelp = [
@@ -35,7 +35,7 @@ const optionHelp = [
   '--strategy <topic|record|topic-record>  subject naming, as the serializer is configured (default',
   '                          topic: <dir>-value; the topic of a file is its first directory, e.g.',
   '                          orders/OrderPlaced.avsc travels on orders)',
-  '--basic-auth <user:pass>  basic auth for the registry',
+  ...basicAuthHelp('OMNIBUS_SCHEMA_REGISTRY_BASIC_AUTH'),
 ];
 
 /** What was found about one schema file. */
@@ -71,7 +71,7 @@ function settings(values: OptionValues, io: CommandIo, requireRegistry: boolean)
   if (url === undefined && requireRegistry) {
     throw new UsageError('a registry is needed: --registry <url> or OMNIBUS_SCHEMA_REGISTRY_URL');
   }
-  const auth = parseBasicAuth(values['basic-auth']);
+  const auth = readBasicAuth(values, io.env, 'OMNIBUS_SCHEMA_REGISTRY_BASIC_AUTH');
   const client =
     url === undefined
       ? undefined

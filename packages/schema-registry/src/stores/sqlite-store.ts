@@ -27,7 +27,7 @@ const SCHEMA = `
 `;
 
 /**
- * A durable registry store in one SQLite file, through `node:sqlite` (Node ≥ 22.13, no flag). Ids come
+ * A durable registry store in one SQLite file, through `node:sqlite` (Node ≥ 22.16, no flag). Ids come
  * from an AUTOINCREMENT key, so they are never reused. One registry process per file.
  */
 export class SqliteRegistryStore implements RegistryStore {

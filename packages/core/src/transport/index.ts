@@ -1,0 +1,30 @@
+/**
+ * `@omnibus/core/transport`: what a driver author needs. The transport contract (the interfaces the bus
+ * calls) and the small pieces every driver shares, so each broker's driver holds only what is particular
+ * to its broker.
+ */
+export type {
+  Capabilities,
+  ChannelTopology,
+  ConsumeOptions,
+  Consumer,
+  Delivery,
+  DeliverySink,
+  Destination,
+  Failure,
+  HealthReport,
+  QueueSource,
+  QueueTopology,
+  Source,
+  SubscriptionSource,
+  SubscriptionTopology,
+  Topology,
+  Transport,
+} from '../transport.js';
+export { describeDestination, describeSource } from '../transport.js';
+export { DONE } from '../done.js';
+export { KeyOrderGate } from './key-order-gate.js';
+export { checkMessageSizes } from './message-size.js';
+export { SettleOnce } from './settle-once.js';
+export { SinkCalls } from './sink-calls.js';
+export { MessageTooLargeError, TransportClosedError } from './transport-errors.js';

@@ -1,0 +1,259 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, nkeyAuthenticator } from '@nats-io/transport-node';
+import { setTimeout as delay } from 'node:timers/promises';
+import type {
+  Capabilities,
+  Consumer,
+  ConsumeOptions,
+  DeliverySink,
+  Destination,
+  Envelope,
+  HealthReport,
+  Source,
+  Topology,
+  Transport,
+} from '@omnibus/core';
+import { ConfigurationError, TransportError, envelopeSize, toOmnibusError } from '@omnibus/core';
+import type { EncodedMessage } from './nats-codec.js';
+import { encodeEnvelope } from './nats-codec.js';
+import { NatsConsumer } from './nats-consumer.js';
+import { toTransportError } from './nats-errors.js';
+import { NatsNames } from './nats-names.js';
+import type { NatsTransportOptions, ResolvedNatsOptions } from './nats-options.js';
+import { resolveNatsOptions } from './nats-options.js';
+import { NatsProvisioner } from './nats-provisioner.js';
+
+const CONNECT_RETRY_MS = 2_000;
+
+/**
+ * The NATS JetStream transport. Channels are interest-retention streams (one durable pull consumer per
+ * subscriber group); command queues are work-queue streams with one shared durable; dead letters live in
+ * one work-queue stream. Publishing awaits JetStream's ack and sets `Nats-Msg-Id` to the envelope id, so
+ * a second publish within the duplicate window is stored once. Consuming uses explicit acks; `retry` is a
+ * delayed NAK. The client reconnects on its own (forever) and consumers pull again once it is back;
+ * meanwhile a publish rejects with a retriable `TransportError` and nothing unacked is reported as sent.
+ * See docs/nats.md.
+ */
+export class NatsTransport implements Transport {
+  readonly name = 'nats';
+  readonly capabilities: Capabilities;
+  readonly #options: ResolvedNatsOptions;
+  readonly #names: NatsNames;
+  readonly #provisioner: NatsProvisioner;
+  readonly #consumers = new Set<NatsConsumer>();
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #jsm: JetStreamManager | undefined;
+  #reconnects = 0;
+  #closed: Promise<void> | undefined;
+
+  /** Validates `options` (a `ConfigurationError` names the bad field); connects on `connect()`. */
+  constructor(options: NatsTransportOptions = {}) {
+    this.#options = resolveNatsOptions(options);
+    this.#names = new NatsNames(this.#options.namePrefix);
+    this.#provisioner = new NatsProvisioner(() => this.#manager(), this.#names, this.#options);
+    this.capabilities = {
+      persistent: true,
+      consumerGroups: true,
+      ordering: 'key',
+      delayedRetry: true,
+      nativeDeadLetter: false,
+      maxMessageBytes: this.#options.maxMessageBytes,
+      restartable: true,
+    };
+  }
+
+  async connect(signal?: AbortSignal): Promise<void> {
+    this.#assertOpen();
+    if (this.#nc !== undefined) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        signal?.throwIfAborted();
+        const nc = await connect(this.#connectionOptions());
+        void this.#watch(nc);
+        const jsm = await jetstreamManager(nc, { timeout: this.#options.publishTimeoutMs });
+        const maxPayload = nc.info?.max_payload ?? 0;
+        if (maxPayload > 0 && this.#options.maxMessageBytes > maxPayload) {
+          await nc.close();
+          throw new ConfigurationError(
+            'maxMessageBytes',
+            `${this.#options.maxMessageBytes} is over the server's max_payload of ${maxPayload}`,
+          );
+        }
+        this.#nc = nc;
+        this.#jsm = jsm;
+        this.#js = jetstream(nc, { timeout: this.#options.publishTimeoutMs });
+        return;
+      } catch (error) {
+        const failure = toTransportError(error, `connecting to ${this.#options.servers.join(', ')}`);
+        if (!failure.retriable || attempt >= this.#options.connectAttempts || signal?.aborted) throw failure;
+        this.#options.logger.warn({ attempt, error: failure.message }, 'nats connect failed; trying again');
+        await delay(CONNECT_RETRY_MS, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  #connectionOptions(): NodeConnectionOptions {
+    const o = this.#options;
+    const auth = o.auth;
+    const tls = o.tls === undefined ? undefined : o.tls === true ? {} : { ...o.tls };
+    return {
+      servers: [...o.servers],
+      name: o.connectionName,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(tls === undefined ? {} : { tls }),
+      ...(auth === undefined
+        ? {}
+        : 'token' in auth
+          ? { token: auth.token }
+          : 'user' in auth
+            ? { user: auth.user, pass: auth.pass }
+            : 'nkeySeed' in auth
+              ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(auth.nkeySeed)) }
+              : { authenticator: credsAuthenticator(new TextEncoder().encode(auth.creds)) }),
+    };
+  }
+
+  async #watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === 'reconnect') this.#reconnects++;
+      if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
+        this.#options.logger.info({ status: status.type }, 'nats connection status');
+      }
+    }
+  }
+
+  async provision(topology: Topology): Promise<void> {
+    this.#assertOpen();
+    await this.#provisioner.provision(topology);
+  }
+
+  publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
+    try {
+      this.#assertOpen();
+      if (messages.length === 0) return Promise.resolve();
+      const max = this.capabilities.maxMessageBytes;
+      for (const envelope of messages) {
+        const size = envelopeSize(envelope);
+        if (size > max) {
+          throw new TransportError(`message ${envelope.id} is ${size} bytes, over the limit of ${max}`, {
+            code: 'MESSAGE_TOO_LARGE',
+            retriable: false,
+          });
+        }
+      }
+      const subject = this.#names.publishSubject(destination);
+      return this.#provisioner
+        .ensureDestination(destination)
+        .then(() =>
+          Promise.all(messages.map((envelope) => this.#publishOne(subject, encodeEnvelope(envelope)))),
+        )
+        .then(() => undefined);
+    } catch (error) {
+      return Promise.reject(toOmnibusError(error));
+    }
+  }
+
+  /** One message, resolved on JetStream's ack (a duplicate within the window is acked as stored). */
+  readonly #publishOne = async (subject: string, message: EncodedMessage): Promise<void> => {
+    try {
+      await this.#client().publish(subject, message.data, {
+        msgID: message.msgId,
+        headers: message.headers,
+        timeout: this.#options.publishTimeoutMs,
+      });
+    } catch (error) {
+      throw toTransportError(error, `publishing to ${subject}`);
+    }
+  };
+
+  async consume(source: Source, sink: DeliverySink, options: ConsumeOptions): Promise<Consumer> {
+    this.#assertOpen();
+    const concurrency = options?.concurrency;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > this.#options.maxAckPending) {
+      throw new ConfigurationError(
+        'concurrency',
+        `must be an integer from 1 to maxAckPending (${this.#options.maxAckPending}), got ${String(concurrency)}`,
+      );
+    }
+    await this.#provisioner.ensureSource(source);
+    await this.#provisioner.ensureDeadLetters();
+    const consumer = new NatsConsumer(
+      source,
+      sink,
+      concurrency,
+      {
+        js: () => this.#client(),
+        names: this.#names,
+        deliveryLimit: this.#options.deliveryLimit,
+        ackWaitMs: this.#options.ackWaitMs,
+        publish: this.#publishOne,
+        logger: this.#options.logger,
+      },
+      (closed) => this.#consumers.delete(closed),
+    );
+    await consumer.start();
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  /** `up` when connected; `down` while connecting, reconnecting, or after close. */
+  async health(): Promise<HealthReport> {
+    const nc = this.#nc;
+    const connected =
+      nc !== undefined && !nc.isClosed() && nc.getServer() !== '' && this.#closed === undefined;
+    const details = {
+      servers: this.#options.servers,
+      server: nc?.getServer(),
+      reconnects: this.#reconnects,
+      consumers: this.#consumers.size,
+    };
+    if (!connected) return { status: 'down', details };
+    try {
+      await nc.flush();
+      return { status: 'up', details };
+    } catch (error) {
+      return { status: 'down', details: { ...details, error: toOmnibusError(error).message } };
+    }
+  }
+
+  /** Closes every consumer (in-flight handlers finish; unsettled messages are NAKed), then disconnects. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
+    const nc = this.#nc;
+    if (nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+
+  #client(): JetStreamClient {
+    this.#assertOpen();
+    if (this.#js === undefined) throw notConnected();
+    return this.#js;
+  }
+
+  #manager(): JetStreamManager {
+    this.#assertOpen();
+    if (this.#jsm === undefined) throw notConnected();
+    return this.#jsm;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed !== undefined) {
+      throw new TransportError('nats transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
+    }
+  }
+}
+
+function notConnected(): TransportError {
+  return new TransportError('nats transport is not connected: call connect() first', {
+    code: 'NOT_CONNECTED',
+    retriable: true,
+  });
+}
