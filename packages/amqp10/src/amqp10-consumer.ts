@@ -8,7 +8,7 @@ import { Amqp10Delivery } from './amqp10-delivery.js';
 import { toTransportError } from './amqp10-errors.js';
 import type { Terminus } from './amqp10-names.js';
 import type { Amqp10Publisher } from './amqp10-publisher.js';
-import { KeyOrderGate } from './key-order-gate.js';
+import { KeyOrderGate } from '@omnibus/core/transport';
 
 const DONE = Promise.resolve();
 /** Retry delays are capped so that a scheduled copy cannot be lost in the far future by a typo. */

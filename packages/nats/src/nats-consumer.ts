@@ -7,7 +7,7 @@ import type { Outcome } from './nats-delivery.js';
 import { DONE, NatsDelivery } from './nats-delivery.js';
 import { toTransportError } from './nats-errors.js';
 import type { NatsNames } from './nats-names.js';
-import { KeyOrderGate } from './key-order-gate.js';
+import { KeyOrderGate } from '@omnibus/core/transport';
 
 /** What a consumer shares with its transport. */
 export interface ConsumerContext {
