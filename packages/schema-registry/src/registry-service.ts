@@ -77,7 +77,7 @@ export class RegistryService {
       await this.#assertWritable(subject);
       const level = await this.compatibility(subject);
       const result = checkCompatibility(
-        parsed.json,
+        parsed.canonical,
         await Promise.all(
           versions.map(async (v) => ({ version: v.version, schema: await this.schemaById(v.id) })),
         ),
@@ -115,7 +115,7 @@ export class RegistryService {
     }
     const level = await this.compatibility(subject);
     const result = checkCompatibility(
-      parsed.json,
+      parsed.canonical,
       await Promise.all(
         against.map(async (v) => ({ version: v.version, schema: await this.schemaById(v.id) })),
       ),
