@@ -11,7 +11,7 @@ import { ConfigurationError, DeserializationError, TransportError, toOmnibusErro
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
-import { currentMessageContext } from './message-context.js';
+import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
 import { OutboxRelay } from './outbox-relay.js';
 import type { OutboxStore } from './persistence.js';
@@ -197,31 +197,36 @@ export class Bus {
 
   #drained: (() => void) | undefined;
 
-  /** Publishes an event. Inside a handler, it joins the handler's outgoing messages (see `MessageContext`). */
+  /**
+   * Publishes an event. Inside `bus.transaction`, it joins the transaction; inside a handler, the
+   * handler's outgoing messages (see `MessageContext`).
+   */
   publish<C extends EventContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<void> {
-    const ambient = currentMessageContext();
+    const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.publish(contract, payload, options);
     return this.#publishNow(contract, payload, options);
   }
 
-  /** Sends a command to its queue. Inside a handler, it joins the handler's outgoing messages. */
+  /** Sends a command to its queue. Inside a transaction or a handler, it joins it, as `publish` does. */
   send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<void> {
-    const ambient = currentMessageContext();
+    const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.send(contract, payload, options);
     return this.#publishNow(contract, payload, options);
   }
 
   /**
-   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and the messages
-   * it publishes through `scope` commit together; a relay sends them afterwards.
+   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and every
+   * message published while it runs commit together — through `scope`, `bus.publish`/`bus.send` or an
+   * `@Emits` method, all of which join the innermost transaction. A relay sends them after commit; if
+   * `work` throws, nothing is sent.
    */
   async transaction<T>(
     work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
@@ -229,6 +234,7 @@ export class Bus {
     const persistence = this.#options.persistence;
     if (persistence === undefined)
       throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
+    const cause = currentMessageContext();
     return persistence.unitOfWork.transaction(async (tx) => {
       const outgoing: OutboxMessage[] = [];
       const enqueue = async (
@@ -236,9 +242,10 @@ export class Bus {
         payload: unknown,
         options?: PublishOptions,
       ): Promise<void> => {
-        outgoing.push(await this.createMessage(contract, payload, options, currentMessageContext()));
+        outgoing.push(await this.createMessage(contract, payload, options, cause));
       };
-      const result = await work({ tx, publish: enqueue, send: enqueue });
+      const scope = { tx, publish: enqueue, send: enqueue };
+      const result = await runWithMessageContext({ message: cause, publisher: scope }, () => work(scope));
       await persistence.outbox.add(tx, outgoing);
       return result;
     });
