@@ -1,5 +1,6 @@
 import { exponential } from './backoff.js';
 import { DONE } from './done.js';
+import { BusNotStartedError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
 import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
@@ -199,7 +200,8 @@ export class Bus {
 
   /**
    * Publishes an event. Inside `bus.transaction`, it joins the transaction; inside a handler, the
-   * handler's outgoing messages (see `MessageContext`).
+   * handler's outgoing messages (see `MessageContext`). Elsewhere it needs a started bus: before
+   * `start()` has finished it rejects with `BusNotStartedError` (`BUS_NOT_STARTED`) and sends nothing.
    */
   publish<C extends EventContract>(
     contract: C,
@@ -208,6 +210,8 @@ export class Bus {
   ): Promise<void> {
     const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.publish(contract, payload, options);
+    if (this.#state === 'created' || this.#state === 'starting')
+      return Promise.reject(new BusNotStartedError(this.#state));
     return this.#publishNow(contract, payload, options);
   }
 
@@ -219,6 +223,8 @@ export class Bus {
   ): Promise<void> {
     const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.send(contract, payload, options);
+    if (this.#state === 'created' || this.#state === 'starting')
+      return Promise.reject(new BusNotStartedError(this.#state));
     return this.#publishNow(contract, payload, options);
   }
 

@@ -11,6 +11,7 @@ import type {
 } from '../src/index.js';
 import {
   Bus,
+  BusNotStartedError,
   ConfigurationError,
   Handle,
   Header,
@@ -97,6 +98,39 @@ describe('Bus', function () {
     await b.send(c.ProcessPayment, { orderId: 'o1', amount: 10 });
     await waitFor(() => got.length === 3, { message: 'three handlings' });
     expect(got.sort()).to.deep.equal(['billing:o1', 'pay:10', 'shipping:o1']);
+  });
+
+  it('refuses to publish or send before start with BUS_NOT_STARTED, and loses nothing after it', async function () {
+    const got: string[] = [];
+    @Subscriber({ group: 'billing' })
+    class Billing {
+      @Handle(c.OrderPlaced)
+      placed(e: OrderPlacedV1) {
+        got.push(e.orderId);
+      }
+      @Handle(c.ProcessPayment)
+      pay(cmd: ProcessPaymentV1) {
+        got.push(`pay:${cmd.orderId}`);
+      }
+    }
+    const b = bus({ handlers: [Billing] });
+    for (const early of [
+      b.publish(c.OrderPlaced, { orderId: 'early', total: 1 }),
+      b.send(c.ProcessPayment, { orderId: 'early', amount: 1 }),
+    ]) {
+      const error = await early.then(
+        () => expect.fail('expected a refusal'),
+        (e: unknown) => e,
+      );
+      expect(error)
+        .to.be.instanceOf(BusNotStartedError)
+        .and.include({ code: 'BUS_NOT_STARTED', retriable: false });
+    }
+    await b.start();
+    await b.publish(c.OrderPlaced, { orderId: 'o1', total: 1 });
+    await b.send(c.ProcessPayment, { orderId: 'o1', amount: 1 });
+    await waitFor(() => got.length === 2, { message: 'both messages handled' });
+    expect(got.sort()).to.deep.equal(['o1', 'pay:o1']);
   });
 
   it('writes CloudEvents attributes and inherits correlation and causation', async function () {
