@@ -1,6 +1,6 @@
 import { exponential } from './backoff.js';
 import { DONE } from './done.js';
-import { BusNotStartedError } from './bus-errors.js';
+import { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
 import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
@@ -42,7 +42,10 @@ export interface BusStats {
   handled: number;
   retried: number;
   deadLettered: number;
-  /** Messages of a type no handler of their consumer handles: acked and counted, not dead-lettered. */
+  /**
+   * Messages of a type no handler of their consumer handles: on a subscription acked, on a command
+   * queue dead-lettered (`UNKNOWN_MESSAGE_TYPE`, counted in `deadLettered` too).
+   */
   unknownType: number;
   /** Deliveries the inbox recognised as already handled. */
   duplicates: number;
@@ -654,6 +657,12 @@ export class Bus {
     const binding = route.bindings.get(envelope.type);
     if (binding === undefined) {
       this.stats.unknownType++;
+      // A queue belongs to one service: a type none of its handlers takes is a routing mistake. On a
+      // channel other groups' types pass by, and acking them is right.
+      if (route.source.kind === 'queue') {
+        const error = new UnknownMessageTypeError(envelope.type, describeSource(route.source));
+        return this.#abandonable(route, this.#deadLetter(route, delivery, error));
+      }
       this.#logger.debug(
         { type: envelope.type, source: describeSource(route.source) },
         'no handler for type: acked',

@@ -315,14 +315,34 @@ describe('Bus', function () {
       });
     }
 
-    it('acks and counts an unknown message type', async function () {
+    it('dead-letters an unknown message type on a command queue, with UNKNOWN_MESSAGE_TYPE', async function () {
       const b = await started();
       await transport.publish({ kind: 'queue', queue: c.ProcessPayment.queue }, [
         raw({ type: 'other.Thing' }),
       ]);
+      const [dead] = await deadLetters(queue(), 1);
+      expect(dead!.type).to.equal('other.Thing');
+      expect(readFailure(dead!)).to.include({ code: 'UNKNOWN_MESSAGE_TYPE', attempts: 1 });
+      expect(readFailure(dead!)?.message).to.include('other.Thing');
+      expect(b.stats).to.include({ unknownType: 1, deadLettered: 1 });
+    });
+
+    it("acks and counts an unknown message type on a subscription: other groups' types pass by", async function () {
+      @Subscriber({ group: 'g' })
+      class Handlers {
+        @Handle(c.OrderPlaced)
+        placed() {}
+      }
+      const b = bus({ handlers: [Handlers] });
+      await b.start();
+      const subscription = { kind: 'subscription', channel: c.OrderPlaced.channel, group: 'g' } as const;
+      await transport.publish({ kind: 'channel', channel: c.OrderPlaced.channel }, [
+        raw({ type: 'other.Thing' }),
+      ]);
       await waitFor(() => b.stats.unknownType === 1, { message: 'the unknown type counted' });
       expect(b.stats.deadLettered).to.equal(0);
-      expect(transport.depth(queue())).to.equal(0);
+      expect(transport.depth(subscription)).to.equal(0);
+      expect(transport.depth({ kind: 'deadLetters', of: subscription })).to.equal(0);
     });
 
     it('dead-letters a handler that throws a non-Error value, described', async function () {
