@@ -1,5 +1,6 @@
 import { exponential } from './backoff.js';
 import { DONE } from './done.js';
+import { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
 import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
@@ -11,7 +12,7 @@ import { ConfigurationError, DeserializationError, TransportError, toOmnibusErro
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
-import { currentMessageContext } from './message-context.js';
+import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
 import { OutboxRelay } from './outbox-relay.js';
 import type { OutboxStore } from './persistence.js';
@@ -41,7 +42,10 @@ export interface BusStats {
   handled: number;
   retried: number;
   deadLettered: number;
-  /** Messages of a type no handler of their consumer handles: acked and counted, not dead-lettered. */
+  /**
+   * Messages of a type no handler of their consumer handles: on a subscription acked, on a command
+   * queue dead-lettered (`UNKNOWN_MESSAGE_TYPE`, counted in `deadLettered` too).
+   */
   unknownType: number;
   /** Deliveries the inbox recognised as already handled. */
   duplicates: number;
@@ -197,31 +201,41 @@ export class Bus {
 
   #drained: (() => void) | undefined;
 
-  /** Publishes an event. Inside a handler, it joins the handler's outgoing messages (see `MessageContext`). */
+  /**
+   * Publishes an event. Inside `bus.transaction`, it joins the transaction; inside a handler, the
+   * handler's outgoing messages (see `MessageContext`). Elsewhere it needs a started bus: before
+   * `start()` has finished it rejects with `BusNotStartedError` (`BUS_NOT_STARTED`) and sends nothing.
+   */
   publish<C extends EventContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<void> {
-    const ambient = currentMessageContext();
+    const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.publish(contract, payload, options);
+    if (this.#state === 'created' || this.#state === 'starting')
+      return Promise.reject(new BusNotStartedError(this.#state));
     return this.#publishNow(contract, payload, options);
   }
 
-  /** Sends a command to its queue. Inside a handler, it joins the handler's outgoing messages. */
+  /** Sends a command to its queue. Inside a transaction or a handler, it joins it, as `publish` does. */
   send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<void> {
-    const ambient = currentMessageContext();
+    const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.send(contract, payload, options);
+    if (this.#state === 'created' || this.#state === 'starting')
+      return Promise.reject(new BusNotStartedError(this.#state));
     return this.#publishNow(contract, payload, options);
   }
 
   /**
-   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and the messages
-   * it publishes through `scope` commit together; a relay sends them afterwards.
+   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and every
+   * message published while it runs commit together — through `scope`, `bus.publish`/`bus.send` or an
+   * `@Emits` method, all of which join the innermost transaction. A relay sends them after commit; if
+   * `work` throws, nothing is sent.
    */
   async transaction<T>(
     work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
@@ -229,6 +243,7 @@ export class Bus {
     const persistence = this.#options.persistence;
     if (persistence === undefined)
       throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
+    const cause = currentMessageContext();
     return persistence.unitOfWork.transaction(async (tx) => {
       const outgoing: OutboxMessage[] = [];
       const enqueue = async (
@@ -236,9 +251,10 @@ export class Bus {
         payload: unknown,
         options?: PublishOptions,
       ): Promise<void> => {
-        outgoing.push(await this.createMessage(contract, payload, options, currentMessageContext()));
+        outgoing.push(await this.createMessage(contract, payload, options, cause));
       };
-      const result = await work({ tx, publish: enqueue, send: enqueue });
+      const scope = { tx, publish: enqueue, send: enqueue };
+      const result = await runWithMessageContext({ message: cause, publisher: scope }, () => work(scope));
       await persistence.outbox.add(tx, outgoing);
       return result;
     });
@@ -641,6 +657,12 @@ export class Bus {
     const binding = route.bindings.get(envelope.type);
     if (binding === undefined) {
       this.stats.unknownType++;
+      // A queue belongs to one service: a type none of its handlers takes is a routing mistake. On a
+      // channel other groups' types pass by, and acking them is right.
+      if (route.source.kind === 'queue') {
+        const error = new UnknownMessageTypeError(envelope.type, describeSource(route.source));
+        return this.#abandonable(route, this.#deadLetter(route, delivery, error));
+      }
       this.#logger.debug(
         { type: envelope.type, source: describeSource(route.source) },
         'no handler for type: acked',

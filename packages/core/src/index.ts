@@ -1,5 +1,6 @@
 export * from './backoff.js';
 export * from './bus.js';
+export * from './bus-errors.js';
 export * from './bus-options.js';
 export * from './clock.js';
 export * from './container.js';

@@ -45,9 +45,27 @@ export interface MessageContext {
   ): Promise<void>;
 }
 
-/** Holds the handling's current context; middleware may swap `message` (e.g. to add `tx`). */
+/** Something that publishes events and sends commands: the bus, a handler's context, a transaction's scope. */
+export interface Publisher {
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<void>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<void>;
+}
+
+/**
+ * What is ambient on an async path: the message being handled (middleware may swap it, e.g. to add
+ * `tx`) and, inside `bus.transaction`, the transaction's publisher, which then takes what is published.
+ */
 export interface MessageContextHolder {
-  readonly message: MessageContext;
+  readonly message: MessageContext | undefined;
+  readonly publisher?: Publisher;
 }
 
 const current = new AsyncLocalStorage<MessageContextHolder>();
@@ -57,6 +75,16 @@ export function currentMessageContext(): MessageContext | undefined {
   return current.getStore()?.message;
 }
 
+/**
+ * Where a publish on this async path goes: the innermost `bus.transaction`'s scope, else the handler's
+ * context, else nowhere (undefined: the caller publishes directly).
+ */
+export function currentPublisher(): Publisher | undefined {
+  const store = current.getStore();
+  return store?.publisher ?? store?.message;
+}
+
+/** Runs `work` with `holder` ambient; a holder replaces the outer one entirely (a handler's own scope). */
 export function runWithMessageContext<T>(holder: MessageContextHolder, work: () => T): T {
   return current.run(holder, work);
 }
