@@ -10,7 +10,7 @@ import type { Envelope } from './envelope.js';
 import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
 import { ConfigurationError, DeserializationError, TransportError, toOmnibusError } from './errors.js';
 import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
+import { defaultLogger } from './logger.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
 import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
@@ -118,7 +118,7 @@ export class Bus {
     this.#options = options;
     this.transport = options.transport;
     this.serviceName = options.serviceName;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? defaultLogger();
     this.#serializers = new SerializerRegistry([new JsonSerializer(), ...(options.serializers ?? [])]);
     this.#resolve = options.resolveHandler ?? ((handlerClass) => new handlerClass());
     this.#defaultPolicy = {
