@@ -25,7 +25,15 @@ export {
   MemoryInbox,
   MemoryOutbox,
   MemoryPersistence,
+  MemoryScheduleStore,
   MemoryTransaction,
   type MemoryPersistenceOptions,
 } from './memory/memory-persistence.js';
 export * from './saga-store.js';
+export * from './schedule-store.js';
+export {
+  BusSchedules,
+  type ImmediatePublishOptions,
+  type PublishResult,
+  type SchedulePublishOptions,
+} from './scheduling.js';
