@@ -2,7 +2,15 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import type { Envelope, MemoryTransaction, Source } from '@omnibus/core';
 import type { TimeoutScheduler } from '../src/index.js';
-import { Bus, Header, MemoryPersistence, MemoryTransport, constant, defineEvent } from '@omnibus/core';
+import {
+  Bus,
+  ConfigurationError,
+  Header,
+  MemoryPersistence,
+  MemoryTransport,
+  constant,
+  defineEvent,
+} from '@omnibus/core';
 import { collectChannel, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { SagaContext } from '../src/index.js';
 import { Handles, MemorySagaStore, Saga, SagaRuntime, StartedBy } from '../src/index.js';
@@ -299,6 +307,58 @@ describe('sagas on the bus (memory transport, memory persistence)', function () 
     expect(runtime.stats.started).to.equal(1);
     expect(runtime.stats.steps).to.equal(2);
     expect(await runtime.list('order-fulfilment')).to.have.length(1);
+  });
+
+  it('keeps completed instances for the retention period, then a later step purges them', async function () {
+    const prefix = uniqueName();
+    const Start = defineEvent<{ id: string; done: boolean }>({
+      type: `${prefix}.Start`,
+      channel: `${prefix}-c`,
+    });
+    @Saga<object>({ name: `${prefix}-kept`, initial: () => ({}) })
+    class Kept {
+      @StartedBy(Start, { correlate: (m) => m.id })
+      start(m: { id: string; done: boolean }, saga: SagaContext<object>) {
+        if (m.done) saga.complete();
+      }
+    }
+    const name = `${prefix}-kept`;
+    let now = Date.UTC(2026, 0, 1);
+    const runtime = new SagaRuntime({
+      store,
+      sagas: [Kept],
+      clock: { now: () => now },
+      retentionMs: 60_000,
+      purgeIntervalMs: 1_000,
+    });
+    const bus = await start(runtime);
+    await bus.publish(Start, { id: 'finished', done: true });
+    await bus.publish(Start, { id: 'running', done: false });
+    await waitFor(() => runtime.stats.steps === 2);
+    now += 59_000;
+    await bus.publish(Start, { id: 'second', done: true });
+    await waitFor(() => runtime.stats.steps === 3);
+    expect((await runtime.list(name, { status: 'completed' })).map((i) => i.key)).to.have.members([
+      'finished',
+      'second',
+    ]);
+    now += 2_000; // 'finished' is past its retention, 'second' is not
+    await bus.publish(Start, { id: 'third', done: false });
+    await waitFor(() => runtime.stats.purged === 1, { message: 'the expired instance purged' });
+    expect(await runtime.get(name, 'finished')).to.equal(undefined);
+    expect((await runtime.list(name)).map((i) => i.key)).to.have.members(['running', 'second', 'third']);
+    now += 60_000;
+    expect(await runtime.purgeExpired()).to.equal(1);
+    expect((await runtime.list(name)).map((i) => i.key)).to.have.members(['running', 'third']);
+  });
+
+  it('checks retentionMs and purgeIntervalMs at construction, naming the field', function () {
+    expect(() => new SagaRuntime({ store, sagas: [OrderFulfilment], retentionMs: 0 }))
+      .to.throw(ConfigurationError)
+      .with.property('field', 'retentionMs');
+    expect(() => new SagaRuntime({ store, sagas: [OrderFulfilment], purgeIntervalMs: -1 }))
+      .to.throw(ConfigurationError)
+      .with.property('field', 'purgeIntervalMs');
   });
 
   it('concurrent messages of one instance lose no update: conflicts retry with fresh state', async function () {
