@@ -166,12 +166,6 @@ export class Bus {
       }
       this.#relay = this.#createRelay();
       await this.#relay?.start();
-      if (this.#inProcess !== undefined) {
-        this.#logger.warn(
-          { service: this.serviceName },
-          'no persistence: scheduled messages are in-process timers and do not survive a restart',
-        );
-      }
       this.#state = 'started';
       this.#logger.info({ service: this.serviceName, consumers: this.#routes.length }, 'bus started');
     } catch (error) {
@@ -220,6 +214,7 @@ export class Bus {
   }
 
   #drained: (() => void) | undefined;
+  #warnedInProcessSchedules = false;
 
   /**
    * Publishes an event. Inside `bus.transaction`, it joins the transaction; inside a handler, the
@@ -303,6 +298,14 @@ export class Bus {
   ): Promise<ScheduledMessage> {
     const deliverAt = deliverAtOf(options, systemClock)!;
     const store = this.#scheduleStore();
+    if (this.#inProcess !== undefined && !this.#warnedInProcessSchedules) {
+      // Once, at the first schedule rather than at every start: most in-memory buses never schedule.
+      this.#warnedInProcessSchedules = true;
+      this.#logger.warn(
+        { service: this.serviceName },
+        'no persistence: scheduled messages are in-process timers and do not survive a restart',
+      );
+    }
     const message = await this.createMessage(contract, payload, options, cause);
     const scheduled = scheduledMessage(message, deliverAt, systemClock);
     if (this.#inProcess !== undefined && deferred !== undefined) deferred.push(scheduled);
