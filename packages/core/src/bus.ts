@@ -133,11 +133,15 @@ export class Bus {
     return this.#state;
   }
 
-  /** Connects, provisions what the handlers need, and starts one consumer per source. */
+  /**
+   * Checks that every handler class resolves (one instance each, discarded), connects, provisions what
+   * the handlers need, and starts one consumer per source.
+   */
   async start(): Promise<void> {
     if (this.#state !== 'created') throw new ConfigurationError('start', `bus is ${this.#state}`);
     this.#state = 'starting';
     try {
+      this.#checkHandlersResolve();
       await this.transport.connect();
       await this.transport.provision(this.#topology());
       for (const route of this.#routes) {
@@ -159,6 +163,23 @@ export class Bus {
       await Promise.allSettled(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
       this.#state = 'stopped';
       throw error;
+    }
+  }
+
+  /**
+   * Resolves every handler class once, so a missing DI binding fails `start` (naming the class and what
+   * the container said) instead of the first message, as a retriable failure, then dead letters.
+   */
+  #checkHandlersResolve(): void {
+    for (const handlerClass of new Set(this.#options.handlers ?? [])) {
+      try {
+        this.#resolve(handlerClass);
+      } catch (error) {
+        throw new ConfigurationError(
+          'handlers',
+          `${handlerClass.name} cannot be resolved: ${toOmnibusError(error).message.replace(/\s*\n\s*/g, ' ')}`,
+        );
+      }
     }
   }
 

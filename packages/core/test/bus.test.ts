@@ -696,7 +696,36 @@ describe('Bus', function () {
       await b.send(c.ProcessPayment, { orderId: 'o2', amount: 7 });
       await waitFor(() => charged.length === 2, { message: 'two payments' });
       expect(charged.sort()).to.deep.equal(['charged 5', 'charged 7']);
-      expect(instances.size).to.equal(2);
+      expect(instances.size).to.equal(3, 'one resolved at start to check the wiring, then one per message');
+    });
+
+    it('fails start with a ConfigurationError naming the handler class and its missing binding', async function () {
+      @injectable()
+      @Subscriber({ group: 'payments' })
+      class PaymentHandlers {
+        constructor(@inject(Gateway) private readonly gateway: Gateway) {}
+        @Handle(c.ProcessPayment)
+        pay(cmd: ProcessPaymentV1) {
+          this.gateway.charge(cmd.amount);
+        }
+      }
+      const container = new Container(); // Gateway is not bound
+      const b = createBus(container, {
+        transport,
+        serviceName: 'p',
+        handlers: [PaymentHandlers],
+        closeTransport: false,
+      });
+      buses.push(b);
+      const error = await b.start().then(
+        () => expect.fail('expected start to fail'),
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConfigurationError).and.include({ field: 'handlers', retriable: false });
+      expect((error as Error).message)
+        .to.include('PaymentHandlers')
+        .and.include('Gateway');
+      expect(b.state).to.equal('stopped');
     });
 
     it('wires a bus into an existing container with createBus', async function () {
