@@ -1,4 +1,5 @@
 import { exponential } from './backoff.js';
+import { failureOutcome, triesBefore } from './failure-policy.js';
 import { DONE } from './done.js';
 import { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
@@ -77,7 +78,12 @@ interface Route {
    * them all at the drain deadline, so every sink call returns even if a handler never does.
    */
   readonly releases: Set<() => void>;
+  /** Tries spent by messages this route handed back for redelivery, by id (bounded; see `triesBefore`). */
+  readonly tries: Map<string, number>;
 }
+
+/** How many redelivered messages a route remembers the tries of; older ones fall back to an estimate. */
+const REMEMBERED_TRIES = 10_000;
 
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
@@ -467,6 +473,7 @@ export class Bus {
               : new CircuitBreaker(this.#options.circuitBreaker),
           stopping: new AbortController(),
           releases: new Set(),
+          tries: new Map(),
           inFlight: 0,
         };
         this.#routes.push(route);
@@ -516,6 +523,7 @@ export class Bus {
   #invoke(binding: Binding, ctx: HandlingContext): Promise<void> {
     try {
       outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
+      ctx.calls++;
       const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
       const method = instance[binding.method];
       if (typeof method !== 'function') {
@@ -690,6 +698,10 @@ export class Bus {
       );
       return this.#abandonable(route, delivery.ack());
     }
+    const before =
+      delivery.attempt === 1
+        ? 0
+        : triesBefore(delivery.attempt, route.tries.get(envelope.id), binding.policy);
     let payload: unknown;
     try {
       const serializer = this.#serializers.forContentType(envelope.headers[Header.contentType]);
@@ -702,7 +714,7 @@ export class Bus {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
       // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
       // registry that is briefly unreachable) is retried like a handler failure.
-      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
+      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, before, 0, error));
     }
     const message = new HandlerMessageContext(this, delivery, route, envelope);
     const ctx: HandlingContext & { [DUPLICATE]?: boolean } = {
@@ -711,6 +723,8 @@ export class Bus {
       contract: binding.contract,
       options: binding.options,
       payload,
+      triesBefore: before,
+      calls: 0,
       message,
     };
     try {
@@ -727,9 +741,10 @@ export class Bus {
       }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
-      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
+      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, before, ctx.calls, error));
     }
     this.stats.handled++;
+    if (delivery.attempt > 1) route.tries.delete(envelope.id);
     return this.#abandonable(route, delivery.ack());
   }
 
@@ -737,38 +752,42 @@ export class Bus {
     route: Route,
     policy: Required<RetryPolicy>,
     delivery: Delivery,
+    before: number,
+    calls: number,
     thrown: unknown,
   ): Promise<void> {
-    const error = toOmnibusError(thrown);
-    if (error.code === 'CIRCUIT_OPEN') {
-      this.stats.retried++;
-      return delivery.retry(this.#options.circuitBreaker?.cooldownMs ?? 30_000);
+    const outcome = failureOutcome(thrown, { delivery: delivery.attempt, before, calls }, policy, {
+      circuitCooldownMs: this.#options.circuitBreaker?.cooldownMs ?? 30_000,
+    });
+    const id = delivery.envelope.id;
+    if (outcome.kind === 'deadLetter') {
+      route.tries.delete(id);
+      return this.#deadLetter(route, delivery, outcome.error, outcome.attempts);
     }
-    if (error.code === 'PERSISTENCE_UNAVAILABLE') {
-      // The database is down, not the message: wait it out without spending the retry budget, so an
-      // outage pauses consumption instead of dead-lettering everything that arrives during it.
-      this.stats.retried++;
-      return delivery.retry(policy.backoff(Math.min(delivery.attempt, policy.attempts)));
-    }
-    if (error.retriable && delivery.attempt < policy.attempts) {
-      this.stats.retried++;
-      const delayMs = policy.backoff(delivery.attempt);
-      this.#logger.warn(
-        {
-          messageId: delivery.envelope.id,
-          type: delivery.envelope.type,
-          attempt: delivery.attempt,
-          delayMs,
-          error: error.message,
-        },
-        'handler failed: retrying',
-      );
-      return delivery.retry(delayMs);
-    }
-    return this.#deadLetter(route, delivery, error);
+    this.stats.retried++;
+    route.tries.delete(id);
+    if (route.tries.size >= REMEMBERED_TRIES) route.tries.delete(route.tries.keys().next().value!);
+    route.tries.set(id, outcome.tries);
+    this.#logger.warn(
+      {
+        messageId: id,
+        type: delivery.envelope.type,
+        attempt: delivery.attempt,
+        tries: outcome.tries,
+        delayMs: outcome.delayMs,
+        error: toOmnibusError(thrown).message,
+      },
+      'handler failed: retrying',
+    );
+    return delivery.retry(outcome.delayMs);
   }
 
-  async #deadLetter(route: Route, delivery: Delivery, thrown: unknown): Promise<void> {
+  async #deadLetter(
+    route: Route,
+    delivery: Delivery,
+    thrown: unknown,
+    attempts = delivery.attempt,
+  ): Promise<void> {
     const error = toOmnibusError(thrown);
     this.stats.deadLettered++;
     this.#logger.error(
@@ -776,7 +795,7 @@ export class Bus {
         messageId: delivery.envelope.id,
         type: delivery.envelope.type,
         source: describeSource(route.source),
-        attempt: delivery.attempt,
+        attempts,
         code: error.code,
         error: error.message,
       },
@@ -786,7 +805,7 @@ export class Bus {
       message: error.message,
       code: error.code,
       ...(error.stack === undefined ? {} : { stack: error.stack }),
-      attempts: delivery.attempt,
+      attempts,
       failedAt: new Date(),
     });
   }

@@ -14,9 +14,15 @@ export interface SubscriberOptions {
 }
 
 export interface RetryPolicy {
-  /** Deliveries in all before the message is dead-lettered, the first included. Default 5. */
+  /**
+   * Tries in all before the message is dead-lettered, the first included. A try is one handler call,
+   * immediate retries included (or a delivery that failed before its handler). Default 5.
+   */
   readonly attempts?: number;
-  /** In-process retries inside one delivery before falling back to a delayed redelivery. Default 0. */
+  /**
+   * In-process retries inside one delivery before falling back to a delayed redelivery; each is a try
+   * of `attempts`. Default 0.
+   */
   readonly immediate?: number;
   /** Delay before redelivery `attempt + 1`. Default: exponential, 100 ms, ×2, capped at 30 s, full jitter. */
   readonly backoff?: Backoff;
