@@ -94,7 +94,14 @@ const RESERVED_PREFIXES = ['ce_', 'ce-', 'cloudevents_', 'cloudevents:', 'omnibu
  * instance; it provisions the topology its handlers need on `start` and the destinations it publishes
  * to on first use.
  */
-export class Bus {
+/** What `bus.transaction` gives its work: the transaction and a publisher that joins it. */
+export interface TransactionScope<Tx = unknown> {
+  readonly tx: Tx;
+  readonly publish: Bus['publish'];
+  readonly send: Bus['send'];
+}
+
+export class Bus<Tx = unknown> {
   readonly stats: BusStats = {
     received: 0,
     handled: 0,
@@ -106,7 +113,7 @@ export class Bus {
   };
   readonly transport: Transport;
   readonly serviceName: string;
-  readonly #options: BusOptions;
+  readonly #options: BusOptions<Tx>;
   readonly #logger: Logger;
   readonly #serializers: SerializerRegistry;
   readonly #resolve: (handlerClass: HandlerClass) => object;
@@ -119,7 +126,7 @@ export class Bus {
   #state: State = 'created';
   #relay: OutboxRelay | undefined;
 
-  constructor(options: BusOptions) {
+  constructor(options: BusOptions<Tx>) {
     validateBusOptions(options);
     this.#options = options;
     this.transport = options.transport;
@@ -264,9 +271,7 @@ export class Bus {
    * `@Emits` method, all of which join the innermost transaction. A relay sends them after commit; if
    * `work` throws, nothing is sent.
    */
-  async transaction<T>(
-    work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
-  ): Promise<T> {
+  async transaction<T>(work: (scope: TransactionScope<Tx>) => Promise<T>): Promise<T> {
     const persistence = this.#options.persistence;
     if (persistence === undefined)
       throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
@@ -280,7 +285,7 @@ export class Bus {
       ): Promise<void> => {
         outgoing.push(await this.createMessage(contract, payload, options, cause));
       };
-      const scope = { tx, publish: enqueue, send: enqueue };
+      const scope: TransactionScope<Tx> = { tx, publish: enqueue, send: enqueue };
       const result = await runWithMessageContext({ message: cause, publisher: scope }, () => work(scope));
       await persistence.outbox.add(tx, outgoing);
       return result;

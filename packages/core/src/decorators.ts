@@ -57,10 +57,13 @@ export function Subscriber(options: SubscriberOptions): ClassDecorator {
   };
 }
 
-/** A handler may return nothing, a Promise, or any thenable (a query builder, another promise library). */
+/**
+ * A handler may return nothing, a Promise, or any thenable (a query builder, another promise library).
+ * Its context may name any transaction type (`MessageContext<DatabaseSync>`): `never` here accepts all.
+ */
 type HandlerMethod<C extends Contract> = (
   payload: PayloadOf<C>,
-  ctx: MessageContext,
+  ctx: MessageContext<never>,
 ) => PromiseLike<void> | void;
 
 /** Marks a method as the handler of one event or command contract. */
