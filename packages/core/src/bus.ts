@@ -1,5 +1,6 @@
 import { exponential } from './backoff.js';
 import { systemClock } from './clock.js';
+import { failureOutcome, triesBefore } from './failure-policy.js';
 import { DONE } from './done.js';
 import { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
@@ -82,7 +83,12 @@ interface Route {
    * them all at the drain deadline, so every sink call returns even if a handler never does.
    */
   readonly releases: Set<() => void>;
+  /** Tries spent by messages this route handed back for redelivery, by id (bounded; see `triesBefore`). */
+  readonly tries: Map<string, number>;
 }
+
+/** How many redelivered messages a route remembers the tries of; older ones fall back to an estimate. */
+const REMEMBERED_TRIES = 10_000;
 
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
@@ -93,7 +99,14 @@ const RESERVED_PREFIXES = ['ce_', 'ce-', 'cloudevents_', 'cloudevents:', 'omnibu
  * instance; it provisions the topology its handlers need on `start` and the destinations it publishes
  * to on first use.
  */
-export class Bus {
+/** What `bus.transaction` gives its work: the transaction and a publisher that joins it. */
+export interface TransactionScope<Tx = unknown> {
+  readonly tx: Tx;
+  readonly publish: Bus['publish'];
+  readonly send: Bus['send'];
+}
+
+export class Bus<Tx = unknown> {
   readonly stats: BusStats = {
     received: 0,
     handled: 0,
@@ -105,7 +118,7 @@ export class Bus {
   };
   readonly transport: Transport;
   readonly serviceName: string;
-  readonly #options: BusOptions;
+  readonly #options: BusOptions<Tx>;
   readonly #logger: Logger;
   readonly #serializers: SerializerRegistry;
   readonly #resolve: (handlerClass: HandlerClass) => object;
@@ -122,7 +135,7 @@ export class Bus {
   /** Without persistence, schedules are in-process timers: a memory table released by the bus's relay. */
   readonly #inProcess: { outbox: MemoryOutbox; schedules: MemoryScheduleStore } | undefined;
 
-  constructor(options: BusOptions) {
+  constructor(options: BusOptions<Tx>) {
     validateBusOptions(options);
     this.#options = options;
     this.transport = options.transport;
@@ -147,11 +160,15 @@ export class Bus {
     return this.#state;
   }
 
-  /** Connects, provisions what the handlers need, and starts one consumer per source. */
+  /**
+   * Checks that every handler class resolves (one instance each, discarded), connects, provisions what
+   * the handlers need, and starts one consumer per source.
+   */
   async start(): Promise<void> {
     if (this.#state !== 'created') throw new ConfigurationError('start', `bus is ${this.#state}`);
     this.#state = 'starting';
     try {
+      this.#checkHandlersResolve();
       await this.transport.connect();
       await this.transport.provision(this.#topology());
       for (const route of this.#routes) {
@@ -173,6 +190,23 @@ export class Bus {
       await Promise.allSettled(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
       this.#state = 'stopped';
       throw error;
+    }
+  }
+
+  /**
+   * Resolves every handler class once, so a missing DI binding fails `start` (naming the class and what
+   * the container said) instead of the first message, as a retriable failure, then dead letters.
+   */
+  #checkHandlersResolve(): void {
+    for (const handlerClass of new Set(this.#options.handlers ?? [])) {
+      try {
+        this.#resolve(handlerClass);
+      } catch (error) {
+        throw new ConfigurationError(
+          'handlers',
+          `${handlerClass.name} cannot be resolved: ${toOmnibusError(error).message.replace(/\s*\n\s*/g, ' ')}`,
+        );
+      }
     }
   }
 
@@ -327,9 +361,7 @@ export class Bus {
    * `@Emits` method, all of which join the innermost transaction. A relay sends them after commit; if
    * `work` throws, nothing is sent.
    */
-  async transaction<T>(
-    work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
-  ): Promise<T> {
+  async transaction<T>(work: (scope: TransactionScope<Tx>) => Promise<T>): Promise<T> {
     const persistence = this.#options.persistence;
     if (persistence === undefined)
       throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
@@ -346,7 +378,11 @@ export class Bus {
         }
         outgoing.push(await this.createMessage(contract, payload, options, cause));
       };
-      const scope = { tx, publish: enqueue as Bus['publish'], send: enqueue as Bus['send'] };
+      const scope: TransactionScope<Tx> = {
+        tx,
+        publish: enqueue as TransactionScope<Tx>['publish'],
+        send: enqueue as TransactionScope<Tx>['send'],
+      };
       const result = await runWithMessageContext({ message: cause, publisher: scope }, () => work(scope));
       await persistence.outbox.add(tx, outgoing);
       return result;
@@ -550,6 +586,7 @@ export class Bus {
               : new CircuitBreaker(this.#options.circuitBreaker),
           stopping: new AbortController(),
           releases: new Set(),
+          tries: new Map(),
           inFlight: 0,
         };
         this.#routes.push(route);
@@ -600,6 +637,7 @@ export class Bus {
     try {
       outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
       (ctx.message as HandlerMessageContext)[SCHEDULED].length = 0;
+      ctx.calls++;
       const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
       const method = instance[binding.method];
       if (typeof method !== 'function') {
@@ -774,6 +812,10 @@ export class Bus {
       );
       return this.#abandonable(route, delivery.ack());
     }
+    const before =
+      delivery.attempt === 1
+        ? 0
+        : triesBefore(delivery.attempt, route.tries.get(envelope.id), binding.policy);
     let payload: unknown;
     try {
       const serializer = this.#serializers.forContentType(envelope.headers[Header.contentType]);
@@ -786,7 +828,7 @@ export class Bus {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
       // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
       // registry that is briefly unreachable) is retried like a handler failure.
-      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
+      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, before, 0, error));
     }
     const message = new HandlerMessageContext(this, delivery, route, envelope);
     const ctx: HandlingContext & { [DUPLICATE]?: boolean } = {
@@ -795,6 +837,8 @@ export class Bus {
       contract: binding.contract,
       options: binding.options,
       payload,
+      triesBefore: before,
+      calls: 0,
       message,
     };
     try {
@@ -815,9 +859,10 @@ export class Bus {
       }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
-      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
+      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, before, ctx.calls, error));
     }
     this.stats.handled++;
+    if (delivery.attempt > 1) route.tries.delete(envelope.id);
     return this.#abandonable(route, delivery.ack());
   }
 
@@ -825,38 +870,42 @@ export class Bus {
     route: Route,
     policy: Required<RetryPolicy>,
     delivery: Delivery,
+    before: number,
+    calls: number,
     thrown: unknown,
   ): Promise<void> {
-    const error = toOmnibusError(thrown);
-    if (error.code === 'CIRCUIT_OPEN') {
-      this.stats.retried++;
-      return delivery.retry(this.#options.circuitBreaker?.cooldownMs ?? 30_000);
+    const outcome = failureOutcome(thrown, { delivery: delivery.attempt, before, calls }, policy, {
+      circuitCooldownMs: this.#options.circuitBreaker?.cooldownMs ?? 30_000,
+    });
+    const id = delivery.envelope.id;
+    if (outcome.kind === 'deadLetter') {
+      route.tries.delete(id);
+      return this.#deadLetter(route, delivery, outcome.error, outcome.attempts);
     }
-    if (error.code === 'PERSISTENCE_UNAVAILABLE') {
-      // The database is down, not the message: wait it out without spending the retry budget, so an
-      // outage pauses consumption instead of dead-lettering everything that arrives during it.
-      this.stats.retried++;
-      return delivery.retry(policy.backoff(Math.min(delivery.attempt, policy.attempts)));
-    }
-    if (error.retriable && delivery.attempt < policy.attempts) {
-      this.stats.retried++;
-      const delayMs = policy.backoff(delivery.attempt);
-      this.#logger.warn(
-        {
-          messageId: delivery.envelope.id,
-          type: delivery.envelope.type,
-          attempt: delivery.attempt,
-          delayMs,
-          error: error.message,
-        },
-        'handler failed: retrying',
-      );
-      return delivery.retry(delayMs);
-    }
-    return this.#deadLetter(route, delivery, error);
+    this.stats.retried++;
+    route.tries.delete(id);
+    if (route.tries.size >= REMEMBERED_TRIES) route.tries.delete(route.tries.keys().next().value!);
+    route.tries.set(id, outcome.tries);
+    this.#logger.warn(
+      {
+        messageId: id,
+        type: delivery.envelope.type,
+        attempt: delivery.attempt,
+        tries: outcome.tries,
+        delayMs: outcome.delayMs,
+        error: toOmnibusError(thrown).message,
+      },
+      'handler failed: retrying',
+    );
+    return delivery.retry(outcome.delayMs);
   }
 
-  async #deadLetter(route: Route, delivery: Delivery, thrown: unknown): Promise<void> {
+  async #deadLetter(
+    route: Route,
+    delivery: Delivery,
+    thrown: unknown,
+    attempts = delivery.attempt,
+  ): Promise<void> {
     const error = toOmnibusError(thrown);
     this.stats.deadLettered++;
     this.#logger.error(
@@ -864,7 +913,7 @@ export class Bus {
         messageId: delivery.envelope.id,
         type: delivery.envelope.type,
         source: describeSource(route.source),
-        attempt: delivery.attempt,
+        attempts,
         code: error.code,
         error: error.message,
       },
@@ -874,7 +923,7 @@ export class Bus {
       message: error.message,
       code: error.code,
       ...(error.stack === undefined ? {} : { stack: error.stack }),
-      attempts: delivery.attempt,
+      attempts,
       failedAt: new Date(),
     });
   }

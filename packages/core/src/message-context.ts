@@ -21,8 +21,12 @@ export interface PublishOptions {
   readonly delayMs?: number;
 }
 
-/** What a handler gets besides its payload. */
-export interface MessageContext {
+/**
+ * What a handler gets besides its payload. `Tx` is the transaction type of the bus's persistence
+ * (`DatabaseSync` for SQLite, `PoolClient` for PostgreSQL, `MemoryTransaction` in memory): a handler
+ * declares `ctx: MessageContext<DatabaseSync>` and uses `ctx.tx` without a cast.
+ */
+export interface MessageContext<Tx = unknown> {
   readonly envelope: Envelope;
   readonly messageId: string;
   readonly type: string;
@@ -35,8 +39,8 @@ export interface MessageContext {
   readonly group: string | undefined;
   /** Aborted when the handler times out or the bus stops past its drain deadline. */
   readonly signal: AbortSignal;
-  /** The unit of work's transaction when the bus has persistence; undefined otherwise. */
-  readonly tx: unknown;
+  /** The unit of work's transaction when the bus has persistence (typed `Tx`); undefined otherwise. */
+  readonly tx: Tx;
   /**
    * Publishes an event caused by this message: same correlation id, causation id = this message's id.
    * Nothing leaves before the handler succeeds (with persistence, the event goes to the outbox in `tx`).
