@@ -28,3 +28,9 @@ export {
   type MemoryPersistenceOptions,
 } from './memory/memory-persistence.js';
 export * from './saga-store.js';
+export type {
+  StandardIssue,
+  StandardResult,
+  StandardSchemaV1,
+  StandardSchemaV1Props,
+} from './standard-schema.js';
