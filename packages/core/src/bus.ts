@@ -11,6 +11,7 @@ import { getHandlerMetadata, getSubscriberMetadata } from './decorators.js';
 import type { Envelope } from './envelope.js';
 import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
 import { ConfigurationError, DeserializationError, TransportError, toOmnibusError } from './errors.js';
+import { decodeValidated, encodeValidated } from './contract-validation.js';
 import type { Logger } from './logger.js';
 import { defaultLogger } from './logger.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
@@ -398,7 +399,7 @@ export class Bus<Tx = unknown> {
   ): Promise<OutboxMessage> {
     try {
       const serializer = this.#serializers.forContract(contract);
-      const encoded = serializer.encode(payload, contract);
+      const encoded = encodeValidated(serializer, contract, payload);
       return this.#completeMessage(contract, payload, encoded, serializer.contentType, options, cause);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
@@ -433,7 +434,7 @@ export class Bus<Tx = unknown> {
     let pending: Promise<OutboxMessage>;
     try {
       const serializer = this.#serializers.forContract(contract);
-      const encoded = serializer.encode(payload, contract);
+      const encoded = encodeValidated(serializer, contract, payload);
       const destination = destinationOf(contract);
       if (
         encoded instanceof Uint8Array &&
@@ -819,7 +820,7 @@ export class Bus<Tx = unknown> {
     let payload: unknown;
     try {
       const serializer = this.#serializers.forContentType(envelope.headers[Header.contentType]);
-      payload = serializer.decode(envelope.body, binding.contract);
+      payload = decodeValidated(serializer, binding.contract, envelope.body);
       if (payload instanceof Promise) {
         payload = await this.#abandonable(route, payload as Promise<unknown>);
         if (route.stopping.signal.aborted) return; // abandoned at the drain deadline

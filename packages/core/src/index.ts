@@ -37,3 +37,9 @@ export {
   type PublishResult,
   type SchedulePublishOptions,
 } from './scheduling.js';
+export type {
+  StandardIssue,
+  StandardResult,
+  StandardSchemaV1,
+  StandardSchemaV1Props,
+} from './standard-schema.js';
