@@ -211,6 +211,13 @@ describe('the packed packages, installed into an app outside the monorepo', func
     expect(JSON.parse(output.trim().split('\n').at(-1)!)).to.deep.equal({ shipped: ['o-1'] });
   });
 
+  it('links the omnibus bin, which runs from the installed package', () => {
+    const { version } = readManifest(`${root}packages/cli/package.json`);
+    const bin = join(app, 'node_modules', '.bin', 'omnibus');
+    expect(run(process.execPath, [bin, '--version'], app)).to.equal(`${version}\n`);
+    expect(run(process.execPath, [bin, '--help'], app)).to.contain('schemas check');
+  });
+
   it('loads every installed package’s main entry', () => {
     const names = packed.map((p) => p.name);
     const script = `for (const name of ${JSON.stringify(names)}) await import(name); console.log('loaded');`;
