@@ -101,6 +101,8 @@ await bus.stop();
 console.log(JSON.stringify({ shipped: shipments.shipped }));
 `;
 
+const stale = `packages/saga/dist/src/removed-module-${process.pid}.js`;
+
 describe('the packed packages, installed into an app outside the monorepo', function () {
   this.timeout(180_000);
   let scratch: string;
@@ -111,6 +113,8 @@ describe('the packed packages, installed into an app outside the monorepo', func
     scratch = mkdtempSync(join(tmpdir(), 'omnibus-pack-'));
     const tarballs = join(scratch, 'tarballs');
     mkdirSync(tarballs);
+    // The output of a module since renamed or deleted, which tsc -b leaves behind: prepack removes it.
+    writeFileSync(join(root, stale), 'export {};\n');
     // Each package's prepack builds it (tsc -b, up to date here after npm run build).
     packed = JSON.parse(
       run(
@@ -163,10 +167,11 @@ describe('the packed packages, installed into an app outside the monorepo', func
   });
 
   after(function () {
+    rmSync(join(root, stale), { force: true });
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('packs every publishable package with its built entry points, README and LICENSE, and no tests', () => {
+  it('packs every publishable package with its entry points, README and LICENSE; no tests, no stale outputs', () => {
     expect(packed.map((p) => p.name).sort()).to.deep.equal(
       publishable.map((dir) => readManifest(`${root}${dir}/package.json`).name).sort(),
     );
@@ -192,7 +197,14 @@ describe('the packed packages, installed into an app outside the monorepo', func
         (path) => path.startsWith('dist/test/') || path.includes('tsbuildinfo'),
       );
       expect(unwanted, pack.name).to.deep.equal([]);
+      const withoutSource = [...files].filter(
+        (path) =>
+          path.startsWith('dist/src/') &&
+          !files.has(path.replace(/^dist\/(.*)(\.d\.ts|\.js)(\.map)?$/, '$1.ts')),
+      );
+      expect(withoutSource, `${pack.name}: outputs whose source is gone`).to.deep.equal([]);
     }
+    expect(existsSync(join(root, stale)), 'prepack removed the stale output').to.equal(false);
   });
 
   it('installs with one inversify and one reflect-metadata: the app’s own', () => {
