@@ -1,5 +1,7 @@
 import { exponential } from './backoff.js';
+import { systemClock } from './clock.js';
 import { DONE } from './done.js';
+import { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
 import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
@@ -9,11 +11,15 @@ import type { Envelope } from './envelope.js';
 import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
 import { ConfigurationError, DeserializationError, TransportError, toOmnibusError } from './errors.js';
 import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
+import { defaultLogger } from './logger.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
-import { currentMessageContext } from './message-context.js';
+import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { MemoryOutbox, MemoryScheduleStore } from './memory/memory-persistence.js';
+import type { ScheduledMessage, ScheduleStore } from './schedule-store.js';
+import type { ImmediatePublishOptions, PublishResult, SchedulePublishOptions } from './scheduling.js';
+import { BusSchedules, deliverAtOf, scheduledMessage } from './scheduling.js';
 import type { OutboxStore } from './persistence.js';
 import { CircuitBreaker } from './pipeline/circuit-breaker.js';
 import { correlation } from './pipeline/correlation.js';
@@ -41,7 +47,10 @@ export interface BusStats {
   handled: number;
   retried: number;
   deadLettered: number;
-  /** Messages of a type no handler of their consumer handles: acked and counted, not dead-lettered. */
+  /**
+   * Messages of a type no handler of their consumer handles: on a subscription acked, on a command
+   * queue dead-lettered (`UNKNOWN_MESSAGE_TYPE`, counted in `deadLettered` too).
+   */
   unknownType: number;
   /** Deliveries the inbox recognised as already handled. */
   duplicates: number;
@@ -108,13 +117,17 @@ export class Bus {
   readonly #defaultPolicy: Required<RetryPolicy>;
   #state: State = 'created';
   #relay: OutboxRelay | undefined;
+  /** What is scheduled: list, get, cancel, reschedule (see docs/scheduling.md). */
+  readonly schedules: BusSchedules;
+  /** Without persistence, schedules are in-process timers: a memory table released by the bus's relay. */
+  readonly #inProcess: { outbox: MemoryOutbox; schedules: MemoryScheduleStore } | undefined;
 
   constructor(options: BusOptions) {
     validateBusOptions(options);
     this.#options = options;
     this.transport = options.transport;
     this.serviceName = options.serviceName;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? defaultLogger();
     this.#serializers = new SerializerRegistry([new JsonSerializer(), ...(options.serializers ?? [])]);
     this.#resolve = options.resolveHandler ?? ((handlerClass) => new handlerClass());
     this.#defaultPolicy = {
@@ -123,6 +136,11 @@ export class Bus {
       backoff: options.retry?.backoff ?? exponential(),
     };
     for (const handlerClass of options.handlers ?? []) this.#addHandlerClass(handlerClass);
+    if (options.persistence === undefined) {
+      const outbox = new MemoryOutbox(systemClock);
+      this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
+    }
+    this.schedules = new BusSchedules(() => this.#scheduleStore());
   }
 
   get state(): State {
@@ -148,6 +166,12 @@ export class Bus {
       }
       this.#relay = this.#createRelay();
       await this.#relay?.start();
+      if (this.#inProcess !== undefined) {
+        this.#logger.warn(
+          { service: this.serviceName },
+          'no persistence: scheduled messages are in-process timers and do not survive a restart',
+        );
+      }
       this.#state = 'started';
       this.#logger.info({ service: this.serviceName, consumers: this.#routes.length }, 'bus started');
     } catch (error) {
@@ -197,31 +221,108 @@ export class Bus {
 
   #drained: (() => void) | undefined;
 
-  /** Publishes an event. Inside a handler, it joins the handler's outgoing messages (see `MessageContext`). */
+  /**
+   * Publishes an event. Inside `bus.transaction`, it joins the transaction; inside a handler, the
+   * handler's outgoing messages (see `MessageContext`). Elsewhere it needs a started bus: before
+   * `start()` has finished it rejects with `BusNotStartedError` (`BUS_NOT_STARTED`) and sends nothing.
+   * With `deliverAt` or `delayMs` it is scheduled instead and resolves with the schedule.
+   */
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: ImmediatePublishOptions,
+  ): Promise<void>;
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options: SchedulePublishOptions,
+  ): Promise<ScheduledMessage>;
   publish<C extends EventContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
-    const ambient = currentMessageContext();
+  ): Promise<PublishResult>;
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<PublishResult> {
+    const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.publish(contract, payload, options);
+    if (this.#state === 'created' || this.#state === 'starting')
+      return Promise.reject(new BusNotStartedError(this.#state));
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.scheduleMessage(contract, payload, options, undefined, undefined);
+    }
     return this.#publishNow(contract, payload, options);
   }
 
-  /** Sends a command to its queue. Inside a handler, it joins the handler's outgoing messages. */
+  /** Sends a command to its queue. Inside a transaction or a handler, it joins it, as `publish` does. */
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: ImmediatePublishOptions,
+  ): Promise<void>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options: SchedulePublishOptions,
+  ): Promise<ScheduledMessage>;
   send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
-    const ambient = currentMessageContext();
+  ): Promise<PublishResult>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<PublishResult> {
+    const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.send(contract, payload, options);
+    if (this.#state === 'created' || this.#state === 'starting')
+      return Promise.reject(new BusNotStartedError(this.#state));
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.scheduleMessage(contract, payload, options, undefined, undefined);
+    }
     return this.#publishNow(contract, payload, options);
   }
 
   /**
-   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and the messages
-   * it publishes through `scope` commit together; a relay sends them afterwards.
+   * Schedules a message (internal: `publish`/`send` with `deliverAt` or `delayMs` come here). The due time
+   * is validated before anything is built or written; the row joins `tx` when given. Without persistence,
+   * a handler's schedules (`deferred`) are made only once it succeeds, like its other outgoing messages.
+   */
+  async scheduleMessage(
+    contract: Contract,
+    payload: unknown,
+    options: PublishOptions,
+    cause: MessageContext | undefined,
+    tx: unknown,
+    deferred?: ScheduledMessage[],
+  ): Promise<ScheduledMessage> {
+    const deliverAt = deliverAtOf(options, systemClock)!;
+    const store = this.#scheduleStore();
+    const message = await this.createMessage(contract, payload, options, cause);
+    const scheduled = scheduledMessage(message, deliverAt, systemClock);
+    if (this.#inProcess !== undefined && deferred !== undefined) deferred.push(scheduled);
+    else await store.add(tx, [scheduled]);
+    return scheduled;
+  }
+
+  #scheduleStore(): ScheduleStore {
+    const store = this.#options.persistence?.schedules ?? this.#inProcess?.schedules;
+    if (store === undefined) {
+      throw new ConfigurationError('persistence.schedules', 'this persistence cannot schedule messages');
+    }
+    return store;
+  }
+
+  /**
+   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and every
+   * message published while it runs commit together — through `scope`, `bus.publish`/`bus.send` or an
+   * `@Emits` method, all of which join the innermost transaction. A relay sends them after commit; if
+   * `work` throws, nothing is sent.
    */
   async transaction<T>(
     work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
@@ -229,16 +330,21 @@ export class Bus {
     const persistence = this.#options.persistence;
     if (persistence === undefined)
       throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
+    const cause = currentMessageContext();
     return persistence.unitOfWork.transaction(async (tx) => {
       const outgoing: OutboxMessage[] = [];
       const enqueue = async (
         contract: Contract,
         payload: unknown,
         options?: PublishOptions,
-      ): Promise<void> => {
-        outgoing.push(await this.createMessage(contract, payload, options, currentMessageContext()));
+      ): Promise<PublishResult> => {
+        if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+          return this.scheduleMessage(contract, payload, options, cause, tx);
+        }
+        outgoing.push(await this.createMessage(contract, payload, options, cause));
       };
-      const result = await work({ tx, publish: enqueue, send: enqueue });
+      const scope = { tx, publish: enqueue as Bus['publish'], send: enqueue as Bus['send'] };
+      const result = await runWithMessageContext({ message: cause, publisher: scope }, () => work(scope));
       await persistence.outbox.add(tx, outgoing);
       return result;
     });
@@ -364,13 +470,24 @@ export class Bus {
   }
 
   #createRelay(): OutboxRelay | undefined {
-    const outbox = this.#options.persistence?.outbox as Partial<OutboxStore> | undefined;
     const options = this.#options.outboxRelay;
+    if (this.#inProcess !== undefined) {
+      return new OutboxRelay({
+        logger: this.#logger,
+        ...(options === false ? {} : options),
+        store: this.#inProcess.outbox,
+        schedules: this.#inProcess.schedules,
+        transport: this.transport,
+      });
+    }
+    const outbox = this.#options.persistence?.outbox as Partial<OutboxStore> | undefined;
     if (options === false || typeof outbox?.claim !== 'function') return undefined;
+    const schedules = this.#options.persistence?.schedules;
     return new OutboxRelay({
       logger: this.#logger,
       ...options,
       store: outbox as OutboxStore,
+      ...(schedules === undefined ? {} : { schedules }),
       transport: this.transport,
     });
   }
@@ -479,6 +596,7 @@ export class Bus {
   #invoke(binding: Binding, ctx: HandlingContext): Promise<void> {
     try {
       outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
+      (ctx.message as HandlerMessageContext)[SCHEDULED].length = 0;
       const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
       const method = instance[binding.method];
       if (typeof method !== 'function') {
@@ -641,6 +759,12 @@ export class Bus {
     const binding = route.bindings.get(envelope.type);
     if (binding === undefined) {
       this.stats.unknownType++;
+      // A queue belongs to one service: a type none of its handlers takes is a routing mistake. On a
+      // channel other groups' types pass by, and acking them is right.
+      if (route.source.kind === 'queue') {
+        const error = new UnknownMessageTypeError(envelope.type, describeSource(route.source));
+        return this.#abandonable(route, this.#deadLetter(route, delivery, error));
+      }
       this.#logger.debug(
         { type: envelope.type, source: describeSource(route.source) },
         'no handler for type: acked',
@@ -681,6 +805,10 @@ export class Bus {
       if (this.#options.persistence === undefined && outgoing.length > 0) {
         await this.#abandonable(route, this.dispatchOutgoing(outgoing));
         if (route.stopping.signal.aborted) return;
+      }
+      const scheduled = message[SCHEDULED];
+      if (this.#inProcess !== undefined && scheduled.length > 0) {
+        await this.#inProcess.schedules.add(undefined, scheduled.splice(0));
       }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
@@ -749,6 +877,9 @@ export class Bus {
   }
 }
 
+/** A handler's schedules without persistence, held until it succeeds. */
+const SCHEDULED = Symbol('omnibus:scheduled');
+
 /** What an abandoned step resolves to. */
 const ABANDONED = Promise.resolve(undefined);
 
@@ -796,6 +927,8 @@ class HandlerMessageContext implements MessageContext {
   readonly signal: AbortSignal;
   readonly tx: unknown = undefined;
   readonly [OUTGOING]: OutboxMessage[] = [];
+  /** Without persistence: what the handler scheduled, made once it succeeds. */
+  readonly [SCHEDULED]: ScheduledMessage[] = [];
 
   constructor(
     private readonly bus: Bus,
@@ -817,7 +950,10 @@ class HandlerMessageContext implements MessageContext {
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
+  ): Promise<PublishResult> {
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.bus.scheduleMessage(contract, payload, options, this, this.tx, this[SCHEDULED]);
+    }
     this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 
@@ -825,7 +961,10 @@ class HandlerMessageContext implements MessageContext {
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
+  ): Promise<PublishResult> {
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.bus.scheduleMessage(contract, payload, options, this, this.tx, this[SCHEDULED]);
+    }
     this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 }

@@ -4,7 +4,7 @@ import type { CommandContract, Contract, EventContract, PayloadOf } from './cont
 import { isContract } from './contracts.js';
 import { ConfigurationError } from './errors.js';
 import type { MessageContext } from './message-context.js';
-import { currentMessageContext } from './message-context.js';
+import { currentPublisher } from './message-context.js';
 
 export interface SubscriberOptions {
   /** The subscriber group: every group gets each event; instances of a group compete. */
@@ -92,7 +92,8 @@ export interface CommandSender {
 
 /**
  * Publishes what the decorated method returns (one payload, an array of them, or nothing) as `contract`
- * events once the method has completed. Inside a handler the events join the handler's outgoing
+ * events once the method has completed. Inside `bus.transaction(...)` they join the transaction (the
+ * outbox, committed or rolled back with it); inside a handler they join the handler's outgoing
  * messages (same correlation, sent only if the handler succeeds, through the outbox when configured).
  * Elsewhere they go through the publisher that `publisherOf` returns, e.g.
  * `@Emits(OrderPlaced, (self: OrderService) => self.bus)`; without one, calling the method outside a
@@ -117,7 +118,7 @@ export function Emits<C extends EventContract, T extends object = object>(
       const result = await original.apply(this, args);
       if (result === undefined) return result;
       const events = (Array.isArray(result) ? result : [result]) as PayloadOf<C>[];
-      const publisher = currentMessageContext() ?? publisherOf?.(this);
+      const publisher = currentPublisher() ?? publisherOf?.(this);
       if (publisher === undefined) {
         throw new ConfigurationError(
           'Emits',

@@ -11,6 +11,7 @@ import type {
 } from '../src/index.js';
 import {
   Bus,
+  BusNotStartedError,
   ConfigurationError,
   Handle,
   Header,
@@ -97,6 +98,39 @@ describe('Bus', function () {
     await b.send(c.ProcessPayment, { orderId: 'o1', amount: 10 });
     await waitFor(() => got.length === 3, { message: 'three handlings' });
     expect(got.sort()).to.deep.equal(['billing:o1', 'pay:10', 'shipping:o1']);
+  });
+
+  it('refuses to publish or send before start with BUS_NOT_STARTED, and loses nothing after it', async function () {
+    const got: string[] = [];
+    @Subscriber({ group: 'billing' })
+    class Billing {
+      @Handle(c.OrderPlaced)
+      placed(e: OrderPlacedV1) {
+        got.push(e.orderId);
+      }
+      @Handle(c.ProcessPayment)
+      pay(cmd: ProcessPaymentV1) {
+        got.push(`pay:${cmd.orderId}`);
+      }
+    }
+    const b = bus({ handlers: [Billing] });
+    for (const early of [
+      b.publish(c.OrderPlaced, { orderId: 'early', total: 1 }),
+      b.send(c.ProcessPayment, { orderId: 'early', amount: 1 }),
+    ]) {
+      const error = await early.then(
+        () => expect.fail('expected a refusal'),
+        (e: unknown) => e,
+      );
+      expect(error)
+        .to.be.instanceOf(BusNotStartedError)
+        .and.include({ code: 'BUS_NOT_STARTED', retriable: false });
+    }
+    await b.start();
+    await b.publish(c.OrderPlaced, { orderId: 'o1', total: 1 });
+    await b.send(c.ProcessPayment, { orderId: 'o1', amount: 1 });
+    await waitFor(() => got.length === 2, { message: 'both messages handled' });
+    expect(got.sort()).to.deep.equal(['o1', 'pay:o1']);
   });
 
   it('writes CloudEvents attributes and inherits correlation and causation', async function () {
@@ -281,14 +315,34 @@ describe('Bus', function () {
       });
     }
 
-    it('acks and counts an unknown message type', async function () {
+    it('dead-letters an unknown message type on a command queue, with UNKNOWN_MESSAGE_TYPE', async function () {
       const b = await started();
       await transport.publish({ kind: 'queue', queue: c.ProcessPayment.queue }, [
         raw({ type: 'other.Thing' }),
       ]);
+      const [dead] = await deadLetters(queue(), 1);
+      expect(dead!.type).to.equal('other.Thing');
+      expect(readFailure(dead!)).to.include({ code: 'UNKNOWN_MESSAGE_TYPE', attempts: 1 });
+      expect(readFailure(dead!)?.message).to.include('other.Thing');
+      expect(b.stats).to.include({ unknownType: 1, deadLettered: 1 });
+    });
+
+    it("acks and counts an unknown message type on a subscription: other groups' types pass by", async function () {
+      @Subscriber({ group: 'g' })
+      class Handlers {
+        @Handle(c.OrderPlaced)
+        placed() {}
+      }
+      const b = bus({ handlers: [Handlers] });
+      await b.start();
+      const subscription = { kind: 'subscription', channel: c.OrderPlaced.channel, group: 'g' } as const;
+      await transport.publish({ kind: 'channel', channel: c.OrderPlaced.channel }, [
+        raw({ type: 'other.Thing' }),
+      ]);
       await waitFor(() => b.stats.unknownType === 1, { message: 'the unknown type counted' });
       expect(b.stats.deadLettered).to.equal(0);
-      expect(transport.depth(queue())).to.equal(0);
+      expect(transport.depth(subscription)).to.equal(0);
+      expect(transport.depth({ kind: 'deadLetters', of: subscription })).to.equal(0);
     });
 
     it('dead-letters a handler that throws a non-Error value, described', async function () {
