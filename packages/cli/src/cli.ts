@@ -4,6 +4,7 @@ import type { Command, CommandGroup, CommandIo } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { dbCommands } from './commands/db.js';
 import { registryCommands } from './commands/registry.js';
+import { schedulesCommands } from './commands/schedules.js';
 import { schemasCommands } from './commands/schemas.js';
 import { CLI_VERSION } from './version.js';
 
@@ -13,6 +14,7 @@ export const commandGroups: readonly CommandGroup[] = [
   dbCommands,
   registryCommands,
   schemasCommands,
+  schedulesCommands,
 ];
 
 /** Short forms, one line each, listed by `--help`: `omnibus migrate …` is `omnibus db migrate …`. */
