@@ -30,17 +30,31 @@ export class TemporaryTimeoutScheduler implements TimeoutScheduler {
   ): Promise<string> {
     const id = uuidv7();
     const delay = Math.max(0, deliverAt.getTime() - Date.now());
-    this.#scope.runInAsyncScope(() => {
-      const timer = setTimeout(() => {
-        this.#timers.delete(id);
-        this.#bus?.send(contract, message).catch((error: unknown) => {
-          this.logger.error({ error: toOmnibusError(error).message, ...message }, 'saga timeout not sent');
-        });
-      }, delay);
-      timer.unref();
-      this.#timers.set(id, timer);
-    });
+    this.#scope.runInAsyncScope(() => this.#arm(id, delay, contract, message, 1));
     return id;
+  }
+
+  /** Sends when due; a send that fails (the broker is away) is tried again every second, up to a minute. */
+  #arm(
+    id: string,
+    delay: number,
+    contract: CommandContract<SagaTimeoutMessage>,
+    message: SagaTimeoutMessage,
+    attempt: number,
+  ): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(id);
+      this.#bus?.send(contract, message).catch((error: unknown) => {
+        this.logger.warn(
+          { error: toOmnibusError(error).message, attempt, ...message },
+          'saga timeout not sent yet',
+        );
+        if (attempt < 60) this.#arm(id, 1_000, contract, message, attempt + 1);
+        else this.logger.error({ ...message }, 'saga timeout lost');
+      });
+    }, delay);
+    timer.unref();
+    this.#timers.set(id, timer);
   }
 
   async cancel(scheduleId: string): Promise<void> {
