@@ -1,9 +1,9 @@
 import { ConfigurationError } from '@omnibus/core';
 import { expect } from 'chai';
-import { ResourceNames, encodeComponent } from '../src/index.js';
+import { PubSubNames, encodeComponent } from '../src/pubsub-names.js';
 
 describe('Pub/Sub resource names', function () {
-  const names = new ResourceNames('prod.');
+  const names = new PubSubNames('prod.');
 
   it('maps channels, groups, queues and dead letters to topic and subscription ids', function () {
     expect(names.channelTopic('orders')).to.equal('prod.orders');
@@ -35,11 +35,11 @@ describe('Pub/Sub resource names', function () {
   });
 
   it('refuses ids Pub/Sub would refuse, naming the cause', function () {
-    const bare = new ResourceNames('');
+    const bare = new PubSubNames('');
     expect(() => bare.channelTopic('1orders')).to.throw(ConfigurationError, /namePrefix/);
     expect(() => bare.channelTopic('go')).to.throw(ConfigurationError);
     expect(() => bare.channelTopic('googlers')).to.throw(ConfigurationError);
     expect(() => bare.channelTopic('x'.repeat(256))).to.throw(ConfigurationError);
-    expect(new ResourceNames('t-').channelTopic('1orders')).to.equal('t-1orders');
+    expect(new PubSubNames('t-').channelTopic('1orders')).to.equal('t-1orders');
   });
 });

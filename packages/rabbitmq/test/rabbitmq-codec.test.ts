@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Message, MessageProperties } from 'amqplib';
 import type { Envelope } from '@omnibus/core';
 import { Header } from '@omnibus/core';
-import { ATTEMPT_HEADER, decodeMessage, encodeEnvelope, headerText } from '../src/amqp-message.js';
+import { ATTEMPT_HEADER, decodeMessage, encodeEnvelope, headerText } from '../src/rabbitmq-codec.js';
 
 function received(
   content: Buffer,

@@ -1,29 +1,22 @@
-import type { Delivery, Envelope, Failure } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
 import { TransportError } from '@omnibus/core';
-
-/** What settles a delivery on the broker: the consumer it came from. */
-export interface DeliveryHost {
-  /** False for a dead-letter queue's consumer: a dead-letter queue has no dead-letter queue. */
-  readonly canDeadLetter: boolean;
-  ack(delivery: SqsDelivery): Promise<void>;
-  retry(delivery: SqsDelivery, delayMs: number): Promise<void>;
-  deadLetter(delivery: SqsDelivery, failure: Failure): Promise<void>;
-}
-
-const DONE = Promise.resolve();
+import type { Delivery, DeliverySettler, Failure } from '@omnibus/core/transport';
+import { DONE, SettleOnce } from '@omnibus/core/transport';
 
 /**
- * One received SQS message. The first of `ack`, `retry` and `deadLetter` claims it and is carried out;
- * later calls resolve at once without effect.
+ * One received SQS message. The first of `ack`, `retry` and `deadLetter` claims it and is carried out by
+ * its consumer; later calls resolve at once without effect.
  */
-export class SqsDelivery implements Delivery {
+export class AwsDelivery implements Delivery {
   readonly receivedAt = new Date();
   /** When the message becomes visible to other consumers unless the heartbeat extends it (epoch ms). */
   visibleUntil: number;
-  #claimed = false;
+  readonly #once = new SettleOnce();
 
   constructor(
-    private readonly host: DeliveryHost,
+    private readonly settler: DeliverySettler<AwsDelivery>,
+    /** False for a dead-letter queue's delivery: a dead-letter queue has no dead-letter queue. */
+    private readonly canDeadLetter: boolean,
     readonly envelope: Envelope,
     readonly attempt: number,
     readonly receiptHandle: string,
@@ -38,26 +31,24 @@ export class SqsDelivery implements Delivery {
 
   /** Whether a settlement (or the release on close) has claimed this delivery. */
   get claimed(): boolean {
-    return this.#claimed;
+    return this.#once.claimed;
   }
 
   /** Takes the delivery for one settlement; false when something else took it first. */
   claim(): boolean {
-    if (this.#claimed) return false;
-    this.#claimed = true;
-    return true;
+    return this.#once.claim();
   }
 
   ack(): Promise<void> {
-    return this.claim() ? this.host.ack(this) : DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'ack' }) : DONE;
   }
 
   retry(delayMs: number): Promise<void> {
-    return this.claim() ? this.host.retry(this, delayMs) : DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'retry', delayMs }) : DONE;
   }
 
   deadLetter(failure: Failure): Promise<void> {
-    if (!this.host.canDeadLetter) {
+    if (!this.canDeadLetter) {
       return Promise.reject(
         new TransportError('a dead letter cannot be dead-lettered again: ack it, or replay it', {
           code: 'NOT_SUPPORTED',
@@ -65,6 +56,6 @@ export class SqsDelivery implements Delivery {
         }),
       );
     }
-    return this.claim() ? this.host.deadLetter(this, failure) : DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'deadLetter', failure }) : DONE;
   }
 }

@@ -17,9 +17,9 @@ import type {
 } from '@omnibus/core';
 import { describeSource, TransportError } from '@omnibus/core';
 import { isNotFound, toTransportError } from './aws-errors.js';
-import { FIFO_SUFFIX } from './resource-names.js';
-import type { ResourceNames } from './resource-names.js';
-import type { ResolvedOptions } from './sqs-sns-options.js';
+import { FIFO_SUFFIX } from './aws-names.js';
+import type { AwsNames } from './aws-names.js';
+import type { ResolvedOptions } from './aws-options.js';
 
 export interface TopicRef {
   readonly name: string;
@@ -42,14 +42,14 @@ const QUEUE_EXISTS = new Set(['QueueNameExists', 'QueueAlreadyExists']);
  * finds them again by name (cached) for publishing and consuming. A queue or topic made by another
  * process is found too, whether it is standard or FIFO.
  */
-export class AwsResources {
+export class AwsProvisioner {
   readonly #topics = new Map<string, Promise<TopicRef>>();
   readonly #queues = new Map<string, Promise<QueueRef>>();
 
   constructor(
     private readonly sqs: SQSClient,
     private readonly sns: SNSClient,
-    private readonly names: ResourceNames,
+    private readonly names: AwsNames,
     private readonly options: ResolvedOptions,
   ) {}
 

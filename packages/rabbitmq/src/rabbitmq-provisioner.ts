@@ -1,10 +1,10 @@
 import type { Channel, ChannelModel } from 'amqplib';
 import type { Destination, Logger, Topology } from '@omnibus/core';
 import { OmnibusError, TransportError, describeDestination, toOmnibusError } from '@omnibus/core';
-import type { AmqpConnection } from './amqp-connection.js';
-import { ReplyCode, replyCodeOf, toTransportError } from './amqp-errors.js';
-import type { TopologyNames } from './topology-names.js';
-import { deadLetterQueueOf, retryQueueOf } from './topology-names.js';
+import type { RabbitMqConnection } from './rabbitmq-connection.js';
+import { ReplyCode, replyCodeOf, toTransportError } from './rabbitmq-errors.js';
+import type { RabbitMqNames } from './rabbitmq-names.js';
+import { deadLetterQueueOf, retryQueueOf } from './rabbitmq-names.js';
 
 type Declaration =
   | { readonly kind: 'exchange'; readonly name: string }
@@ -30,9 +30,9 @@ type Declaration =
  * `INCOMPATIBLE_TOPOLOGY`, never as a crash of the channels that publish and consume. RabbitMQ does not
  * change an existing queue's arguments, and neither do we, silently.
  */
-export class TopologyDeclarer {
-  readonly #connection: AmqpConnection;
-  readonly #names: TopologyNames;
+export class RabbitMqProvisioner {
+  readonly #connection: RabbitMqConnection;
+  readonly #names: RabbitMqNames;
   readonly #logger: Logger;
   readonly #deliveryLimit: number;
   /** Everything declared, in declaration order (exchanges and queues before their bindings). */
@@ -41,7 +41,7 @@ export class TopologyDeclarer {
   /** Destinations checked to exist, and retry queues being declared. */
   readonly #pending = new Map<string, Promise<void>>();
 
-  constructor(connection: AmqpConnection, names: TopologyNames, deliveryLimit: number, logger: Logger) {
+  constructor(connection: RabbitMqConnection, names: RabbitMqNames, deliveryLimit: number, logger: Logger) {
     this.#connection = connection;
     this.#deliveryLimit = deliveryLimit;
     this.#names = names;

@@ -3,7 +3,7 @@ import { connect } from 'amqplib';
 import type { Backoff } from '@omnibus/core';
 import { TransportError, exponential, retry, toOmnibusError } from '@omnibus/core';
 import { DONE, TransportClosedError } from '@omnibus/core/transport';
-import { toTransportError } from './amqp-errors.js';
+import { toTransportError } from './rabbitmq-errors.js';
 import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 import { connectArguments, redact } from './rabbitmq-options.js';
 
@@ -19,7 +19,7 @@ export type RecoveryStep = (model: ChannelModel) => Promise<void>;
  * While it is not open, `model()` throws a retriable `TransportError`, so callers fail fast instead of
  * hanging.
  */
-export class AmqpConnection {
+export class RabbitMqConnection {
   readonly #options: ResolvedRabbitMqOptions;
   readonly #backoff: Backoff;
   readonly #steps: RecoveryStep[] = [];

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { ConfigurationError } from '@omnibus/core';
-import { TopologyNames, deadLetterQueueOf, retryBucketOf, retryQueueOf } from '../src/topology-names.js';
+import { RabbitMqNames, deadLetterQueueOf, retryBucketOf, retryQueueOf } from '../src/rabbitmq-names.js';
 
 describe('RabbitMQ topology names', function () {
-  const names = new TopologyNames('staging.');
+  const names = new RabbitMqNames('staging.');
 
   it('maps channels, groups, queues and dead letters, with the prefix', function () {
     expect(names.exchange('orders')).to.equal('staging.orders');
@@ -19,7 +19,7 @@ describe('RabbitMQ topology names', function () {
   });
 
   it('refuses names RabbitMQ would refuse', function () {
-    const bare = new TopologyNames('');
+    const bare = new RabbitMqNames('');
     expect(() => bare.queue({ kind: 'queue', queue: 'amq.gen' })).to.throw(ConfigurationError);
     expect(() => bare.exchange('')).to.throw(ConfigurationError);
     expect(() => bare.queue({ kind: 'queue', queue: 'q'.repeat(240) })).to.throw(ConfigurationError);

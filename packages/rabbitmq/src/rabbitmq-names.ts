@@ -15,7 +15,7 @@ export const MAX_RETRY_DELAY_MS = 2 ** 32 - 1;
  * - command queue `payments` → quorum queue `payments`
  * - dead letters of queue `q` → `q.dlq`; delayed retries of `q` → `q.retry.<bucket ms>`
  */
-export class TopologyNames {
+export class RabbitMqNames {
   /** Checked names by channel and by command queue: publishing asks for them on every call. */
   readonly #exchanges = new Map<string, string>();
   readonly #queues = new Map<string, string>();

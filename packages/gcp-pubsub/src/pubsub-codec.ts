@@ -6,6 +6,7 @@ import {
   fromStructuredCloudEvent,
   toBindingHeaders,
 } from '@omnibus/core';
+import { MessageTooLargeError } from '@omnibus/core/transport';
 
 /** The CloudEvents Pub/Sub binding: attributes `ce-<name>`, the content type in `content-type`. */
 export const PUBSUB_BINDING: BindingStyle = { prefix: 'ce-', contentTypeHeader: 'content-type' };
@@ -118,10 +119,7 @@ export function checkPublishable(message: OutgoingMessage, id: string, maxMessag
   if (upperBound <= maxMessageBytes) return;
   const size = messageSize(message);
   if (size > maxMessageBytes) {
-    throw new TransportError(`message ${id} is ${size} bytes, over the limit of ${maxMessageBytes}`, {
-      code: 'MESSAGE_TOO_LARGE',
-      retriable: false,
-    });
+    throw new MessageTooLargeError(id, size, maxMessageBytes);
   }
 }
 

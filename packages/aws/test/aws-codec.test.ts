@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Envelope } from '@omnibus/core';
 import { Header } from '@omnibus/core';
-import type { AttributeValue } from '../src/index.js';
+import type { AttributeValue } from '../src/aws-codec.js';
 import {
   BODY_ENCODING_ATTRIBUTE,
   decodeMessage,
@@ -9,7 +9,7 @@ import {
   MAX_ATTRIBUTES,
   MAX_MESSAGE_BYTES,
   PACKED_ATTRIBUTE,
-} from '../src/index.js';
+} from '../src/aws-codec.js';
 
 function envelope(overrides: Partial<Envelope> = {}): Envelope {
   return {

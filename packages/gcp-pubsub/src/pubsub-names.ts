@@ -27,7 +27,7 @@ const VALID_ID = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
  * Channel, group and queue names are percent-encoded outside `[A-Za-z0-9._-]`, so `~` and `+` only ever
  * appear as the separators above and two different sources never share an id.
  */
-export class ResourceNames {
+export class PubSubNames {
   /** Topic ids by channel and by queue name: computed once, as every publish asks. */
   readonly #channelTopics = new Map<string, string>();
   readonly #queueTopics = new Map<string, string>();

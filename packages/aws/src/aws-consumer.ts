@@ -1,6 +1,6 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { Consumer, DeliverySink, Envelope, Failure, Logger, Source } from '@omnibus/core';
+import type { Envelope, Logger } from '@omnibus/core';
 import {
   abortableDelay,
   describeSource,
@@ -9,14 +9,22 @@ import {
   toOmnibusError,
   withFailureHeaders,
 } from '@omnibus/core';
+import type {
+  Consumer,
+  DeliveryOutcome,
+  DeliverySettler,
+  DeliverySink,
+  Failure,
+  Source,
+} from '@omnibus/core/transport';
+import { SinkCalls } from '@omnibus/core/transport';
 import { createHash } from 'node:crypto';
 import { isAbort, toTransportError } from './aws-errors.js';
-import type { QueueRef } from './aws-resources.js';
-import { decodeMessage } from './message-codec.js';
+import type { QueueRef } from './aws-provisioner.js';
+import { decodeMessage } from './aws-codec.js';
 import type { Publisher } from './publisher.js';
 import { SettlementBatcher } from './settlement-batcher.js';
-import type { DeliveryHost } from './sqs-delivery.js';
-import { SqsDelivery } from './sqs-delivery.js';
+import { AwsDelivery } from './aws-delivery.js';
 
 /** SQS refuses a visibility timeout reaching past 12 hours after the receive. */
 const MAX_VISIBILITY_SECONDS = 43_200;
@@ -26,7 +34,7 @@ const VISIBILITY_MARGIN_SECONDS = 10;
 const MAX_RECEIVE = 10;
 const pollBackoff = exponential({ initialMs: 200, maxMs: 5_000 });
 
-export interface SqsConsumerSettings {
+export interface AwsConsumerSettings {
   readonly sqs: SQSClient;
   readonly queue: QueueRef;
   readonly source: Source;
@@ -56,21 +64,21 @@ export interface SqsConsumerSettings {
  * polls in flight return (so it takes up to `waitTimeSeconds`), waits for the sink calls, then releases
  * what is unsettled with `ChangeMessageVisibility 0`, so it is delivered again at once.
  */
-export class SqsConsumer implements Consumer, DeliveryHost {
+export class AwsConsumer implements Consumer, DeliverySettler<AwsDelivery> {
   readonly source: Source;
-  readonly canDeadLetter: boolean;
-  readonly #settings: SqsConsumerSettings;
+  readonly #canDeadLetter: boolean;
+  readonly #settings: AwsConsumerSettings;
   readonly #batcher: SettlementBatcher;
   readonly #abort = new AbortController();
   /** Received and not yet settled (or released): each holds one of the `concurrency` slots. */
-  readonly #held = new Set<SqsDelivery>();
+  readonly #held = new Set<AwsDelivery>();
   /** Slots taken by polls in flight. */
   #reserved = 0;
   /** Received, waiting to be handed to the sink (while paused, or behind their FIFO group). */
-  readonly #ready: SqsDelivery[] = [];
+  readonly #ready: AwsDelivery[] = [];
   /** FIFO message groups with a delivery in the sink; later deliveries of the group wait here, in order. */
-  readonly #groups = new Map<string, SqsDelivery[]>();
-  readonly #sinkCalls = new Set<Promise<void>>();
+  readonly #groups = new Map<string, AwsDelivery[]>();
+  readonly #sinkCalls: SinkCalls;
   readonly #settlements = new Set<Promise<unknown>>();
   #wake: (() => void) | undefined;
   #woken: Promise<void> | undefined;
@@ -80,10 +88,17 @@ export class SqsConsumer implements Consumer, DeliveryHost {
   #closing = false;
   #closed: Promise<void> | undefined;
 
-  constructor(settings: SqsConsumerSettings) {
+  constructor(settings: AwsConsumerSettings) {
     this.#settings = settings;
     this.source = settings.source;
-    this.canDeadLetter = settings.deadLetterQueue !== undefined;
+    this.#canDeadLetter = settings.deadLetterQueue !== undefined;
+    // A sink that throws leaves its delivery unsettled (released on close); the consumer goes on.
+    this.#sinkCalls = new SinkCalls((error) =>
+      settings.logger.warn(
+        { error: toOmnibusError(error).message },
+        'sink threw; the delivery stays unsettled',
+      ),
+    );
     this.#batcher = new SettlementBatcher(settings.sqs, settings.queue.url, settings.queue.name);
   }
 
@@ -120,7 +135,7 @@ export class SqsConsumer implements Consumer, DeliveryHost {
     await Promise.all(this.#pollers);
     clearTimeout(grace);
     this.#abort.abort();
-    while (this.#sinkCalls.size > 0) await Promise.allSettled([...this.#sinkCalls]);
+    await this.#sinkCalls.whenIdle();
     while (this.#settlements.size > 0) await Promise.allSettled([...this.#settlements]);
     const unsettled = [...this.#held].filter((delivery) => delivery.claim());
     await Promise.allSettled(unsettled.map((delivery) => this.#release(delivery)));
@@ -209,8 +224,9 @@ export class SqsConsumer implements Consumer, DeliveryHost {
     const attempt = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
     if (this.#settings.source.kind === 'deadLetters') envelope = this.#describeRedriven(envelope, attempt);
     this.#settings.onReceived?.(envelope);
-    const delivery = new SqsDelivery(
+    const delivery = new AwsDelivery(
       this,
+      this.#canDeadLetter,
       envelope,
       Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
       message.ReceiptHandle!,
@@ -251,32 +267,28 @@ export class SqsConsumer implements Consumer, DeliveryHost {
 
   #pump(): void {
     while (!this.#paused && !this.#closing && this.#ready.length > 0) {
-      const delivery = this.#ready.shift()!;
-      const call = this.#invoke(delivery);
-      this.#sinkCalls.add(call);
-      void call.finally(() => this.#sinkCalls.delete(call));
+      this.#sinkCalls.call(this.#settings.sink, this.#ready.shift()!);
     }
   }
 
-  async #invoke(delivery: SqsDelivery): Promise<void> {
-    try {
-      await this.#settings.sink(delivery);
-    } catch (error) {
-      // A sink that throws leaves its delivery unsettled (released on close); the consumer goes on.
-      this.#settings.logger.warn(
-        { messageId: delivery.envelope.id, error: toOmnibusError(error).message },
-        'sink threw; the delivery stays unsettled',
-      );
+  // ---- settlement ----
+
+  settle(delivery: AwsDelivery, outcome: DeliveryOutcome): Promise<void> {
+    switch (outcome.kind) {
+      case 'ack':
+        return this.#ack(delivery);
+      case 'retry':
+        return this.#retry(delivery, outcome.delayMs);
+      case 'deadLetter':
+        return this.#deadLetter(delivery, outcome.failure);
     }
   }
 
-  // ---- settlement (DeliveryHost) ----
-
-  ack(delivery: SqsDelivery): Promise<void> {
+  #ack(delivery: AwsDelivery): Promise<void> {
     return this.#settle(delivery, 'next', () => this.#batcher.delete(delivery.receiptHandle));
   }
 
-  retry(delivery: SqsDelivery, delayMs: number): Promise<void> {
+  #retry(delivery: AwsDelivery, delayMs: number): Promise<void> {
     const elapsed = (Date.now() - delivery.receivedAt.getTime()) / 1_000;
     const allowed = Math.max(0, Math.floor(MAX_VISIBILITY_SECONDS - VISIBILITY_MARGIN_SECONDS - elapsed));
     const seconds = Math.min(Math.ceil(Math.max(0, delayMs) / 1_000), allowed);
@@ -285,7 +297,7 @@ export class SqsConsumer implements Consumer, DeliveryHost {
     );
   }
 
-  deadLetter(delivery: SqsDelivery, failure: Failure): Promise<void> {
+  #deadLetter(delivery: AwsDelivery, failure: Failure): Promise<void> {
     return this.#settle(delivery, 'next', async () => {
       const dlq = await this.#settings.deadLetterQueue!();
       const source = this.#settings.source as Extract<Source, { kind: 'queue' | 'subscription' }>;
@@ -319,7 +331,7 @@ export class SqsConsumer implements Consumer, DeliveryHost {
    * messages back (`release-group`) so they come after the retried one, in order.
    */
   #settle(
-    delivery: SqsDelivery,
+    delivery: AwsDelivery,
     then: 'next' | 'release-group',
     operation: () => Promise<void>,
   ): Promise<void> {
@@ -339,7 +351,7 @@ export class SqsConsumer implements Consumer, DeliveryHost {
     return settlement;
   }
 
-  #settled(delivery: SqsDelivery, then: 'next' | 'release-group'): void {
+  #settled(delivery: AwsDelivery, then: 'next' | 'release-group'): void {
     this.#held.delete(delivery);
     if (delivery.groupId !== undefined) {
       const waiting = this.#groups.get(delivery.groupId) ?? [];
@@ -355,7 +367,7 @@ export class SqsConsumer implements Consumer, DeliveryHost {
   }
 
   /** Makes a claimed, unsettled message visible again at once. */
-  async #release(delivery: SqsDelivery): Promise<void> {
+  async #release(delivery: AwsDelivery): Promise<void> {
     try {
       await this.#batcher.changeVisibility(delivery.receiptHandle, 0);
     } catch (error) {

@@ -27,7 +27,7 @@ const VERBATIM = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/;
  * become `_` and an 8-hex-digit hash of the original name is appended (`orders.eu` → `orders_eu-3f9a1c2b`),
  * so two different names never share a queue. A name still too long for AWS is a `ConfigurationError`.
  */
-export class ResourceNames {
+export class AwsNames {
   constructor(readonly prefix: string) {}
 
   topic(channel: string, fifo: boolean): string {
@@ -75,7 +75,7 @@ export class ResourceNames {
   }
 }
 
-/** One user-given part of a name: verbatim when valid, else sanitised with a hash (see {@link ResourceNames}). */
+/** One user-given part of a name: verbatim when valid, else sanitised with a hash (see {@link AwsNames}). */
 export function segment(name: string, field: string): string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new ConfigurationError(field, 'must be a non-empty string');

@@ -2,15 +2,17 @@ import type { Envelope } from '@omnibus/core';
 import { Header, TransportError, readFailure, withFailureHeaders } from '@omnibus/core';
 import { expect } from 'chai';
 import {
-  DEAD_LETTER_DELIVERY_COUNT,
-  MAX_DELIVERIES_EXCEEDED,
   checkPublishable,
+  fitFailureHeaders,
   fromPubSubMessage,
   messageSize,
   toPubSubMessage,
-} from '../src/index.js';
-import { fitFailureHeaders } from '../src/message-codec.js';
-import { withServerDeadLetterReason } from '../src/server-dead-letters.js';
+} from '../src/pubsub-codec.js';
+import {
+  DEAD_LETTER_DELIVERY_COUNT,
+  MAX_DELIVERIES_EXCEEDED,
+  withServerDeadLetterReason,
+} from '../src/server-dead-letters.js';
 
 const envelope: Envelope = {
   id: '01a2-id',

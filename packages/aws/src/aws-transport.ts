@@ -12,19 +12,20 @@ import type {
   Topology,
   Transport,
 } from '@omnibus/core';
-import { ConfigurationError, exponential, retry, toOmnibusError, TransportError } from '@omnibus/core';
+import { ConfigurationError, exponential, retry, toOmnibusError } from '@omnibus/core';
+import { TransportClosedError } from '@omnibus/core/transport';
 import { toTransportError } from './aws-errors.js';
-import type { QueueRef } from './aws-resources.js';
-import { AwsResources } from './aws-resources.js';
+import type { QueueRef } from './aws-provisioner.js';
+import { AwsProvisioner } from './aws-provisioner.js';
 import { DeadLetterReads } from './fifo-ids.js';
-import { MAX_MESSAGE_BYTES } from './message-codec.js';
+import { MAX_MESSAGE_BYTES } from './aws-codec.js';
 import type { PublishTarget } from './batch-sender.js';
 import { SdkBatchSender } from './batch-sender.js';
 import { Publisher } from './publisher.js';
-import { ResourceNames } from './resource-names.js';
-import type { ResolvedOptions, SqsSnsTransportOptions } from './sqs-sns-options.js';
-import { resolveOptions } from './sqs-sns-options.js';
-import { SqsConsumer } from './sqs-consumer.js';
+import { AwsNames } from './aws-names.js';
+import type { ResolvedOptions, SqsSnsTransportOptions } from './aws-options.js';
+import { resolveOptions } from './aws-options.js';
+import { AwsConsumer } from './aws-consumer.js';
 
 /**
  * The Omnibus transport over Amazon SQS and SNS (AWS SDK v3).
@@ -45,11 +46,11 @@ export class SqsSnsTransport implements Transport {
   readonly options: ResolvedOptions;
   readonly #sqs: SQSClient;
   readonly #sns: SNSClient;
-  readonly #names: ResourceNames;
-  readonly #resources: AwsResources;
+  readonly #names: AwsNames;
+  readonly #resources: AwsProvisioner;
   readonly #publisher: Publisher;
   readonly #deadLetterReads = new DeadLetterReads();
-  readonly #consumers = new Set<SqsConsumer>();
+  readonly #consumers = new Set<AwsConsumer>();
   #closed: Promise<void> | undefined;
 
   constructor(options: SqsSnsTransportOptions = {}) {
@@ -70,8 +71,8 @@ export class SqsSnsTransport implements Transport {
     };
     this.#sqs = new SQSClient(clientConfig);
     this.#sns = new SNSClient(clientConfig);
-    this.#names = new ResourceNames(this.options.namePrefix);
-    this.#resources = new AwsResources(this.#sqs, this.#sns, this.#names, this.options);
+    this.#names = new AwsNames(this.options.namePrefix);
+    this.#resources = new AwsProvisioner(this.#sqs, this.#sns, this.#names, this.options);
     this.#publisher = new Publisher(new SdkBatchSender(this.#sqs, this.#sns), this.#deadLetterReads);
     this.capabilities = {
       // SQS and SNS store every message redundantly before they answer; nothing is lost to a restart.
@@ -130,7 +131,7 @@ export class SqsSnsTransport implements Transport {
         .then((of) => this.#resources.maxReceiveCount(of))
         .catch(() => undefined);
     }
-    const consumer: SqsConsumer = new SqsConsumer({
+    const consumer: AwsConsumer = new AwsConsumer({
       sqs: this.#sqs,
       queue,
       source,
@@ -201,7 +202,7 @@ export class SqsSnsTransport implements Transport {
 
   #assertOpen(): void {
     if (this.#closed !== undefined) {
-      throw new TransportError('aws transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
+      throw new TransportClosedError('aws');
     }
   }
 }

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { ConfigurationError } from '@omnibus/core';
-import { ResourceNames } from '../src/index.js';
+import { AwsNames } from '../src/index.js';
 
-describe('ResourceNames', function () {
-  const names = new ResourceNames('prod-');
+describe('AwsNames', function () {
+  const names = new AwsNames('prod-');
 
   it('maps channels, groups, command queues and dead-letter queues', function () {
     expect(names.topic('orders', false)).to.equal('prod-orders');
