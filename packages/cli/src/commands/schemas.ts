@@ -33,7 +33,7 @@ const optionHelp = [
   '--dir <path>              the schemas directory (default schemas)',
   '--registry <url>          the schema registry (default $OMNIBUS_SCHEMA_REGISTRY_URL)',
   '--strategy <topic|record|topic-record>  subject naming, as the serializer is configured (default',
-  '                          topic-record, the serializer\'s: <dir>-<record name>; the topic of a file',
+  "                          topic-record, the serializer's: <dir>-<record name>; the topic of a file",
   '                          is its first directory, e.g. orders/OrderPlaced.avsc travels on orders)',
   ...basicAuthHelp('OMNIBUS_SCHEMA_REGISTRY_BASIC_AUTH'),
 ];
