@@ -1,5 +1,6 @@
 import { exponential } from './backoff.js';
-import { failureOutcome, triesBefore } from './failure-policy.js';
+import type { ConflictPolicy } from './failure-policy.js';
+import { conflictOutcome, failureOutcome, isConflict, triesBefore } from './failure-policy.js';
 import { DONE } from './done.js';
 import { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
@@ -41,6 +42,7 @@ import { uuidv7 } from './uuid.js';
 export interface BusStats {
   received: number;
   handled: number;
+  /** Failed handlings tried again: handed back for redelivery, or run again after a conflict. */
   retried: number;
   deadLettered: number;
   /**
@@ -52,6 +54,8 @@ export interface BusStats {
   duplicates: number;
   /** Replayed dead letters addressed to another group: acked without handling. */
   notForThisGroup: number;
+  /** Of `retried`, the handlings run again after losing an optimistic-concurrency update (no try spent). */
+  conflicts: number;
 }
 
 interface Binding {
@@ -110,6 +114,7 @@ export class Bus<Tx = unknown> {
     unknownType: 0,
     duplicates: 0,
     notForThisGroup: 0,
+    conflicts: 0,
   };
   readonly transport: Transport;
   readonly serviceName: string;
@@ -123,6 +128,7 @@ export class Bus<Tx = unknown> {
   /** The same, by the destination object each contract keeps (see `destinationOf`): no string per publish. */
   readonly #readyDestinations = new WeakSet<Destination>();
   readonly #defaultPolicy: Required<RetryPolicy>;
+  readonly #conflictPolicy: ConflictPolicy;
   #state: State = 'created';
   #relay: OutboxRelay | undefined;
 
@@ -138,6 +144,10 @@ export class Bus<Tx = unknown> {
       attempts: options.retry?.attempts ?? 5,
       immediate: options.retry?.immediate ?? 0,
       backoff: options.retry?.backoff ?? exponential(),
+    };
+    this.#conflictPolicy = {
+      maxRetries: options.conflictRetry?.maxRetries ?? 200,
+      backoff: options.conflictRetry?.backoff ?? exponential({ initialMs: 5, maxMs: 500 }),
     };
     for (const handlerClass of options.handlers ?? []) this.#addHandlerClass(handlerClass);
   }
@@ -733,7 +743,12 @@ export class Bus<Tx = unknown> {
       message,
     };
     try {
-      await this.#abandonable(route, binding.run(ctx));
+      try {
+        await this.#abandonable(route, binding.run(ctx));
+      } catch (error) {
+        if (!isConflict(error) || route.stopping.signal.aborted) throw error;
+        await this.#rerunConflicts(route, binding, ctx, error);
+      }
       if (route.stopping.signal.aborted) return; // abandoned at the drain deadline: its consumer is gone
       if (ctx[DUPLICATE] === true) {
         this.stats.duplicates++;
@@ -751,6 +766,30 @@ export class Bus<Tx = unknown> {
     this.stats.handled++;
     if (delivery.attempt > 1) route.tries.delete(envelope.id);
     return this.#abandonable(route, delivery.ack());
+  }
+
+  /**
+   * Runs a handling that lost an optimistic-concurrency update again (see `conflictOutcome`): resolves
+   * when a run succeeds or `stop` abandons it, rejects with the first other failure or on giving up.
+   */
+  async #rerunConflicts(route: Route, binding: Binding, ctx: HandlingContext, first: unknown): Promise<void> {
+    let error = first;
+    for (let conflicts = 1; ; conflicts++) {
+      ctx.calls = Math.max(0, ctx.calls - 1); // the lost run is not a try
+      const outcome = conflictOutcome(conflicts, error, this.#conflictPolicy);
+      if (outcome.kind === 'giveUp') throw outcome.error;
+      this.stats.retried++;
+      this.stats.conflicts++;
+      await this.#abandonable(route, new Promise((resolve) => setTimeout(resolve, outcome.delayMs)));
+      if (route.stopping.signal.aborted) return;
+      try {
+        await this.#abandonable(route, binding.run(ctx));
+        return;
+      } catch (next) {
+        if (!isConflict(next) || route.stopping.signal.aborted) throw next;
+        error = next;
+      }
+    }
   }
 
   async #fail(

@@ -1,4 +1,5 @@
 import { toOmnibusError } from '../errors.js';
+import { isConflict } from '../failure-policy.js';
 import type { Middleware } from './middleware.js';
 
 /**
@@ -18,6 +19,7 @@ export const immediateRetry: Middleware = async (ctx, next) => {
         tries >= retries ||
         ctx.triesBefore + ctx.calls >= attempts ||
         !toOmnibusError(error).retriable ||
+        isConflict(error) || // the bus runs a lost optimistic-concurrency update again, spending no try
         ctx.message.signal.aborted
       )
         throw error;
