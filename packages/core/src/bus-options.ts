@@ -20,6 +20,7 @@ export interface BusOptions<Tx = unknown> {
   readonly resolveHandler?: (handlerClass: HandlerClass) => object;
   /** Serializers besides JSON (e.g. Avro). */
   readonly serializers?: readonly Serializer[];
+  /** Default `defaultLogger()`: warnings and errors to stderr, one JSON line each; `silentLogger` for none. */
   readonly logger?: Logger;
   /** Deliveries handled at once per consumer unless `@Subscriber` says otherwise. Default 16. */
   readonly concurrency?: number;

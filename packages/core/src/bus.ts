@@ -1,4 +1,5 @@
 import { exponential } from './backoff.js';
+import { systemClock } from './clock.js';
 import type { ConflictPolicy } from './failure-policy.js';
 import { conflictOutcome, failureOutcome, isConflict, triesBefore } from './failure-policy.js';
 import { DONE } from './done.js';
@@ -11,12 +12,17 @@ import { getHandlerMetadata, getSubscriberMetadata } from './decorators.js';
 import type { Envelope } from './envelope.js';
 import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
 import { ConfigurationError, DeserializationError, TransportError, toOmnibusError } from './errors.js';
+import { decodeValidated, encodeValidated } from './contract-validation.js';
 import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
+import { defaultLogger } from './logger.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
 import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { MemoryOutbox, MemoryScheduleStore } from './memory/memory-persistence.js';
+import type { ScheduledMessage, ScheduleStore } from './schedule-store.js';
+import type { ImmediatePublishOptions, PublishResult, SchedulePublishOptions } from './scheduling.js';
+import { BusSchedules, deliverAtOf, scheduledMessage } from './scheduling.js';
 import type { OutboxStore } from './persistence.js';
 import { CircuitBreaker } from './pipeline/circuit-breaker.js';
 import { correlation } from './pipeline/correlation.js';
@@ -131,13 +137,17 @@ export class Bus<Tx = unknown> {
   readonly #conflictPolicy: ConflictPolicy;
   #state: State = 'created';
   #relay: OutboxRelay | undefined;
+  /** What is scheduled: list, get, cancel, reschedule (see docs/scheduling.md). */
+  readonly schedules: BusSchedules;
+  /** Without persistence, schedules are in-process timers: a memory table released by the bus's relay. */
+  readonly #inProcess: { outbox: MemoryOutbox; schedules: MemoryScheduleStore } | undefined;
 
   constructor(options: BusOptions<Tx>) {
     validateBusOptions(options);
     this.#options = options;
     this.transport = options.transport;
     this.serviceName = options.serviceName;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? defaultLogger();
     this.#serializers = new SerializerRegistry([new JsonSerializer(), ...(options.serializers ?? [])]);
     this.#resolve = options.resolveHandler ?? ((handlerClass) => new handlerClass());
     this.#defaultPolicy = {
@@ -150,6 +160,11 @@ export class Bus<Tx = unknown> {
       backoff: options.conflictRetry?.backoff ?? exponential({ initialMs: 5, maxMs: 500 }),
     };
     for (const handlerClass of options.handlers ?? []) this.#addHandlerClass(handlerClass);
+    if (options.persistence === undefined) {
+      const outbox = new MemoryOutbox(systemClock);
+      this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
+    }
+    this.schedules = new BusSchedules(() => this.#scheduleStore());
   }
 
   get state(): State {
@@ -244,21 +259,41 @@ export class Bus<Tx = unknown> {
   }
 
   #drained: (() => void) | undefined;
+  #warnedInProcessSchedules = false;
 
   /**
    * Publishes an event. Inside `bus.transaction`, it joins the transaction; inside a handler, the
    * handler's outgoing messages (see `MessageContext`). Elsewhere it needs a started bus: before
    * `start()` has finished it rejects with `BusNotStartedError` (`BUS_NOT_STARTED`) and sends nothing.
+   * With `deliverAt` or `delayMs` it is scheduled instead and resolves with the schedule.
    */
   publish<C extends EventContract>(
     contract: C,
     payload: PayloadOf<C>,
+    options?: ImmediatePublishOptions,
+  ): Promise<void>;
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options: SchedulePublishOptions,
+  ): Promise<ScheduledMessage>;
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
+  ): Promise<PublishResult>;
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<PublishResult> {
     const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.publish(contract, payload, options);
     if (this.#state === 'created' || this.#state === 'starting')
       return Promise.reject(new BusNotStartedError(this.#state));
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.scheduleMessage(contract, payload, options, undefined, undefined);
+    }
     return this.#publishNow(contract, payload, options);
   }
 
@@ -266,13 +301,69 @@ export class Bus<Tx = unknown> {
   send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
+    options?: ImmediatePublishOptions,
+  ): Promise<void>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options: SchedulePublishOptions,
+  ): Promise<ScheduledMessage>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
+  ): Promise<PublishResult>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<PublishResult> {
     const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.send(contract, payload, options);
     if (this.#state === 'created' || this.#state === 'starting')
       return Promise.reject(new BusNotStartedError(this.#state));
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.scheduleMessage(contract, payload, options, undefined, undefined);
+    }
     return this.#publishNow(contract, payload, options);
+  }
+
+  /**
+   * Schedules a message (internal: `publish`/`send` with `deliverAt` or `delayMs` come here). The due time
+   * is validated before anything is built or written; the row joins `tx` when given. Without persistence,
+   * a handler's schedules (`deferred`) are made only once it succeeds, like its other outgoing messages.
+   */
+  async scheduleMessage(
+    contract: Contract,
+    payload: unknown,
+    options: PublishOptions,
+    cause: MessageContext | undefined,
+    tx: unknown,
+    deferred?: ScheduledMessage[],
+  ): Promise<ScheduledMessage> {
+    const deliverAt = deliverAtOf(options, systemClock)!;
+    const store = this.#scheduleStore();
+    if (this.#inProcess !== undefined && !this.#warnedInProcessSchedules) {
+      // Once, at the first schedule rather than at every start: most in-memory buses never schedule.
+      this.#warnedInProcessSchedules = true;
+      this.#logger.warn(
+        { service: this.serviceName },
+        'no persistence: scheduled messages are in-process timers and do not survive a restart',
+      );
+    }
+    const message = await this.createMessage(contract, payload, options, cause);
+    const scheduled = scheduledMessage(message, deliverAt, systemClock);
+    if (this.#inProcess !== undefined && deferred !== undefined) deferred.push(scheduled);
+    else await store.add(tx, [scheduled]);
+    return scheduled;
+  }
+
+  #scheduleStore(): ScheduleStore {
+    const store = this.#options.persistence?.schedules ?? this.#inProcess?.schedules;
+    if (store === undefined) {
+      throw new ConfigurationError('persistence.schedules', 'this persistence cannot schedule messages');
+    }
+    return store;
   }
 
   /**
@@ -292,10 +383,17 @@ export class Bus<Tx = unknown> {
         contract: Contract,
         payload: unknown,
         options?: PublishOptions,
-      ): Promise<void> => {
+      ): Promise<PublishResult> => {
+        if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+          return this.scheduleMessage(contract, payload, options, cause, tx);
+        }
         outgoing.push(await this.createMessage(contract, payload, options, cause));
       };
-      const scope: TransactionScope<Tx> = { tx, publish: enqueue, send: enqueue };
+      const scope: TransactionScope<Tx> = {
+        tx,
+        publish: enqueue as TransactionScope<Tx>['publish'],
+        send: enqueue as TransactionScope<Tx>['send'],
+      };
       const result = await runWithMessageContext({ message: cause, publisher: scope }, () => work(scope));
       await persistence.outbox.add(tx, outgoing);
       return result;
@@ -311,7 +409,7 @@ export class Bus<Tx = unknown> {
   ): Promise<OutboxMessage> {
     try {
       const serializer = this.#serializers.forContract(contract);
-      const encoded = serializer.encode(payload, contract);
+      const encoded = encodeValidated(serializer, contract, payload);
       return this.#completeMessage(contract, payload, encoded, serializer.contentType, options, cause);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
@@ -346,7 +444,7 @@ export class Bus<Tx = unknown> {
     let pending: Promise<OutboxMessage>;
     try {
       const serializer = this.#serializers.forContract(contract);
-      const encoded = serializer.encode(payload, contract);
+      const encoded = encodeValidated(serializer, contract, payload);
       const destination = destinationOf(contract);
       if (
         encoded instanceof Uint8Array &&
@@ -422,13 +520,24 @@ export class Bus<Tx = unknown> {
   }
 
   #createRelay(): OutboxRelay | undefined {
-    const outbox = this.#options.persistence?.outbox as Partial<OutboxStore> | undefined;
     const options = this.#options.outboxRelay;
+    if (this.#inProcess !== undefined) {
+      return new OutboxRelay({
+        logger: this.#logger,
+        ...(options === false ? {} : options),
+        store: this.#inProcess.outbox,
+        schedules: this.#inProcess.schedules,
+        transport: this.transport,
+      });
+    }
+    const outbox = this.#options.persistence?.outbox as Partial<OutboxStore> | undefined;
     if (options === false || typeof outbox?.claim !== 'function') return undefined;
+    const schedules = this.#options.persistence?.schedules;
     return new OutboxRelay({
       logger: this.#logger,
       ...options,
       store: outbox as OutboxStore,
+      ...(schedules === undefined ? {} : { schedules }),
       transport: this.transport,
     });
   }
@@ -538,6 +647,7 @@ export class Bus<Tx = unknown> {
   #invoke(binding: Binding, ctx: HandlingContext): Promise<void> {
     try {
       outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
+      (ctx.message as HandlerMessageContext)[SCHEDULED].length = 0;
       ctx.calls++;
       const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
       const method = instance[binding.method];
@@ -720,7 +830,7 @@ export class Bus<Tx = unknown> {
     let payload: unknown;
     try {
       const serializer = this.#serializers.forContentType(envelope.headers[Header.contentType]);
-      payload = serializer.decode(envelope.body, binding.contract);
+      payload = decodeValidated(serializer, binding.contract, envelope.body);
       if (payload instanceof Promise) {
         payload = await this.#abandonable(route, payload as Promise<unknown>);
         if (route.stopping.signal.aborted) return; // abandoned at the drain deadline
@@ -758,6 +868,10 @@ export class Bus<Tx = unknown> {
       if (this.#options.persistence === undefined && outgoing.length > 0) {
         await this.#abandonable(route, this.dispatchOutgoing(outgoing));
         if (route.stopping.signal.aborted) return;
+      }
+      const scheduled = message[SCHEDULED];
+      if (this.#inProcess !== undefined && scheduled.length > 0) {
+        await this.#inProcess.schedules.add(undefined, scheduled.splice(0));
       }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
@@ -855,6 +969,9 @@ export class Bus<Tx = unknown> {
   }
 }
 
+/** A handler's schedules without persistence, held until it succeeds. */
+const SCHEDULED = Symbol('omnibus:scheduled');
+
 /** What an abandoned step resolves to. */
 const ABANDONED = Promise.resolve(undefined);
 
@@ -902,6 +1019,8 @@ class HandlerMessageContext implements MessageContext {
   readonly signal: AbortSignal;
   readonly tx: unknown = undefined;
   readonly [OUTGOING]: OutboxMessage[] = [];
+  /** Without persistence: what the handler scheduled, made once it succeeds. */
+  readonly [SCHEDULED]: ScheduledMessage[] = [];
 
   constructor(
     private readonly bus: Bus,
@@ -923,7 +1042,10 @@ class HandlerMessageContext implements MessageContext {
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
+  ): Promise<PublishResult> {
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.bus.scheduleMessage(contract, payload, options, this, this.tx, this[SCHEDULED]);
+    }
     this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 
@@ -931,7 +1053,10 @@ class HandlerMessageContext implements MessageContext {
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
+  ): Promise<PublishResult> {
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.bus.scheduleMessage(contract, payload, options, this, this.tx, this[SCHEDULED]);
+    }
     this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CommandContract, EventContract, PayloadOf } from './contracts.js';
 import type { Envelope } from './envelope.js';
+import type { PublishResult } from './scheduling.js';
 
 export interface PublishOptions {
   /** Extra headers; names must not start with a CloudEvents binding prefix (`ce_`, `ce-`, `cloudEvents`). */
@@ -10,6 +11,14 @@ export interface PublishOptions {
   /** Overrides the message id (e.g. to make a retried publish idempotent downstream). */
   readonly id?: string;
   readonly subject?: string;
+  /**
+   * Deliver at this time instead of now: the message waits in the persistence's scheduled-messages table
+   * (or, without persistence, an in-process timer) and the call resolves with its schedule. A time in the
+   * past releases at once. See docs/scheduling.md.
+   */
+  readonly deliverAt?: Date;
+  /** Deliver this many milliseconds from now (instead of `deliverAt`). */
+  readonly delayMs?: number;
 }
 
 /**
@@ -35,18 +44,19 @@ export interface MessageContext<Tx = unknown> {
   /**
    * Publishes an event caused by this message: same correlation id, causation id = this message's id.
    * Nothing leaves before the handler succeeds (with persistence, the event goes to the outbox in `tx`).
+   * With `deliverAt` or `delayMs` it is scheduled, in `tx` too, and resolves with the schedule.
    */
   publish<C extends EventContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void>;
+  ): Promise<PublishResult>;
   /** Sends a command caused by this message, with the same guarantees as `publish`. */
   send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void>;
+  ): Promise<PublishResult>;
 }
 
 /** Something that publishes events and sends commands: the bus, a handler's context, a transaction's scope. */
@@ -55,12 +65,12 @@ export interface Publisher {
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void>;
+  ): Promise<PublishResult>;
   send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void>;
+  ): Promise<PublishResult>;
 }
 
 /**
