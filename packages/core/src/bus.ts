@@ -953,6 +953,7 @@ export class Bus<Tx = unknown> {
         messageId: delivery.envelope.id,
         type: delivery.envelope.type,
         source: describeSource(route.source),
+        attempt: delivery.attempt,
         attempts,
         code: error.code,
         error: error.message,
