@@ -20,7 +20,7 @@ export const immediateRetry: Middleware = async (ctx, next) => {
         ctx.triesBefore + ctx.calls >= attempts ||
         !toOmnibusError(error).retriable ||
         isConflict(error) || // the bus runs a lost optimistic-concurrency update again, spending no try
-        ctx.message.signal.aborted
+        ctx.handlerContext.signal.aborted
       )
         throw error;
     }
