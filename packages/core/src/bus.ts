@@ -1,4 +1,6 @@
 import { exponential } from './backoff.js';
+import type { BusDescription } from './bus-description.js';
+import { describeRoutes } from './bus-description.js';
 import { BusNotStartedError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
@@ -25,6 +27,8 @@ import type { HealthReport, Transport } from './transport.js';
 import { describeSource } from './transport.js';
 
 export type { BusStats } from './bus-stats.js';
+export type { BusDescription, HandlerDescription } from './bus-description.js';
+export { formatBusDescription } from './bus-description.js';
 
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
@@ -319,6 +323,21 @@ export class Bus<Tx = unknown> {
       ...(schedules === undefined ? {} : { schedules }),
       transport: this.transport,
     });
+  }
+
+  /**
+   * What this bus is made of, as data: every handler with its group, source, middleware chain, retry
+   * policy and timeout, and the topology it provisions at `start`. `formatBusDescription` makes it text.
+   * Available before `start`.
+   */
+  describe(): BusDescription {
+    return {
+      service: this.serviceName,
+      transport: this.transport.constructor.name,
+      persistence: this.#options.persistence?.constructor.name,
+      handlers: describeRoutes(this.#registry.routes, this.#options.timeoutMs),
+      topology: this.#registry.topology(),
+    };
   }
 
   async health(): Promise<HealthReport> {
