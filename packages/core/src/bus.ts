@@ -7,7 +7,14 @@ import type { HandleOptions, HandlerClass, RetryPolicy } from './decorators.js';
 import { getHandlerMetadata, getSubscriberMetadata } from './decorators.js';
 import type { Envelope } from './envelope.js';
 import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
-import { ConfigurationError, DeserializationError, TransportError, toOmnibusError } from './errors.js';
+import {
+  CircuitOpenError,
+  ConfigurationError,
+  DeserializationError,
+  PersistenceUnavailableError,
+  TransportError,
+  toOmnibusError,
+} from './errors.js';
 import { decodeValidated, encodeValidated } from './contract-validation.js';
 import type { Logger } from './logger.js';
 import { defaultLogger } from './logger.js';
@@ -698,11 +705,11 @@ export class Bus {
     thrown: unknown,
   ): Promise<void> {
     const error = toOmnibusError(thrown);
-    if (error.code === 'CIRCUIT_OPEN') {
+    if (error instanceof CircuitOpenError) {
       this.stats.retried++;
       return delivery.retry(this.#options.circuitBreaker?.cooldownMs ?? 30_000);
     }
-    if (error.code === 'PERSISTENCE_UNAVAILABLE') {
+    if (error instanceof PersistenceUnavailableError) {
       // The database is down, not the message: wait it out without spending the retry budget, so an
       // outage pauses consumption instead of dead-lettering everything that arrives during it.
       this.stats.retried++;

@@ -34,3 +34,4 @@ export type {
   StandardSchemaV1,
   StandardSchemaV1Props,
 } from './standard-schema.js';
+export { ErrorCode } from './error-codes.js';
