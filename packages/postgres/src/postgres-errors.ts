@@ -10,7 +10,7 @@ const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
  * connections count. Anything else pg raises without a SQLSTATE (socket errors such as ECONNREFUSED, a
  * connection terminated under a query, a client no longer queryable) is the connection failing.
  */
-export function isUnavailable(error: unknown): boolean {
+function isUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseError && error.code !== undefined) {
     const state = error.code;
     return state.startsWith('08') || state.startsWith('28') || UNAVAILABLE_STATES.has(state);

@@ -34,6 +34,7 @@ export class MemoryQueue {
   readonly #lowWater: number;
   #pumping = false;
   #pumpAgain = false;
+  #wakeScheduled = false;
   #deadLetters: MemoryQueue | undefined;
 
   constructor(
@@ -156,7 +157,6 @@ export class MemoryQueue {
     }
   }
 
-  #wakeScheduled = false;
   readonly #wakeIfRoom = (): void => {
     this.#wakeScheduled = false;
     if (this.#space !== undefined && this.depth < this.capacity) this.#resolveSpace();
