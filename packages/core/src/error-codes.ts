@@ -25,6 +25,12 @@ export const ErrorCode = {
   CONCURRENCY_CONFLICT: 'CONCURRENCY_CONFLICT',
   /** The bus stopped while a delivery was being handled; it is redelivered. */
   BUS_STOPPING: 'BUS_STOPPING',
+  /** `BusNotStartedError`: a publish or send before `bus.start()` finished. */
+  BUS_NOT_STARTED: 'BUS_NOT_STARTED',
+  /** `UnknownMessageTypeError`: a command queue delivered a type none of its handlers handles. */
+  UNKNOWN_MESSAGE_TYPE: 'UNKNOWN_MESSAGE_TYPE',
+  /** A due time that cannot be (an invalid `Date`, a negative delay, both given). */
+  INVALID_SCHEDULE: 'INVALID_SCHEDULE',
   /** A dead letter whose failure headers carry no code. */
   UNKNOWN: 'UNKNOWN',
   /** A conformance suite of `@omnibus/core/testing` ran without chai installed. */
@@ -81,6 +87,8 @@ export const ErrorCode = {
   REGISTRY_UNAUTHORIZED: 'REGISTRY_UNAUTHORIZED',
   /** The registry refused the request (403). */
   REGISTRY_FORBIDDEN: 'REGISTRY_FORBIDDEN',
+  /** The registry server's SQLite store is open in another process. */
+  REGISTRY_STORE_LOCKED: 'REGISTRY_STORE_LOCKED',
   /** Confluent 40401. */
   SUBJECT_NOT_FOUND: 'SUBJECT_NOT_FOUND',
   /** Confluent 40402. */
@@ -127,6 +135,8 @@ export const ErrorCode = {
   RESOURCE_LOCKED: 'RESOURCE_LOCKED',
   /** A message the broker refuses as malformed. */
   INVALID_MESSAGE: 'INVALID_MESSAGE',
+  /** A Kafka record refused before decoding (over the header limits); dead-lettered at once. */
+  RECORD_REFUSED: 'RECORD_REFUSED',
   /** A consumer group that got no partitions in time (Kafka). */
   JOIN_TIMEOUT: 'JOIN_TIMEOUT',
   /** Dead-lettered by the broker after its delivery limit (NATS JetStream). */

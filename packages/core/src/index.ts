@@ -25,7 +25,14 @@ export type {
 export { Header, type Envelope } from './envelope.js';
 
 // The bus, its options and its wiring
-export { Bus, type BusStats } from './bus.js';
+export { Bus, type BusStats, type TransactionScope } from './bus.js';
+export { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
+export {
+  BusSchedules,
+  type ImmediatePublishOptions,
+  type PublishResult,
+  type SchedulePublishOptions,
+} from './scheduling.js';
 export type { BusOptions } from './bus-options.js';
 export { createBus, omnibusModule, type ContainerBusOptions } from './container.js';
 export {
@@ -97,10 +104,12 @@ export {
   type OutboxRelayOptions,
 } from './outbox-relay.js';
 export type { SagaListOptions, SagaRecord, SagaStatus, SagaStore } from './saga-store.js';
+export type { ScheduledMessage, ScheduleListOptions, ScheduleStore } from './schedule-store.js';
 export {
   MemoryInbox,
   MemoryOutbox,
   MemoryPersistence,
+  MemoryScheduleStore,
   MemoryTransaction,
   type MemoryPersistenceOptions,
 } from './memory/memory-persistence.js';
@@ -117,9 +126,9 @@ export type { Destination, QueueSource, Source, SubscriptionSource, Transport } 
  */
 export {
   abortableDelay,
-  envelopeSize,
   fromBindingHeaders,
   fromStructuredCloudEvent,
+  isCloudEventsAttributeName,
   toBindingHeaders,
   withFailureHeaders,
   type BindingStyle,

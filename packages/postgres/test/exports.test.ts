@@ -11,12 +11,14 @@ describe('@omnibus/postgres exports', function () {
       'PostgresOutbox',
       'PostgresPersistence',
       'PostgresSagaStore',
+      'PostgresScheduleStore',
       'PostgresSchema',
       'PostgresUnitOfWork',
       'applyPostgresMigrations',
       'migrate',
       'outboxInboxMigrations',
       'sagaMigrations',
+      'scheduleMigrations',
     ]);
   });
 });

@@ -21,6 +21,7 @@ describe('@omnibus/saga exports', function () {
       'SagaScenario',
       'forkSagaWorker',
       'runSagaConcurrency',
+      'runSagaCrash',
       'runSagaStoreConformance',
       'serveSagaWorker',
       'shuffledItems',

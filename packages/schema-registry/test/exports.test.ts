@@ -7,6 +7,7 @@ import { expect } from 'chai';
 describe('@omnibus/schema-registry exports', function () {
   it('@omnibus/schema-registry exports exactly these names', async function () {
     expect(Object.keys(await import('@omnibus/schema-registry')).sort()).to.deep.equal([
+      'DEFAULT_REGISTRY_LIMITS',
       'MemoryRegistryStore',
       'SqliteRegistryStore',
       'startRegistry',

@@ -11,11 +11,13 @@ describe('@omnibus/sqlite exports', function () {
       'SqliteOutbox',
       'SqlitePersistence',
       'SqliteSagaStore',
+      'SqliteScheduleStore',
       'SqliteSession',
       'applySqliteMigrations',
       'migrate',
       'outboxInboxMigrations',
       'sagaMigrations',
+      'scheduleMigrations',
     ]);
   });
 });
