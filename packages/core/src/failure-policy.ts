@@ -1,7 +1,13 @@
 import type { Backoff } from './backoff.js';
 import type { RetryPolicy } from './decorators.js';
 import type { OmnibusError } from './errors.js';
-import { NonRetriableError, isOmnibusError, toOmnibusError } from './errors.js';
+import {
+  CircuitOpenError,
+  ConcurrencyError,
+  NonRetriableError,
+  PersistenceUnavailableError,
+  toOmnibusError,
+} from './errors.js';
 
 /** A handler's retry policy with every default filled in. */
 export type ResolvedRetryPolicy = Required<RetryPolicy>;
@@ -44,10 +50,10 @@ export function failureOutcome(
   options: FailurePolicyOptions,
 ): FailureOutcome {
   const error = toOmnibusError(thrown);
-  if (error.code === 'CIRCUIT_OPEN') {
+  if (error instanceof CircuitOpenError) {
     return { kind: 'retry', delayMs: options.circuitCooldownMs, tries: attempt.before + attempt.calls };
   }
-  if (error.code === 'PERSISTENCE_UNAVAILABLE') {
+  if (error instanceof PersistenceUnavailableError) {
     return {
       kind: 'retry',
       delayMs: policy.backoff(Math.min(attempt.delivery, policy.attempts)),
@@ -107,5 +113,5 @@ export function conflictOutcome(conflicts: number, thrown: unknown, policy: Conf
 
 /** Whether `thrown` is a lost optimistic-concurrency update. */
 export function isConflict(thrown: unknown): boolean {
-  return isOmnibusError(thrown) && thrown.code === 'CONCURRENCY_CONFLICT' && thrown.retriable;
+  return thrown instanceof ConcurrencyError && thrown.retriable;
 }

@@ -6,7 +6,7 @@ import {
   ConcurrencyError,
   DeserializationError,
   NonRetriableError,
-  OmnibusError,
+  PersistenceUnavailableError,
   TimeoutError,
 } from '../src/index.js';
 
@@ -17,7 +17,7 @@ const policy = (attempts: number, immediate = 0): ResolvedRetryPolicy => ({
   backoff: (delivery) => delivery * 10,
 });
 const options = { circuitCooldownMs: 30_000 };
-const unavailable = new OmnibusError('db down', { code: 'PERSISTENCE_UNAVAILABLE' });
+const unavailable = new PersistenceUnavailableError('db down');
 
 describe('failure policy', function () {
   const table: [string, unknown, FailedAttempt, ResolvedRetryPolicy, FailureOutcome | string][] = [

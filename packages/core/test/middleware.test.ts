@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { Delivery, HandlingContext, MessageContext, Middleware, Persistence } from '../src/index.js';
-import { NonRetriableError, TimeoutError, compose, currentMessageContext } from '../src/index.js';
+import { NonRetriableError, TimeoutError, compose } from '../src/index.js';
+import { currentMessageContext } from '../src/message-context.js';
 import { correlation } from '../src/pipeline/correlation.js';
 import { immediateRetry } from '../src/pipeline/immediate-retry.js';
 import { timeout } from '../src/pipeline/timeout.js';
