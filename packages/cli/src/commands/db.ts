@@ -5,7 +5,7 @@ import { EXIT_OK, UsageError } from '../command.js';
 
 const migrate: Command = {
   name: 'migrate',
-  summary: 'bring the outbox and inbox tables up to date (safe to run from several processes at once)',
+  summary: 'bring the outbox, inbox and schedules tables up to date (safe from several processes at once)',
   options: {
     postgres: { type: 'string' },
     schema: { type: 'string' },
