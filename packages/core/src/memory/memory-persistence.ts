@@ -406,7 +406,7 @@ export class MemoryScheduleStore implements ScheduleStore<MemoryTransaction> {
   async reschedule(id: string, deliverAt: Date): Promise<boolean> {
     const row = this.#rows.get(id);
     if (row === undefined) return false;
-    this.#place({ ...row.message, deliverAt: new Date(deliverAt.getTime()) });
+    this.#place({ ...row.message, deliverAt: new Date(deliverAt.getTime()) }, row.seq);
     this.#wake();
     return true;
   }
@@ -450,15 +450,16 @@ export class MemoryScheduleStore implements ScheduleStore<MemoryTransaction> {
     this.#wake();
   }
 
-  #place(message: ScheduledMessage): void {
-    const row: ScheduleRow = { message, seq: this.#nextSeq++, dueMs: message.deliverAt.getTime() };
+  /** Files `message` by (due time, seq); a rescheduled row keeps its seq, as the SQL stores do. */
+  #place(message: ScheduledMessage, seq = this.#nextSeq++): void {
+    const row: ScheduleRow = { message, seq, dueMs: message.deliverAt.getTime() };
     this.#rows.set(message.id, row);
-    // Binary search for the first row due later: ties keep add order.
     let low = 0;
     let high = this.#due.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.#due[middle]!.dueMs <= row.dueMs) low = middle + 1;
+      const other = this.#due[middle]!;
+      if (other.dueMs < row.dueMs || (other.dueMs === row.dueMs && other.seq < row.seq)) low = middle + 1;
       else high = middle;
     }
     this.#due.splice(low, 0, row);
