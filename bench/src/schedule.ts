@@ -6,7 +6,8 @@
  *   (`store.add` outside a transaction, 5,000 rows a call); `cancel` by id and `list` first page (100,
  *   all types and one type), p50/p99 of 200 calls each; then the release rate of a burst of 20,000 that
  *   falls due at once, moved into the outbox and published into the in-memory transport by one relay
- *   (batch 500), counted from the relay's start to the last publish.
+ *   (batch 500), counted from the relay's start to the last publish; and the table's size with its
+ *   indexes.
  * - Lateness: a relay waiting (notifications: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite),
  *   `lateness messages` (default 300) scheduled one at a time 5 ms apart, each 50–500 ms ahead; lateness
  *   = the publish into the transport minus the due time. SQLite (a file, WAL) and PostgreSQL.
@@ -102,6 +103,10 @@ async function postgresAtSizes(sizes: readonly number[]) {
       }
       const insertSeconds = (performance.now() - started) / 1000;
       await persistence.pool.query(`ANALYZE ${persistence.schema.schedules}`);
+      const { rows: sized } = await persistence.pool.query<{ bytes: string }>(
+        'SELECT pg_total_relation_size($1) AS bytes',
+        [persistence.schema.schedules],
+      );
       // Cancel ids spread over the table (each cancelled once); list the first page.
       const victims = Array.from({ length: 200 }, (_, i) => ids[Math.floor((i + 0.5) * (ids.length / 200))]!);
       const cancels = await timings(200, (i) => store.cancel(victims[i]!));
@@ -132,6 +137,7 @@ async function postgresAtSizes(sizes: readonly number[]) {
       rows.push({
         pending: size,
         'insert rows/s': Math.round((size - before) / insertSeconds),
+        'table MB': Math.round(Number(sized[0]!.bytes) / 1_048_576),
         'cancel p50 ms': ms(percentile(cancels, 50)),
         'cancel p99 ms': ms(percentile(cancels, 99)),
         'list p50 ms': ms(percentile(lists, 50)),
