@@ -66,6 +66,8 @@ export interface OutboxRelayMetrics {
 /** An outbox's backlog plus the lag: how long the oldest pending row has waited, in ms (0 when none). */
 export interface OutboxLag extends OutboxBacklog {
   readonly lagMs: number;
+  /** With `schedules`: how many scheduled messages wait, and when the earliest falls due. */
+  readonly scheduled?: { readonly pending: number; readonly nextDueAt: Date | undefined };
 }
 
 interface GroupOutcome {
@@ -203,14 +205,14 @@ export class OutboxRelay {
     this.#running = undefined;
   }
 
-  /** The outbox's backlog and lag, read from the store now. */
+  /** The outbox's backlog and lag (and the schedules waiting), read from the stores now. */
   async lag(): Promise<OutboxLag> {
     const backlog = await this.#store.backlog();
     const oldest = backlog.oldestPendingAt;
-    return {
-      ...backlog,
-      lagMs: oldest === undefined ? 0 : Math.max(0, this.#clock.now() - oldest.getTime()),
-    };
+    const lagMs = oldest === undefined ? 0 : Math.max(0, this.#clock.now() - oldest.getTime());
+    if (this.#schedules === undefined) return { ...backlog, lagMs };
+    const [pending, nextDueAt] = await Promise.all([this.#schedules.pending(), this.#schedules.nextDueAt()]);
+    return { ...backlog, lagMs, scheduled: { pending, nextDueAt } };
   }
 
   #notify(): void {
