@@ -1,5 +1,7 @@
 import type {
   Destination,
+  Logger,
+  OutboxListener,
   ScheduledMessage,
   ScheduleListOptions,
   ScheduleStore,
@@ -8,6 +10,7 @@ import type {
 import { describeDestination } from '@omnibus/core';
 import type { Pool, PoolClient } from 'pg';
 import { persistenceError } from './postgres-errors.js';
+import { PostgresListener } from './postgres-listener.js';
 import type { PostgresMigration } from './postgres-migrations.js';
 import type { PostgresSchema } from './postgres-schema.js';
 
@@ -50,8 +53,8 @@ interface ScheduleRow {
 /**
  * Scheduled messages on PostgreSQL, in the persistence's schema next to its outbox.
  *
- * `add` inserts and `pg_notify`s the outbox channel in the caller's transaction, so relays (which LISTEN
- * there for the outbox) wake on commit and look at the earliest due time again.
+ * `add` inserts and `pg_notify`s the schedule channel with the earliest due time it added, in the
+ * caller's transaction: on commit, relays sleeping until a later time wake (see `listen`).
  *
  * `releaseDue` is one transaction: it takes a per-schema advisory lock, so releases from several relays
  * take turns and outbox ids follow due order (per-key order among released messages); it locks the due
@@ -67,6 +70,7 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
     private readonly pool: Pool,
     private readonly schema: PostgresSchema,
     private readonly unitOfWork: UnitOfWork<PoolClient>,
+    private readonly logger: Logger,
   ) {
     this.#sql = statements(schema);
   }
@@ -83,7 +87,8 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
       messages.map((m) => m.envelope.body),
       messages.map((m) => m.deliverAt),
       messages.map((m) => m.createdAt),
-      this.schema.channel,
+      this.schema.scheduleChannel,
+      String(messages.reduce((min, m) => Math.min(min, m.deliverAt.getTime()), Infinity)),
     ];
     if (tx !== undefined) await tx.query(this.#sql.insert, values);
     else await this.#query('schedule add', this.#sql.insert, values);
@@ -109,7 +114,8 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
     const { rows } = await this.#query<{ n: string }>('schedule reschedule', this.#sql.reschedule, [
       id,
       deliverAt,
-      this.schema.channel,
+      this.schema.scheduleChannel,
+      String(deliverAt.getTime()),
     ]);
     return Number(rows[0]!.n) === 1;
   }
@@ -143,6 +149,21 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
     return Number(rows[0]!.n);
   }
 
+  /** LISTENs on the schedule channel on a dedicated connection, reconnecting when it drops. */
+  async listen(onAdded: (earliest: Date | undefined) => void): Promise<OutboxListener> {
+    const listener = new PostgresListener(
+      this.pool.options,
+      this.schema.scheduleChannel,
+      (payload) => {
+        const at = Number(payload);
+        onAdded(payload === undefined || payload === '' || !Number.isFinite(at) ? undefined : new Date(at));
+      },
+      this.logger,
+    );
+    await listener.open();
+    return listener;
+  }
+
   async #query<R extends object = object>(doing: string, sql: string, values: unknown[]) {
     try {
       return await this.pool.query<R>(sql, values);
@@ -163,7 +184,7 @@ function statements(schema: PostgresSchema) {
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
           $7::bytea[], $8::timestamptz[], $9::timestamptz[])
       )
-      SELECT pg_notify($10, '')`,
+      SELECT pg_notify($10, $11)`,
     lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
     release: `
       WITH due AS (
@@ -182,7 +203,7 @@ function statements(schema: PostgresSchema) {
     cancel: `DELETE FROM ${table} WHERE id = $1`,
     reschedule: `
       WITH moved AS (UPDATE ${table} SET deliver_at = $2 WHERE id = $1 RETURNING 1)
-      SELECT (SELECT count(*) FROM moved) AS n, pg_notify($3, '')`,
+      SELECT (SELECT count(*) FROM moved) AS n, pg_notify($3, $4)`,
     list: `SELECT ${COLUMNS} FROM ${table} WHERE deliver_at < $1 ORDER BY deliver_at, seq LIMIT $2`,
     listByType: `SELECT ${COLUMNS} FROM ${table} WHERE type = $1 AND deliver_at < $2
       ORDER BY deliver_at, seq LIMIT $3`,

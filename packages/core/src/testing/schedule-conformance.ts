@@ -217,7 +217,10 @@ export function runScheduleConformance<Tx>(name: string, options: ScheduleConfor
         return created;
       }
 
-      function relay(store: PersistenceUnderTest<Tx>, settings: { pollIntervalMs?: number } = {}) {
+      function relay(
+        store: PersistenceUnderTest<Tx>,
+        settings: { pollIntervalMs?: number; batchSize?: number } = {},
+      ) {
         const created = new OutboxRelay({
           store: store.persistence.outbox,
           schedules: store.persistence.schedules!,
@@ -268,6 +271,25 @@ export function runScheduleConformance<Tx>(name: string, options: ScheduleConfor
         await until(() => received.length === 52, 'fifty due together');
         expect(received.slice(2).map((r) => seqOf(r.envelope))).to.deep.equal([...Array(50).keys()]);
         expect(await store.persistence.schedules!.pending()).to.equal(0);
+      });
+
+      it('wakes a relay sleeping until a later time when a sooner schedule is added (listen)', async function () {
+        const store = await open();
+        skipUnless(this, store.schedules.listen !== undefined, 'the store has no schedule notifications');
+        await read();
+        const running = bus(store, false);
+        await running.start();
+        // A minute's poll: only the notification can bring the relay back within the wait below.
+        const releaser = relay(store, { pollIntervalMs: 60_000 });
+        await running.publish(Row, { key: 'late', seq: 1 }, { delayMs: 3_600_000 });
+        await releaser.start();
+        await until(async () => (await store.persistence.outbox.backlog()).pending === 0, 'the relay idle');
+        const sooner = await running.publish(Row, { key: 'soon', seq: 2 }, { delayMs: 100 });
+        await until(() => received.length === 1, 'the sooner schedule, long before the next poll', 10_000);
+        expect(received[0]!.envelope.id).to.equal(sooner.envelope.id);
+        const moved = (await running.schedules.list())[0]!;
+        expect(await running.schedules.reschedule(moved.id, new Date(Date.now() + 100))).to.equal(true);
+        await until(() => received.length === 2, 'the rescheduled one, long before the next poll', 10_000);
       });
 
       it('refuses an invalid date or delay with INVALID_SCHEDULE at the call, storing nothing', async function () {
@@ -446,17 +468,22 @@ export function runScheduleConformance<Tx>(name: string, options: ScheduleConfor
         const running = bus(store, false);
         await running.start();
         const total = 2_000;
+        // Due over two seconds, so both relays meet many due times.
         const base = Date.now() + 1_500;
         for (let start = 0; start < total; start += 500) {
           await running.transaction(async ({ publish }) => {
             for (let seq = start; seq < start + 500; seq++)
-              await publish(Row, { key: `k${seq % 50}`, seq }, { deliverAt: new Date(base + (seq % 500)) });
+              await publish(
+                Row,
+                { key: `k${seq % 50}`, seq },
+                { deliverAt: new Date(base + (seq % 500) * 4) },
+              );
           });
         }
         const child = spawnRelay(store, { leaseMs: 30_000, batchSize: 50, pollIntervalMs: 20 });
         const fromChild = bridgeIpc(child, transport);
         await relayProcessReady(child);
-        const local = relay(store, { pollIntervalMs: 20 });
+        const local = relay(store, { pollIntervalMs: 20, batchSize: 50 });
         await local.start();
         await until(() => received.length >= total, `${total} schedules delivered`, 60_000);
         await until(
