@@ -1,5 +1,6 @@
 export * from './backoff.js';
 export * from './bus.js';
+export * from './bus-errors.js';
 export * from './bus-options.js';
 export * from './clock.js';
 export * from './container.js';
@@ -36,3 +37,9 @@ export {
   type PublishResult,
   type SchedulePublishOptions,
 } from './scheduling.js';
+export type {
+  StandardIssue,
+  StandardResult,
+  StandardSchemaV1,
+  StandardSchemaV1Props,
+} from './standard-schema.js';

@@ -4,7 +4,7 @@ import { systemClock } from './clock.js';
 import { exponential } from './backoff.js';
 import { ConfigurationError, toOmnibusError } from './errors.js';
 import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
+import { defaultLogger } from './logger.js';
 import type { OutboxBacklog, OutboxListener, OutboxRecord, OutboxStore } from './persistence.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { Transport } from './transport.js';
@@ -40,6 +40,7 @@ export interface OutboxRelayOptions {
   readonly retentionMs?: number;
   /** Wait after a round that failed (broker or database down). Default exponential, 100 ms to 30 s. */
   readonly backoff?: Backoff;
+  /** Default `defaultLogger()`: warnings and errors to stderr, one JSON line each; `silentLogger` for none. */
   readonly logger?: Logger;
   /** Time for the retention cut-off and the lag; injectable for tests. */
   readonly clock?: Clock;
@@ -145,7 +146,7 @@ export class OutboxRelay {
     this.#pollIntervalMs = options.pollIntervalMs ?? (options.store.listen === undefined ? 100 : 1_000);
     this.#retentionMs = options.retentionMs ?? 0;
     this.#backoff = options.backoff ?? exponential({ initialMs: 100, maxMs: 30_000 });
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? defaultLogger();
     this.#clock = options.clock ?? systemClock;
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
       throw new ConfigurationError('batchSize', `must be a positive integer, got ${String(this.#batchSize)}`);
