@@ -5,9 +5,8 @@ import type {
   ScheduledMessage,
   ScheduleListOptions,
   ScheduleStore,
-  UnitOfWork,
 } from '@omnibus/core';
-import { describeDestination } from '@omnibus/core';
+import { ConfigurationError, describeDestination } from '@omnibus/core';
 import type { Pool, PoolClient } from 'pg';
 import { persistenceError } from './postgres-errors.js';
 import { PostgresListener } from './postgres-listener.js';
@@ -56,7 +55,7 @@ interface ScheduleRow {
  * `add` inserts and `pg_notify`s the schedule channel with the earliest due time it added, in the
  * caller's transaction: on commit, relays sleeping until a later time wake (see `listen`).
  *
- * `releaseDue` is one transaction: it takes a per-schema advisory lock, so releases from several relays
+ * `releaseDue` is one transaction (one round trip): it takes a per-schema advisory lock, so releases from several relays
  * take turns and outbox ids follow due order (per-key order among released messages); it locks the due
  * rows `FOR UPDATE SKIP LOCKED` (a row that a cancel or reschedule is changing right now is left for the
  * next round instead of waited for), deletes them and inserts them into the outbox in due order, in
@@ -69,7 +68,6 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
   constructor(
     private readonly pool: Pool,
     private readonly schema: PostgresSchema,
-    private readonly unitOfWork: UnitOfWork<PoolClient>,
     private readonly logger: Logger,
   ) {
     this.#sql = statements(schema);
@@ -95,15 +93,14 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
   }
 
   async releaseDue(limit: number): Promise<number> {
-    return this.unitOfWork.transaction(async (client) => {
-      try {
-        await client.query(this.#sql.lock, [`omnibus:release:${this.schema.name}`]);
-        const { rows } = await client.query<{ n: string }>(this.#sql.release, [limit, new Date()]);
-        return Number(rows[0]!.n);
-      } catch (error) {
-        throw persistenceError(error, 'schedule release');
-      }
-    });
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new ConfigurationError('limit', `must be a positive integer, got ${String(limit)}`);
+    }
+    // Two statements in one simple query: PostgreSQL runs them as one implicit transaction (the advisory
+    // lock is held to its end), in one round trip. Hence literals instead of parameters; both are ours.
+    const sql = `${this.#sql.lock}; ${this.#sql.release(limit, new Date().toISOString())}`;
+    const results = (await this.#query('schedule release', sql)) as unknown as { rows: { n: string }[] }[];
+    return Number(results[1]!.rows[0]!.n);
   }
 
   async cancel(id: string): Promise<boolean> {
@@ -164,7 +161,7 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
     return listener;
   }
 
-  async #query<R extends object = object>(doing: string, sql: string, values: unknown[]) {
+  async #query<R extends object = object>(doing: string, sql: string, values?: unknown[]) {
     try {
       return await this.pool.query<R>(sql, values);
     } catch (error) {
@@ -185,10 +182,11 @@ function statements(schema: PostgresSchema) {
           $7::bytea[], $8::timestamptz[], $9::timestamptz[])
       )
       SELECT pg_notify($10, $11)`,
-    lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
-    release: `
+    lock: `SELECT pg_advisory_xact_lock(hashtextextended('omnibus:release:${schema.name}', 0))`,
+    release: (limit: number, now: string) => `
       WITH due AS (
-        SELECT seq FROM ${table} WHERE deliver_at <= $2 ORDER BY deliver_at, seq LIMIT $1
+        SELECT seq FROM ${table} WHERE deliver_at <= '${now}'::timestamptz ORDER BY deliver_at, seq
+        LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
       ), moved AS (
         DELETE FROM ${table} s USING due WHERE s.seq = due.seq
