@@ -6,10 +6,11 @@
  *   (`store.add` outside a transaction, 5,000 rows a call); `cancel` by id and `list` first page (100,
  *   all types and one type), p50/p99 of 200 calls each; then the release rate of a burst of 20,000 that
  *   falls due at once, moved into the outbox and published into the in-memory transport by one relay
- *   (batch 500), counted from the relay's start to the last publish.
+ *   (batch 500), counted from the relay's start to the last publish; and the table's size with its
+ *   indexes.
  * - Lateness: a relay waiting (notifications: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite),
- *   `lateness messages` (default 300) scheduled one at a time 5 ms apart, each 50–500 ms ahead; lateness
- *   = the publish into the transport minus the due time. SQLite (a file, WAL) and PostgreSQL.
+ *   `lateness messages` (default 300) scheduled while the relay runs or in advance (see `lateness`);
+ *   lateness = the publish into the transport minus the due time. SQLite (a file, WAL) and PostgreSQL.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +103,10 @@ async function postgresAtSizes(sizes: readonly number[]) {
       }
       const insertSeconds = (performance.now() - started) / 1000;
       await persistence.pool.query(`ANALYZE ${persistence.schema.schedules}`);
+      const { rows: sized } = await persistence.pool.query<{ bytes: string }>(
+        'SELECT pg_total_relation_size($1) AS bytes',
+        [persistence.schema.schedules],
+      );
       // Cancel ids spread over the table (each cancelled once); list the first page.
       const victims = Array.from({ length: 200 }, (_, i) => ids[Math.floor((i + 0.5) * (ids.length / 200))]!);
       const cancels = await timings(200, (i) => store.cancel(victims[i]!));
@@ -132,6 +137,7 @@ async function postgresAtSizes(sizes: readonly number[]) {
       rows.push({
         pending: size,
         'insert rows/s': Math.round((size - before) / insertSeconds),
+        'table MB': Math.round(Number(sized[0]!.bytes) / 1_048_576),
         'cancel p50 ms': ms(percentile(cancels, 50)),
         'cancel p99 ms': ms(percentile(cancels, 99)),
         'list p50 ms': ms(percentile(lists, 50)),
@@ -184,7 +190,12 @@ async function latenessStores(directory: string): Promise<LatenessStore[]> {
   return stores;
 }
 
-async function lateness(store: LatenessStore, messages: number) {
+/**
+ * `while adding`: scheduled one at a time, 5 ms apart, each 50–500 ms ahead (the producer shares the
+ * process and, on SQLite, the connection with the relay); `in advance`: all written first in one call,
+ * due over the next 1–3 s, so only the relay's wake-up and release are measured.
+ */
+async function lateness(store: LatenessStore, messages: number, mode: 'while adding' | 'in advance') {
   const channel = `bench-late-${Date.now().toString(36)}`;
   const memory = new MemoryTransport({ maxQueueDepth: messages * 2 });
   await memory.provision({ channels: [{ name: channel }] });
@@ -196,7 +207,15 @@ async function lateness(store: LatenessStore, messages: number) {
   });
   await relay.start();
   const dueAt = new Map<string, number>();
-  for (let seq = 0; seq < messages; seq++) {
+  if (mode === 'in advance') {
+    const start = Date.now() + 1_000;
+    const made = Array.from({ length: messages }, (_, seq) =>
+      schedule(seq, channel, new Date(start + ((seq * 7919) % 2_000))),
+    );
+    await store.schedules.add(undefined, made);
+    for (const one of made) dueAt.set(one.envelope.id, one.deliverAt.getTime());
+  }
+  for (let seq = 0; mode === 'while adding' && seq < messages; seq++) {
     const deliverAt = new Date(Date.now() + 50 + ((seq * 7919) % 450));
     const made = schedule(seq, channel, deliverAt);
     await store.schedules.add(undefined, [made]);
@@ -209,6 +228,7 @@ async function lateness(store: LatenessStore, messages: number) {
   const late = [...dueAt].map(([id, due]) => publishedAt.get(id)! - due).sort((a, b) => a - b);
   return {
     store: store.name,
+    scheduled: mode,
     wakeup: store.name === 'postgres' ? 'LISTEN/NOTIFY + due-time timer' : 'in-process + due-time timer',
     messages,
     early: late.filter((value) => value < 0).length,
@@ -227,7 +247,9 @@ export async function run(args: readonly string[]): Promise<void> {
   try {
     for (const store of await latenessStores(directory)) {
       try {
-        latenessRows.push(await lateness(store, messages));
+        for (const mode of ['while adding', 'in advance'] as const) {
+          latenessRows.push(await lateness(store, messages, mode));
+        }
       } finally {
         await store.close();
       }

@@ -66,7 +66,7 @@ export class PostgresPersistence implements Persistence<PoolClient> {
     this.unitOfWork = new PostgresUnitOfWork(this.pool, this.#logger);
     this.inbox = new PostgresInbox(this.pool, this.schema);
     this.outbox = new PostgresOutbox(this.pool, this.schema, this.#logger);
-    this.schedules = new PostgresScheduleStore(this.pool, this.schema, this.unitOfWork);
+    this.schedules = new PostgresScheduleStore(this.pool, this.schema, this.#logger);
   }
 
   /** Applies pending migrations and purges old inbox records; rejects if the database is unreachable. */

@@ -1,13 +1,15 @@
 import type {
   Destination,
+  Logger,
+  OutboxListener,
   ScheduledMessage,
   ScheduleListOptions,
   ScheduleStore,
-  UnitOfWork,
 } from '@omnibus/core';
-import { describeDestination } from '@omnibus/core';
+import { ConfigurationError, describeDestination } from '@omnibus/core';
 import type { Pool, PoolClient } from 'pg';
 import { persistenceError } from './postgres-errors.js';
+import { PostgresListener } from './postgres-listener.js';
 import type { PostgresMigration } from './postgres-migrations.js';
 import type { PostgresSchema } from './postgres-schema.js';
 
@@ -50,10 +52,10 @@ interface ScheduleRow {
 /**
  * Scheduled messages on PostgreSQL, in the persistence's schema next to its outbox.
  *
- * `add` inserts and `pg_notify`s the outbox channel in the caller's transaction, so relays (which LISTEN
- * there for the outbox) wake on commit and look at the earliest due time again.
+ * `add` inserts and `pg_notify`s the schedule channel with the earliest due time it added, in the
+ * caller's transaction: on commit, relays sleeping until a later time wake (see `listen`).
  *
- * `releaseDue` is one transaction: it takes a per-schema advisory lock, so releases from several relays
+ * `releaseDue` is one transaction (one round trip): it takes a per-schema advisory lock, so releases from several relays
  * take turns and outbox ids follow due order (per-key order among released messages); it locks the due
  * rows `FOR UPDATE SKIP LOCKED` (a row that a cancel or reschedule is changing right now is left for the
  * next round instead of waited for), deletes them and inserts them into the outbox in due order, in
@@ -66,7 +68,7 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
   constructor(
     private readonly pool: Pool,
     private readonly schema: PostgresSchema,
-    private readonly unitOfWork: UnitOfWork<PoolClient>,
+    private readonly logger: Logger,
   ) {
     this.#sql = statements(schema);
   }
@@ -83,22 +85,22 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
       messages.map((m) => m.envelope.body),
       messages.map((m) => m.deliverAt),
       messages.map((m) => m.createdAt),
-      this.schema.channel,
+      this.schema.scheduleChannel,
+      String(messages.reduce((min, m) => Math.min(min, m.deliverAt.getTime()), Infinity)),
     ];
     if (tx !== undefined) await tx.query(this.#sql.insert, values);
     else await this.#query('schedule add', this.#sql.insert, values);
   }
 
   async releaseDue(limit: number): Promise<number> {
-    return this.unitOfWork.transaction(async (client) => {
-      try {
-        await client.query(this.#sql.lock, [`omnibus:release:${this.schema.name}`]);
-        const { rows } = await client.query<{ n: string }>(this.#sql.release, [limit, new Date()]);
-        return Number(rows[0]!.n);
-      } catch (error) {
-        throw persistenceError(error, 'schedule release');
-      }
-    });
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new ConfigurationError('limit', `must be a positive integer, got ${String(limit)}`);
+    }
+    // Two statements in one simple query: PostgreSQL runs them as one implicit transaction (the advisory
+    // lock is held to its end), in one round trip. Hence literals instead of parameters; both are ours.
+    const sql = `${this.#sql.lock}; ${this.#sql.release(limit, new Date().toISOString())}`;
+    const results = (await this.#query('schedule release', sql)) as unknown as { rows: { n: string }[] }[];
+    return Number(results[1]!.rows[0]!.n);
   }
 
   async cancel(id: string): Promise<boolean> {
@@ -109,7 +111,8 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
     const { rows } = await this.#query<{ n: string }>('schedule reschedule', this.#sql.reschedule, [
       id,
       deliverAt,
-      this.schema.channel,
+      this.schema.scheduleChannel,
+      String(deliverAt.getTime()),
     ]);
     return Number(rows[0]!.n) === 1;
   }
@@ -143,7 +146,22 @@ export class PostgresScheduleStore implements ScheduleStore<PoolClient> {
     return Number(rows[0]!.n);
   }
 
-  async #query<R extends object = object>(doing: string, sql: string, values: unknown[]) {
+  /** LISTENs on the schedule channel on a dedicated connection, reconnecting when it drops. */
+  async listen(onAdded: (earliest: Date | undefined) => void): Promise<OutboxListener> {
+    const listener = new PostgresListener(
+      this.pool.options,
+      this.schema.scheduleChannel,
+      (payload) => {
+        const at = Number(payload);
+        onAdded(payload === undefined || payload === '' || !Number.isFinite(at) ? undefined : new Date(at));
+      },
+      this.logger,
+    );
+    await listener.open();
+    return listener;
+  }
+
+  async #query<R extends object = object>(doing: string, sql: string, values?: unknown[]) {
     try {
       return await this.pool.query<R>(sql, values);
     } catch (error) {
@@ -163,11 +181,12 @@ function statements(schema: PostgresSchema) {
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
           $7::bytea[], $8::timestamptz[], $9::timestamptz[])
       )
-      SELECT pg_notify($10, '')`,
-    lock: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
-    release: `
+      SELECT pg_notify($10, $11)`,
+    lock: `SELECT pg_advisory_xact_lock(hashtextextended('omnibus:release:${schema.name}', 0))`,
+    release: (limit: number, now: string) => `
       WITH due AS (
-        SELECT seq FROM ${table} WHERE deliver_at <= $2 ORDER BY deliver_at, seq LIMIT $1
+        SELECT seq FROM ${table} WHERE deliver_at <= '${now}'::timestamptz ORDER BY deliver_at, seq
+        LIMIT ${limit}
         FOR UPDATE SKIP LOCKED
       ), moved AS (
         DELETE FROM ${table} s USING due WHERE s.seq = due.seq
@@ -182,7 +201,7 @@ function statements(schema: PostgresSchema) {
     cancel: `DELETE FROM ${table} WHERE id = $1`,
     reschedule: `
       WITH moved AS (UPDATE ${table} SET deliver_at = $2 WHERE id = $1 RETURNING 1)
-      SELECT (SELECT count(*) FROM moved) AS n, pg_notify($3, '')`,
+      SELECT (SELECT count(*) FROM moved) AS n, pg_notify($3, $4)`,
     list: `SELECT ${COLUMNS} FROM ${table} WHERE deliver_at < $1 ORDER BY deliver_at, seq LIMIT $2`,
     listByType: `SELECT ${COLUMNS} FROM ${table} WHERE type = $1 AND deliver_at < $2
       ORDER BY deliver_at, seq LIMIT $3`,

@@ -9,8 +9,10 @@ export class PostgresSchema {
   readonly inbox: string;
   readonly schedules: string;
   readonly migrations: string;
-  /** The LISTEN/NOTIFY channel of this schema's outbox (and of its schedules, which it releases into). */
+  /** The LISTEN/NOTIFY channel of this schema's outbox. */
   readonly channel: string;
+  /** The channel on which added schedules announce their earliest due time (ms since the epoch). */
+  readonly scheduleChannel: string;
   readonly quoted: string;
 
   constructor(readonly name: string) {
@@ -26,5 +28,6 @@ export class PostgresSchema {
     this.schedules = `${this.quoted}.omnibus_schedules`;
     this.migrations = `${this.quoted}.omnibus_migrations`;
     this.channel = `omnibus_outbox:${name}`;
+    this.scheduleChannel = `omnibus_schedules:${name}`;
   }
 }

@@ -42,7 +42,7 @@ export const scheduleMigrations: readonly SqliteMigration[] = [
  * this process only; a relay in another process wakes by its poll.
  */
 export class SqliteScheduleStore implements ScheduleStore<DatabaseSync> {
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<(earliest: Date) => void>();
 
   constructor(private readonly session: SqliteSession) {}
 
@@ -63,13 +63,14 @@ export class SqliteScheduleStore implements ScheduleStore<DatabaseSync> {
         );
       }
     };
+    const earliest = new Date(messages.reduce((min, m) => Math.min(min, m.deliverAt.getTime()), Infinity));
     if (tx === undefined) {
       await this.session.write('schedule add', () => insert(this.session.statement(INSERT)));
-      this.#notify();
+      this.#notify(earliest);
       return;
     }
     insert(tx === this.session.database ? this.session.statement(INSERT) : tx.prepare(INSERT));
-    if (this.#listeners.size > 0) this.session.afterCommit(() => this.#notify());
+    if (this.#listeners.size > 0) this.session.afterCommit(() => this.#notify(earliest));
   }
 
   async releaseDue(limit: number): Promise<number> {
@@ -105,7 +106,7 @@ export class SqliteScheduleStore implements ScheduleStore<DatabaseSync> {
             .run(deliverAt.getTime(), id).changes,
         ) === 1,
     );
-    if (moved) this.#notify();
+    if (moved) this.#notify(deliverAt);
     return moved;
   }
 
@@ -142,14 +143,14 @@ export class SqliteScheduleStore implements ScheduleStore<DatabaseSync> {
     );
   }
 
-  async listen(onAdded: () => void): Promise<OutboxListener> {
-    const listener = (): void => onAdded();
+  async listen(onAdded: (earliest: Date | undefined) => void): Promise<OutboxListener> {
+    const listener = (earliest: Date): void => onAdded(earliest);
     this.#listeners.add(listener);
     return { close: async () => void this.#listeners.delete(listener) };
   }
 
-  #notify(): void {
-    for (const listener of this.#listeners) queueMicrotask(listener);
+  #notify(earliest: Date): void {
+    for (const listener of this.#listeners) queueMicrotask(() => listener(earliest));
   }
 }
 
