@@ -4,10 +4,16 @@ import type { Command, CommandGroup, CommandIo } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { dbCommands } from './commands/db.js';
 import { registryCommands } from './commands/registry.js';
+import { sagasCommands } from './commands/sagas.js';
 import { schemasCommands } from './commands/schemas.js';
 
 /** Every command group of `omnibus`. A new group is one file in commands/ and one entry here. */
-export const commandGroups: readonly CommandGroup[] = [dbCommands, registryCommands, schemasCommands];
+export const commandGroups: readonly CommandGroup[] = [
+  dbCommands,
+  registryCommands,
+  sagasCommands,
+  schemasCommands,
+];
 
 /** Short forms: `omnibus migrate …` is `omnibus db migrate …`. */
 const aliases: Readonly<Record<string, readonly [string, string]>> = { migrate: ['db', 'migrate'] };
