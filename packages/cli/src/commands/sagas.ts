@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
-import type { SagaRecord, SagaStatus, SagaStore } from '@omnibus/core';
+import type { SagaRecord, SagaStore } from '@omnibus/core';
 import { PostgresPersistence, PostgresSagaStore } from '@omnibus/postgres';
 import { SqliteSagaStore, SqliteSession } from '@omnibus/sqlite';
 import type { Command, CommandGroup, CommandIo, OptionValues } from '../command.js';
