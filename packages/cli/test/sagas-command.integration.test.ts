@@ -47,7 +47,8 @@ describeIntegration('omnibus sagas (real PostgreSQL, the built binary)', probe, 
       {},
     );
     expect(shown.code, shown.stderr).to.equal(0);
-    expect(JSON.parse(shown.stdout)).to.deep.include({ key: 'o-1', version: 2, state: { status: 'paying' } });
+    expect(JSON.parse(shown.stdout)).to.deep.include({ key: 'o-1', version: 2 });
+    expect((JSON.parse(shown.stdout) as { state: object }).state).to.include({ status: 'paying' });
   });
 
   it('a schema without the saga table is a usage error', async () => {

@@ -67,7 +67,7 @@ describe('omnibus sagas (SQLite, the built binary)', function () {
       version: 2,
       createdAt: '2026-01-01T12:00:00.000Z',
       updatedAt: '2026-01-01T12:01:00.000Z',
-      state: { status: 'paying' },
+      state: { status: 'paying', since: '2026-01-01T12:01:00.000Z' },
       pendingTimeouts: [{ name: 'payment', dueAt: '2026-01-01T12:30:00.000Z' }],
       compensations: [{ type: 'inventory.ReleaseStock', payload: { orderId: 'o-1' } }],
       compensated: false,

@@ -37,7 +37,7 @@ export async function seedSagas<Tx>(store: SagaStore<Tx>, unitOfWork: UnitOfWork
       version: 2,
       status: 'running',
       data: doc(
-        { status: 'paying' },
+        { status: 'paying', since: { $date: '2026-01-01T12:01:00.000Z' } },
         [{ name: 'payment', token: 't1', dueAt: '2026-01-01T12:30:00.000Z' }],
         [{ type: 'inventory.ReleaseStock', payload: { orderId: 'o-1' } }],
       ),

@@ -100,9 +100,17 @@ interface SagaDocument {
   readonly compensated: boolean;
 }
 
+/** The runtime writes a Date as `{ "$date": "<ISO time>" }`; shown here as the time itself. */
+function showDates(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  const iso = (value as { $date?: unknown }).$date;
+  return keys.length === 1 && typeof iso === 'string' ? iso : value;
+}
+
 function documentOf(record: SagaRecord): SagaDocument | undefined {
   try {
-    const data = JSON.parse(record.data) as Partial<SagaDocument> | null;
+    const data = JSON.parse(record.data, showDates) as Partial<SagaDocument> | null;
     if (data === null || typeof data !== 'object' || !Array.isArray(data.timeouts)) return undefined;
     if (!Array.isArray(data.compensations)) return undefined;
     return data as SagaDocument;
