@@ -4,6 +4,7 @@ import type { Command, CommandGroup, CommandIo } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { dbCommands } from './commands/db.js';
 import { registryCommands } from './commands/registry.js';
+import { sagasCommands } from './commands/sagas.js';
 import { schedulesCommands } from './commands/schedules.js';
 import { schemasCommands } from './commands/schemas.js';
 import { CLI_VERSION } from './version.js';
@@ -15,6 +16,7 @@ export const commandGroups: readonly CommandGroup[] = [
   registryCommands,
   schemasCommands,
   schedulesCommands,
+  sagasCommands,
 ];
 
 /** Short forms, one line each, listed by `--help`: `omnibus migrate …` is `omnibus db migrate …`. */
