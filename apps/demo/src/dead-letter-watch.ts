@@ -26,6 +26,7 @@ export const SAMPLE_SOURCES: readonly Extract<Source, { kind: 'queue' | 'subscri
   { kind: 'subscription', channel: StockReserved.channel, group: 'order-fulfilment' },
   { kind: 'subscription', channel: PaymentSucceeded.channel, group: 'order-fulfilment' },
   { kind: 'subscription', channel: OrderPlaced.channel, group: 'order-notifier' },
+  { kind: 'subscription', channel: StockReserved.channel, group: 'order-history' },
 ];
 
 /** Collects the dead letters of every sample source, acking them, with their reasons. */

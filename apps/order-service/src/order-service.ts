@@ -1,4 +1,4 @@
-import type { Bus, Logger, Middleware, Serializer, Transport } from '@omnibus/core';
+import type { Bus, HandlerClass, Logger, Middleware, Serializer, Transport } from '@omnibus/core';
 import { SagaRuntime } from '@omnibus/saga';
 import type { SampleConfig } from '@omnibus/sample-kit';
 import {
@@ -15,6 +15,7 @@ import { InvalidOrderError } from './order-errors.js';
 import type { FulfilmentSettings } from './order-fulfilment-saga.js';
 import { OrderFulfilment } from './order-fulfilment-saga.js';
 import { orderApi } from './order-http.js';
+import { OrderHistory } from './order-history.js';
 import { OrderNotifier } from './order-notifier.js';
 import { OrderStore } from './order-store.js';
 import { orderMigrations } from './order-tables.js';
@@ -62,8 +63,11 @@ export class OrderService {
     this.bus = createServiceBus({
       ...options,
       db: this.db,
-      handlers: [...this.sagas.handlers, OrderNotifier],
-      instances: new Map([[OrderNotifier, new OrderNotifier(this.db)]]),
+      handlers: [...this.sagas.handlers, OrderNotifier, OrderHistory],
+      instances: new Map<HandlerClass, object>([
+        [OrderNotifier, new OrderNotifier(this.db)],
+        [OrderHistory, new OrderHistory(this.db)],
+      ]),
     });
     this.#timeouts.attach(this.bus);
     this.api = orderApi(this);
