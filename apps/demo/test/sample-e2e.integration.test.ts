@@ -44,7 +44,7 @@ for (const broker of BROKERS) {
         expect(steps.some((step) => step.startsWith('SIGKILLed payment-1'))).to.equal(true);
         if (restartBroker) expect(steps).to.include(`${broker} is back`);
         // Every path was taken: plain, out of stock, declined, transient failure, late answer refunded.
-        expect(result.outcomes.confirmed).to.be.greaterThan(100);
+        expect(result.outcomes.confirmed).to.be.at.least(60);
         expect(result.outcomes.rejected).to.be.at.least(20); // sold-out, and limited-print past its 5
         expect(result.outcomes['cancelled, late charge refunded']).to.be.at.least(20);
         expect(result.outcomes.cancelled).to.be.at.least(20); // declined
