@@ -4,7 +4,7 @@ import type { SampleConfig } from '@omnibus/sample-kit';
 import {
   OrderPlaced,
   SampleDatabase,
-  TemporaryTimeoutScheduler,
+  BusTimeoutScheduler,
   createServiceBus,
   toAmount,
 } from '@omnibus/sample-kit';
@@ -46,13 +46,13 @@ export class OrderService {
   /** The API's base URL once listening. */
   url: string | undefined;
   readonly #options: OrderServiceOptions;
-  readonly #timeouts: TemporaryTimeoutScheduler;
+  readonly #timeouts: BusTimeoutScheduler;
 
   constructor(options: OrderServiceOptions) {
     this.#options = options;
     this.db = new SampleDatabase(options.config.database, options.config.service, orderMigrations);
     this.orders = new OrderStore(this.db);
-    this.#timeouts = new TemporaryTimeoutScheduler(options.logger);
+    this.#timeouts = new BusTimeoutScheduler();
     this.sagas = new SagaRuntime({
       store: this.db.sagaStore,
       sagas: [OrderFulfilment],
@@ -87,7 +87,6 @@ export class OrderService {
 
   async stop(): Promise<void> {
     await this.api.close();
-    this.#timeouts.clear();
     await this.bus.stop();
     await this.db.close();
   }
