@@ -39,7 +39,8 @@ for (const broker of BROKERS) {
           settleTimeoutMs: 90_000,
           onStep: (step) => steps.push(step),
         });
-        expect(result.violations, steps.join('\n')).to.deep.equal([]);
+        const logs = Object.entries(result.logs).map(([name, log]) => `--- ${name}\n${log}`);
+        expect(result.violations, [...steps, ...logs].join('\n')).to.deep.equal([]);
         expect(result.orders).to.have.length(200);
         expect(steps.some((step) => step.startsWith('SIGKILLed payment-1'))).to.equal(true);
         if (restartBroker) expect(steps).to.include(`${broker} is back`);
