@@ -36,6 +36,8 @@ export interface DemoResult extends SampleOutcome {
   readonly timeline: Timeline;
   readonly violations: readonly string[];
   readonly elapsedMs: number;
+  /** Saga timeouts still waiting in the order service at the end: none, every finished order cancelled its own. */
+  readonly pendingSchedules: number;
 }
 
 /**
@@ -123,6 +125,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await watch.stop();
+    const pendingSchedules = (await orders.bus.schedules.list()).length;
     const outcome: SampleOutcome = {
       orders: await Promise.all(
         (await orders.orders.list()).map(async (o) => (await orders.orders.get(o.orderId))!),
@@ -135,7 +138,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       poisonIds: [POISON_ID],
     };
     timeline.record('demo', 'every order is final; stopping');
-    return { ...outcome, timeline, violations: violations(outcome), elapsedMs: Date.now() - started };
+    return {
+      ...outcome,
+      timeline,
+      violations: violations(outcome),
+      elapsedMs: Date.now() - started,
+      pendingSchedules,
+    };
   } finally {
     await orders.stop();
     await payments.stop();

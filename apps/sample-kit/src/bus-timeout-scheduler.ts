@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { Bus, CommandContract, MessageContext } from '@omnibus/core';
 import type { SagaTimeoutMessage, TimeoutScheduler } from '@omnibus/saga';
 
@@ -8,6 +9,11 @@ import type { SagaTimeoutMessage, TimeoutScheduler } from '@omnibus/saga';
  */
 export class BusTimeoutScheduler implements TimeoutScheduler {
   #bus: Bus | undefined;
+  /**
+   * Cancels run in this scope, not the caller's: the saga runtime cancels right after a step, on an async
+   * path that still carries the step's SQLite unit of work, and a cancel there is refused as nested.
+   */
+  readonly #scope = new AsyncResource('omnibus-sample-timeout-cancel');
 
   /** The bus whose schedules are cancelled, once it exists. */
   attach(bus: Bus): void {
@@ -25,6 +31,8 @@ export class BusTimeoutScheduler implements TimeoutScheduler {
   }
 
   async cancel(scheduleId: string): Promise<void> {
-    await this.#bus?.schedules.cancel(scheduleId);
+    const bus = this.#bus;
+    if (bus === undefined) return;
+    await this.#scope.runInAsyncScope(() => bus.schedules.cancel(scheduleId));
   }
 }
