@@ -17,6 +17,8 @@ if (!BROKERS.includes(broker) || !Number.isInteger(orders) || orders < 2) {
   process.exit(2);
 }
 const tty = process.stdout.isTTY;
+/** Off a terminal (a CI log) the progress line is printed when it changes by a tenth, not redrawn. */
+let printed = '';
 const result = await runBrokerDemo({
   broker,
   orders,
@@ -26,6 +28,11 @@ const result = await runBrokerDemo({
     const bar = '#'.repeat(Math.round((final / total) * width)).padEnd(width, '.');
     const line = `[${bar}] placed ${placed}/${total}, final ${final}/${total}`;
     if (tty) process.stdout.write(`\r\x1b[K${line}`);
+    const tenths = `${Math.floor((placed / total) * 10)}/${Math.floor((final / total) * 10)}`;
+    if (!tty && tenths !== printed) {
+      printed = tenths;
+      process.stdout.write(`${line}\n`);
+    }
   },
 });
 if (tty) process.stdout.write('\n');

@@ -63,6 +63,8 @@ export interface BrokerDemoResult extends SampleOutcome {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly elapsedMs: number;
+  /** The last lines each service process wrote to stderr (its logs), to explain a violation. */
+  readonly logs: Readonly<Record<string, string>>;
 }
 
 /**
@@ -234,6 +236,7 @@ export async function runBrokerDemo(options: BrokerDemoOptions): Promise<BrokerD
       p50Ms: percentile(times, 0.5),
       p99Ms: percentile(times, 0.99),
       elapsedMs: Date.now() - started,
+      logs: Object.fromEntries([...processes].map(([name, p]) => [name, p.stderrTail()])),
     };
   } finally {
     await watch?.stop().catch(() => undefined);

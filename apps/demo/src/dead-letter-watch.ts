@@ -26,9 +26,10 @@ export const SAMPLE_SOURCES: readonly Extract<Source, { kind: 'queue' | 'subscri
   { kind: 'subscription', channel: StockReserved.channel, group: 'order-fulfilment' },
   { kind: 'subscription', channel: PaymentSucceeded.channel, group: 'order-fulfilment' },
   { kind: 'subscription', channel: OrderPlaced.channel, group: 'order-notifier' },
+  { kind: 'subscription', channel: StockReserved.channel, group: 'order-history' },
 ];
 
-/** Collects the dead letters of every sample source, acking them, with their reasons. */
+/** Collects the dead letters of every sample source (once per id and source), acking them, with their reasons. */
 export class DeadLetterWatch {
   readonly seen: DeadLetterSeen[] = [];
   readonly #consumers: Consumer[] = [];
@@ -55,8 +56,12 @@ export class DeadLetterWatch {
               reason: failure?.message ?? '(no reason recorded)',
               attempts: failure?.attempts ?? 0,
             };
-            watch.seen.push(dead);
-            watch.onDeadLetter?.(dead);
+            // At least once, like any consumer: a dead letter read again (its ack lost to a broker
+            // restart) is the same dead letter, by id.
+            if (!watch.seen.some((known) => known.id === dead.id && known.of === dead.of)) {
+              watch.seen.push(dead);
+              watch.onDeadLetter?.(dead);
+            }
             await delivery.ack();
           },
           { concurrency: 1 },

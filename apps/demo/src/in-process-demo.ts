@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryTransport } from '@omnibus/core';
+import { MemoryTransport, silentLogger } from '@omnibus/core';
 import { INITIAL_STOCK, InventoryService } from '@omnibus/inventory-service';
 import { OrderService } from '@omnibus/order-service';
 import { PaymentService } from '@omnibus/payment-service';
@@ -36,15 +36,24 @@ export interface DemoResult extends SampleOutcome {
   readonly timeline: Timeline;
   readonly violations: readonly string[];
   readonly elapsedMs: number;
+  /** Saga timeouts still waiting in the order service at the end: none, every finished order cancelled its own. */
+  readonly pendingSchedules: number;
 }
 
 /**
  * `npm start`: the order, inventory and payment services in this process, on one in-memory bus, each with
- * its SQLite file in a temporary folder and the Avro contracts through a registry in process. Places
+ * its SQLite file in a temporary folder (or its PostgreSQL schema) and the Avro contracts through a registry in process. Places
  * `DEMO_ORDERS` and one poison command, waits until every order is final and the late charge refunded,
  * stops everything and returns what the services hold.
  */
-export async function runDemo(): Promise<DemoResult> {
+export interface DemoOptions {
+  /** Keep the services' tables in PostgreSQL instead (`postgres://...`), one schema per service. */
+  readonly databaseUrl?: string;
+  /** Put before each service's schema name (e.g. a test run's own). */
+  readonly schemaPrefix?: string;
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'omnibus-demo-'));
   const registry = await startLocalRegistry();
@@ -54,6 +63,8 @@ export async function runDemo(): Promise<DemoResult> {
     readSampleConfig(service, {
       OMNIBUS_TRANSPORT: 'memory',
       OMNIBUS_SQLITE_PATH: join(dir, `${service}.db`),
+      OMNIBUS_DATABASE_URL: options.databaseUrl,
+      OMNIBUS_DATABASE_SCHEMA: `${options.schemaPrefix ?? ''}${service.replaceAll('-', '_')}`,
     });
   const shared = (service: string) => ({
     config: config(service),
@@ -61,6 +72,8 @@ export async function runDemo(): Promise<DemoResult> {
     transport,
     closeTransport: false,
     middleware: [timeline.middleware(service)],
+    // The timeline shows every failure; the bus's warnings on stderr would repeat them.
+    logger: silentLogger,
   });
   const orders = new OrderService({
     ...shared('order-service'),
@@ -112,6 +125,7 @@ export async function runDemo(): Promise<DemoResult> {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await watch.stop();
+    const pendingSchedules = (await orders.bus.schedules.list()).length;
     const outcome: SampleOutcome = {
       orders: await Promise.all(
         (await orders.orders.list()).map(async (o) => (await orders.orders.get(o.orderId))!),
@@ -124,7 +138,13 @@ export async function runDemo(): Promise<DemoResult> {
       poisonIds: [POISON_ID],
     };
     timeline.record('demo', 'every order is final; stopping');
-    return { ...outcome, timeline, violations: violations(outcome), elapsedMs: Date.now() - started };
+    return {
+      ...outcome,
+      timeline,
+      violations: violations(outcome),
+      elapsedMs: Date.now() - started,
+      pendingSchedules,
+    };
   } finally {
     await orders.stop();
     await payments.stop();

@@ -20,7 +20,8 @@ export interface SampleOutcome {
  * The sample's invariants, as a list of violations (empty when the run is consistent): every order has
  * exactly one final state and one notification of it; the ledger's net per order is the order's total
  * when confirmed and zero otherwise, with no idempotency key twice; reserved stock is the stock of the
- * confirmed orders, and nothing was created or lost; the only dead letters are the poison commands.
+ * confirmed orders, and nothing was created or lost; the only dead letters are the poison commands, each
+ * refused by the handler (NON_RETRIABLE), not exhausted by redeliveries.
  */
 export function violations(outcome: SampleOutcome): string[] {
   const problems: string[] = [];
@@ -70,8 +71,16 @@ export function violations(outcome: SampleOutcome): string[] {
     problems.push(`unexpected dead letter ${dead.type} on ${dead.of}: ${dead.code} ${dead.reason}`);
   }
   for (const id of outcome.poisonIds) {
-    const count = outcome.deadLetters.filter((dead) => dead.id === id).length;
-    if (count !== 1) problems.push(`poison command ${id}: dead-lettered ${count} times, expected once`);
+    const dead = outcome.deadLetters.filter((d) => d.id === id);
+    if (dead.length !== 1)
+      problems.push(`poison command ${id}: dead-lettered ${dead.length} times, expected once`);
+    for (const d of dead) {
+      if (d.code !== 'NON_RETRIABLE') {
+        problems.push(
+          `poison command ${id}: dead-lettered as ${d.code} after ${d.attempts} attempts: ${d.reason}`,
+        );
+      }
+    }
   }
   return problems;
 }

@@ -182,7 +182,7 @@ export class OrderFulfilment {
       saga.message.tx,
       saga.key,
       'cancelled',
-      `cancelled: ${detail}; stock released`,
+      `cancelled: ${detail}; releasing stock`,
     );
   }
 }

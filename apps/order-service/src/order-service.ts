@@ -1,10 +1,10 @@
-import type { Bus, Logger, Middleware, Serializer, Transport } from '@omnibus/core';
+import type { Bus, HandlerClass, Logger, Middleware, Serializer, Transport } from '@omnibus/core';
 import { SagaRuntime } from '@omnibus/saga';
 import type { SampleConfig } from '@omnibus/sample-kit';
 import {
   OrderPlaced,
   SampleDatabase,
-  TemporaryTimeoutScheduler,
+  BusTimeoutScheduler,
   createServiceBus,
   toAmount,
 } from '@omnibus/sample-kit';
@@ -15,6 +15,7 @@ import { InvalidOrderError } from './order-errors.js';
 import type { FulfilmentSettings } from './order-fulfilment-saga.js';
 import { OrderFulfilment } from './order-fulfilment-saga.js';
 import { orderApi } from './order-http.js';
+import { OrderHistory } from './order-history.js';
 import { OrderNotifier } from './order-notifier.js';
 import { OrderStore } from './order-store.js';
 import { orderMigrations } from './order-tables.js';
@@ -45,13 +46,13 @@ export class OrderService {
   /** The API's base URL once listening. */
   url: string | undefined;
   readonly #options: OrderServiceOptions;
-  readonly #timeouts: TemporaryTimeoutScheduler;
+  readonly #timeouts: BusTimeoutScheduler;
 
   constructor(options: OrderServiceOptions) {
     this.#options = options;
     this.db = new SampleDatabase(options.config.database, options.config.service, orderMigrations);
     this.orders = new OrderStore(this.db);
-    this.#timeouts = new TemporaryTimeoutScheduler(options.logger);
+    this.#timeouts = new BusTimeoutScheduler();
     this.sagas = new SagaRuntime({
       store: this.db.sagaStore,
       sagas: [OrderFulfilment],
@@ -62,8 +63,11 @@ export class OrderService {
     this.bus = createServiceBus({
       ...options,
       db: this.db,
-      handlers: [...this.sagas.handlers, OrderNotifier],
-      instances: new Map([[OrderNotifier, new OrderNotifier(this.db)]]),
+      handlers: [...this.sagas.handlers, OrderNotifier, OrderHistory],
+      instances: new Map<HandlerClass, object>([
+        [OrderNotifier, new OrderNotifier(this.db)],
+        [OrderHistory, new OrderHistory(this.db)],
+      ]),
     });
     this.#timeouts.attach(this.bus);
     this.api = orderApi(this);
@@ -83,7 +87,6 @@ export class OrderService {
 
   async stop(): Promise<void> {
     await this.api.close();
-    this.#timeouts.clear();
     await this.bus.stop();
     await this.db.close();
   }

@@ -19,6 +19,9 @@ import type {
  * The sample's message contracts, one per Avro schema in `schemas/` (the payload types are generated from
  * them by `npm run schemas:types`). Every message is keyed by its order, so per-order order holds on
  * the brokers that keep it. Channels carry several types each: subjects follow TopicRecordNameStrategy.
+ * Command queues are named apart from the channels (`inventory-commands` beside the `inventory`
+ * channel): on ActiveMQ Artemis a channel and a queue of one name share an address, and the channel's
+ * events would reach the queue.
  */
 export const OrderPlaced = defineEvent<OrderPlacedV1>({
   type: 'orders.OrderPlaced',
@@ -47,13 +50,13 @@ export const OrderCancelled = defineEvent<OrderCancelledV1>({
 
 export const ReserveStock = defineCommand<ReserveStockV1>({
   type: 'inventory.ReserveStock',
-  queue: 'inventory',
+  queue: 'inventory-commands',
   key: (c) => c.orderId,
   schema: 'inventory/ReserveStock.avsc',
 });
 export const ReleaseStock = defineCommand<ReleaseStockV1>({
   type: 'inventory.ReleaseStock',
-  queue: 'inventory',
+  queue: 'inventory-commands',
   key: (c) => c.orderId,
   schema: 'inventory/ReleaseStock.avsc',
 });
@@ -78,13 +81,13 @@ export const StockReleased = defineEvent<StockReleasedV1>({
 
 export const ProcessPayment = defineCommand<ProcessPaymentV1>({
   type: 'payments.ProcessPayment',
-  queue: 'payments',
+  queue: 'payment-commands',
   key: (c) => c.orderId,
   schema: 'payments/ProcessPayment.avsc',
 });
 export const RefundPayment = defineCommand<RefundPaymentV1>({
   type: 'payments.RefundPayment',
-  queue: 'payments',
+  queue: 'payment-commands',
   key: (c) => c.orderId,
   schema: 'payments/RefundPayment.avsc',
 });

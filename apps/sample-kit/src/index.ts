@@ -12,7 +12,7 @@ export {
 export { createTransport } from './sample-transport.js';
 export { SampleDatabase, type ServiceMigration, type SqlValue } from './sample-database.js';
 export { createAvro, schemasDir } from './sample-serializers.js';
-export { TemporaryTimeoutScheduler } from './temporary-timeout-scheduler.js';
+export { BusTimeoutScheduler } from './bus-timeout-scheduler.js';
 export { startLocalRegistry } from './local-registry.js';
 export { createServiceBus, type ServiceBusOptions } from './service-bus.js';
 export { runServiceMain, type RunningService } from './service-main.js';

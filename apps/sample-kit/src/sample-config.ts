@@ -24,8 +24,8 @@ export interface SampleConfig {
   /** `OMNIBUS_PUBSUB_PROJECT`, default `omnibus-sample`. */
   readonly pubsubProject: string;
   /**
-   * `OMNIBUS_DATABASE_URL` (`postgres://...`: PostgreSQL, in a schema named after the service), else
-   * `OMNIBUS_SQLITE_PATH`, default `data/<service>.db`.
+   * `OMNIBUS_DATABASE_URL` (`postgres://...`: PostgreSQL, in the schema `OMNIBUS_DATABASE_SCHEMA`, default
+   * the service's name with underscores), else `OMNIBUS_SQLITE_PATH`, default `data/<service>.db`.
    */
   readonly database: DatabaseConfig;
   /** `OMNIBUS_SCHEMA_REGISTRY_URL`: the Avro contracts' registry; without it the service runs one in process. */
@@ -67,7 +67,11 @@ export function readSampleConfig(service: string, env: Env = process.env): Sampl
     database:
       databaseUrl === undefined
         ? { kind: 'sqlite', path: resolve(text(env, 'OMNIBUS_SQLITE_PATH') ?? `data/${service}.db`) }
-        : { kind: 'postgres', url: databaseUrl, schema: service.replaceAll('-', '_') },
+        : {
+            kind: 'postgres',
+            url: databaseUrl,
+            schema: text(env, 'OMNIBUS_DATABASE_SCHEMA') ?? service.replaceAll('-', '_'),
+          },
     registryUrl,
   };
 }

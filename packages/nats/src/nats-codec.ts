@@ -32,7 +32,8 @@ export interface EncodedMessage {
 export function encodeEnvelope(envelope: Envelope): EncodedMessage {
   const headers = natsHeaders();
   const bound = toBindingHeaders(envelope, NATS_BINDING);
-  for (const name in bound) headers.set(name, bound[name]!);
+  // NATS headers are lines: a value may not hold CR or LF (a dead letter's stack does), so they are escaped.
+  for (const name in bound) headers.set(name, bound[name]!.replace(/\r\n|\r|\n/g, '\\n'));
   if (envelope.key !== undefined) headers.set(KEY_HEADER, envelope.key);
   const deadLetter = envelope.headers[DEAD_LETTER_HEADER];
   return {
