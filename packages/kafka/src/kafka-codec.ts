@@ -23,12 +23,14 @@ const MAX_CACHED_NAMES = 512;
 export type HeaderValue = Buffer | string | readonly (Buffer | string)[] | undefined;
 /** Record headers by name, built without a prototype (a header may be named `__proto__`). */
 export type RecordHeaders = Readonly<Record<string, HeaderValue>>;
+/** Headers as a client gives them: kafkajs by name, @platformatic/kafka as a map of bytes. */
+export type ClientHeaders = RecordHeaders | ReadonlyMap<Buffer, Buffer>;
 
 /** What the codec needs of a fetched record, whichever client fetched it. */
 export interface RawRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers?: RecordHeaders;
+  readonly headers?: ClientHeaders;
 }
 
 /** What a record may cost before it is decoded, and what is trusted of it. */
@@ -87,9 +89,16 @@ export function toKafkaMessage(envelope: Envelope): OutgoingRecord {
 export function fromKafkaRecord(record: RawRecord, rules: DecodeRules): DecodedRecord {
   const body = record.value ?? EMPTY;
   const key = record.key === null ? undefined : record.key.toString('utf8');
-  const source = record.headers;
+  let refused: string | undefined;
+  let source: RecordHeaders | undefined;
+  if (record.headers instanceof Map) {
+    refused = mapOverLimits(record.headers, rules);
+    if (refused === undefined) source = fromHeaderMap(record.headers);
+  } else {
+    source = record.headers as RecordHeaders | undefined;
+  }
   const names = source === undefined ? [] : Object.keys(source);
-  const refused = overLimits(source, names, rules);
+  refused ??= overLimits(source, names, rules);
   if (refused !== undefined) {
     return {
       envelope: withKey({ id: '', type: '', headers: {}, body }, key),
@@ -167,15 +176,41 @@ export function toDeadLetterMessage(
 }
 
 /** Own headers without the transport's retry headers; a repeated header keeps its last value. */
-function copyHeaders(source: RecordHeaders | undefined): Record<string, string | Buffer> {
+function copyHeaders(client: ClientHeaders | undefined): Record<string, string | Buffer> {
   const headers = Object.create(null) as Record<string, string | Buffer>;
-  if (source === undefined) return headers;
+  if (client === undefined) return headers;
+  const source = client instanceof Map ? fromHeaderMap(client) : (client as RecordHeaders);
   for (const name of Object.keys(source)) {
     if (name === ATTEMPT_HEADER || name === DUE_AT_HEADER) continue;
     const value = lastValue(source[name]);
     if (value !== undefined) headers[name] = value;
   }
   return headers;
+}
+
+/** The header limits checked on a map of bytes, before any name is decoded. */
+function mapOverLimits(headers: ReadonlyMap<Buffer, Buffer>, rules: DecodeRules): string | undefined {
+  if (headers.size > rules.maxHeaders) {
+    return `record has ${headers.size} headers, over the limit of ${rules.maxHeaders}`;
+  }
+  let bytes = 0;
+  for (const [name, value] of headers) bytes += name.length + (value?.length ?? 0);
+  return bytes > rules.maxHeaderBytes
+    ? `record headers are over the limit of ${rules.maxHeaderBytes} bytes`
+    : undefined;
+}
+
+/** A map of header bytes → headers by name, without a prototype; a repeated name becomes an array. */
+function fromHeaderMap(headers: ReadonlyMap<Buffer, Buffer>): RecordHeaders {
+  const byName = Object.create(null) as Record<string, Buffer | Buffer[]>;
+  for (const [rawName, value] of headers) {
+    const name = rawName.toString('utf8');
+    const known = byName[name];
+    if (known === undefined) byName[name] = value;
+    else if (Array.isArray(known)) known.push(value);
+    else byName[name] = [known, value];
+  }
+  return byName;
 }
 
 function overLimits(

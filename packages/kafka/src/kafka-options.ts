@@ -1,6 +1,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Logger, QueueSource, SubscriptionSource } from '@omnibus/core';
 import { ConfigurationError, silentLogger } from '@omnibus/core';
+import type { KafkaClientName } from './kafka-client.js';
 
 /** SASL authentication; pair it with `ssl` unless the network is trusted. */
 export interface KafkaSaslOptions {
@@ -40,6 +41,11 @@ export interface KafkaConsumerOptions {
 }
 
 export interface KafkaTransportOptions {
+  /**
+   * The Kafka client library: `'kafkajs'` (kafkajs 2.2) or `'platformatic'` (@platformatic/kafka).
+   * Default `'kafkajs'`. See docs/kafka.md, "Two clients".
+   */
+  readonly client?: KafkaClientName;
   /** `host:port` of one or more bootstrap brokers. Default: `OMNIBUS_KAFKA_BROKERS` (comma-separated), else `127.0.0.1:9092`. */
   readonly brokers?: readonly string[];
   /** The client id the brokers see in logs and quotas. Default `omnibus`. */
@@ -81,6 +87,7 @@ export interface KafkaTransportOptions {
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedKafkaOptions {
+  readonly client: KafkaClientName;
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly ssl: boolean | TlsConnectionOptions | undefined;
@@ -104,6 +111,7 @@ export const MAX_TOPIC_NAME_LENGTH = 249;
 /** Legal characters of Kafka topic names. */
 export const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
 const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+const CLIENTS: readonly KafkaClientName[] = ['kafkajs', 'platformatic'];
 const BROKER = /^(?<host>\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(?<port>\d{1,5})$/;
 
 /**
@@ -113,6 +121,10 @@ const BROKER = /^(?<host>\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(?<port>\d{1,5})$/;
 export function resolveKafkaOptions(options: KafkaTransportOptions = {}): ResolvedKafkaOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('options', 'must be an object');
+  }
+  const client = options.client ?? 'kafkajs';
+  if (!CLIENTS.includes(client)) {
+    throw new ConfigurationError('client', `must be one of ${CLIENTS.join(', ')}`);
   }
   const brokers: unknown = options.brokers ?? brokersFromEnvironment();
   if (!Array.isArray(brokers) || brokers.length === 0) {
@@ -183,6 +195,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
     throw new ConfigurationError('consumer.heartbeatIntervalMs', 'must be below consumer.sessionTimeoutMs');
   }
   return {
+    client,
     brokers: [...(brokers as string[])],
     clientId,
     ssl,

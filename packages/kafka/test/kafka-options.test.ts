@@ -28,6 +28,8 @@ describe('KafkaTransport options', function () {
     expect(resolved.consumer.maxHeaders).to.equal(128);
     expect(resolved.consumer.maxHeaderBytes).to.equal(65_536);
     expect(resolved.maxRetryDelayMs).to.equal(86_400_000);
+    expect(resolved.client).to.equal('kafkajs');
+    expect(resolveKafkaOptions({ brokers: ['b:1'], client: 'platformatic' }).client).to.equal('platformatic');
     expect(new KafkaTransport({ brokers: ['nowhere.invalid:9092'] }).capabilities.maxMessageBytes).to.equal(
       1_000_000,
     );
@@ -59,6 +61,7 @@ describe('KafkaTransport options', function () {
 
   const invalid: [string, unknown][] = [
     ['options', 'kafka:9092'],
+    ['client', { brokers: ['a:1'], client: 'librdkafka' }],
     ['brokers', { brokers: [] }],
     ['brokers', { brokers: 'localhost:9092' }],
     ['brokers[0]', { brokers: ['localhost'] }],
