@@ -65,6 +65,23 @@ export interface OutgoingRecord {
 const wireNames = new Map<string, string>();
 const envelopeNames = new Map<string, string | null>();
 
+/**
+ * Most attributes repeat from message to message (`specversion`, `type`, `source`, `content-type`): the
+ * last value seen under each header name is kept as text and bytes, so a repeat is encoded and decoded
+ * once, not per message (a byte compare instead of a UTF-8 decode and a new string). A name whose value
+ * changed the last few times (`id`, `time`) is left alone. Short values only.
+ */
+const MAX_REPEATED_VALUE_BYTES = 64;
+/** Misses in a row after which a header name's values count as changing with every message. */
+const VOLATILE_AFTER = 8;
+interface RepeatedValue {
+  text: string;
+  bytes: Buffer;
+  misses: number;
+}
+const lastWritten = new Map<string, RepeatedValue>();
+const lastRead = new Map<string, RepeatedValue>();
+
 /** Envelope → Kafka record: binary-mode CloudEvents headers, record key = envelope key. */
 export function toKafkaMessage(envelope: Envelope): OutgoingRecord {
   const body = envelope.body;
@@ -76,8 +93,29 @@ export function toKafkaMessage(envelope: Envelope): OutgoingRecord {
   return {
     key: envelope.key ?? null,
     value: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-    headers,
+    headers: encodeRepeats(headers),
   };
+}
+
+/** Header values equal to the last one written under their name go as the bytes made then. */
+function encodeRepeats(headers: Record<string, string>): Record<string, string | Buffer> {
+  const encoded = headers as Record<string, string | Buffer>;
+  for (const name of Object.keys(headers)) {
+    const text = headers[name]!;
+    const last = lastWritten.get(name);
+    if (last === undefined) {
+      if (text.length <= MAX_REPEATED_VALUE_BYTES && lastWritten.size < MAX_CACHED_NAMES)
+        lastWritten.set(name, { text, bytes: Buffer.from(text), misses: 0 });
+    } else if (last.text === text) {
+      last.misses = 0;
+      encoded[name] = last.bytes;
+    } else if (last.misses < VOLATILE_AFTER && text.length <= MAX_REPEATED_VALUE_BYTES) {
+      last.misses++;
+      last.text = text;
+      last.bytes = Buffer.from(text);
+    }
+  }
+  return encoded;
 }
 
 /**
@@ -114,7 +152,7 @@ export function fromKafkaRecord(record: RawRecord, rules: DecodeRules): DecodedR
   let dueAt: number | undefined;
   let contentType: string | undefined;
   for (const name of names) {
-    const value = headerText(source![name]);
+    const value = headerText(name, source![name]);
     if (value === undefined) continue;
     if (rules.fromRetryTopic && name === ATTEMPT_HEADER) {
       const parsed = Number(value);
@@ -273,10 +311,27 @@ function lastValue(value: HeaderValue): Buffer | string | undefined {
     : (value as Buffer | string | undefined);
 }
 
-function headerText(value: HeaderValue): string | undefined {
+/** A header's text; the last value read under `name` is reused when the bytes repeat. */
+function headerText(name: string, value: HeaderValue): string | undefined {
   const last = lastValue(value);
-  if (last === undefined) return undefined;
-  return typeof last === 'string' ? last : last.toString('utf8');
+  if (last === undefined || typeof last === 'string') return last;
+  if (last.length > MAX_REPEATED_VALUE_BYTES) return last.toString('utf8');
+  const seen = lastRead.get(name);
+  if (seen === undefined) {
+    const text = last.toString('utf8');
+    if (lastRead.size < MAX_CACHED_NAMES) lastRead.set(name, { text, bytes: Buffer.from(last), misses: 0 });
+    return text;
+  }
+  if (seen.misses >= VOLATILE_AFTER) return last.toString('utf8');
+  if (seen.bytes.equals(last)) {
+    seen.misses = 0;
+    return seen.text;
+  }
+  seen.misses++;
+  seen.text = last.toString('utf8');
+  // A copy: the fetched bytes are a view of a whole fetch response, which must not be kept alive.
+  seen.bytes = Buffer.from(last);
+  return seen.text;
 }
 
 function withKey(

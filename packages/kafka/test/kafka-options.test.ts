@@ -28,8 +28,8 @@ describe('KafkaTransport options', function () {
     expect(resolved.consumer.maxHeaders).to.equal(128);
     expect(resolved.consumer.maxHeaderBytes).to.equal(65_536);
     expect(resolved.maxRetryDelayMs).to.equal(86_400_000);
-    expect(resolved.client).to.equal('kafkajs');
-    expect(resolveKafkaOptions({ brokers: ['b:1'], client: 'platformatic' }).client).to.equal('platformatic');
+    expect(resolved.client).to.equal('platformatic');
+    expect(resolveKafkaOptions({ brokers: ['b:1'], client: 'kafkajs' }).client).to.equal('kafkajs');
     expect(new KafkaTransport({ brokers: ['nowhere.invalid:9092'] }).capabilities.maxMessageBytes).to.equal(
       1_000_000,
     );
