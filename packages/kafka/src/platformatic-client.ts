@@ -208,6 +208,16 @@ function onlyErrors(error: unknown, apiId: string): boolean {
 }
 
 /**
+ * kafkajs names its round-robin assignor `RoundRobinAssigner`, this client `roundrobin`; the broker picks
+ * a protocol every member offers, so offering both (same assignment, standard metadata) lets members of
+ * both clients share a group: an application can switch clients with a rolling restart.
+ */
+const ROUND_ROBIN_PROTOCOLS = [
+  { name: 'RoundRobinAssigner', version: 0 },
+  { name: 'roundrobin', version: 1 },
+];
+
+/**
  * A @platformatic/kafka consumer and its message stream as a group member. The stream fetches every
  * assigned partition; it can only be paused as a whole, so it is paused while any partition is. After a
  * rejoin it refetches from the committed offsets, so `seek` has nothing to do: the tracker drops what it
@@ -239,6 +249,7 @@ class PlatformaticMember implements GroupMember {
       rebalanceTimeout: settings.rebalanceTimeoutMs,
       maxWaitTime: settings.maxWaitTimeMs,
       autocreateTopics: false,
+      protocols: ROUND_ROBIN_PROTOCOLS,
     });
     const { clientId, tls, sasl } = baseOptions(options);
     this.#commits = new ConnectionPool(clientId, {

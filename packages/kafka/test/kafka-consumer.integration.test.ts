@@ -203,4 +203,49 @@ describeIntegration('kafka consumer', probeKafka, () => {
       });
     });
   }
+
+  if (KAFKA_CLIENTS.length === 2) {
+    describe('on both clients', function () {
+      after(deleteTestTopics);
+
+      it('shares one group between a kafkajs and a platformatic member (a rolling switch of clients)', async function () {
+        const old = await testTransport({ client: 'kafkajs' });
+        const next = await testTransport({ client: 'platformatic' });
+        const consumers: Consumer[] = [];
+        try {
+          const channel = uniqueName('ch');
+          const group = uniqueName('g');
+          await old.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
+          const source = { kind: 'subscription', channel, group } as const;
+          const received = new Set<string>();
+          const byMember = [0, 0];
+          const sink = (member: number) => async (d: Delivery) => {
+            await new Promise((resolve) => setTimeout(resolve, 3));
+            received.add(d.envelope.id);
+            byMember[member]!++;
+            await d.ack();
+          };
+          const a = await old.consume(source, sink(0), { concurrency: 4 });
+          consumers.push(a);
+          const sent = Array.from({ length: 900 }, (_, i) => envelope(`key-${i % 13}`, i));
+          await old.publish({ kind: 'channel', channel }, sent);
+          await waitFor(() => received.size >= 100, { timeoutMs: 20_000, message: 'the first 100' });
+          consumers.push(await next.consume(source, sink(1), { concurrency: 4 }));
+          await waitFor(() => byMember[1]! >= 50, {
+            timeoutMs: 20_000,
+            message: 'the platformatic member to take partitions from the kafkajs one',
+          });
+          expect(byMember[0], 'the kafkajs member consumed too').to.be.above(0);
+          await a.close();
+          await waitFor(() => received.size === sent.length, {
+            timeoutMs: 30_000,
+            message: 'every message at least once',
+          });
+        } finally {
+          await Promise.allSettled(consumers.map((c) => c.close()));
+          await Promise.allSettled([old.close(), next.close()]);
+        }
+      });
+    });
+  }
 });
