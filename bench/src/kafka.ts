@@ -309,6 +309,64 @@ async function busClient(receiver: Receiver, client: KafkaClientName): Promise<C
   };
 }
 
+/**
+ * How long consumption stops when a second member joins a group: one member consumes a steady stream
+ * (64 messages every 10 ms, each handled in 1 ms, 16 in flight), a second member joins, and the longest
+ * gap between two handled messages from the join until 3 s after is the pause. Duplicates are deliveries
+ * of a message id already handled (the rebalance redelivers what was in flight).
+ */
+async function rebalancePause(client: KafkaClientName): Promise<{ pauseMs: number; duplicates: number }> {
+  const channel = `rebalance-${randomUUID()}`;
+  const group = 'bench';
+  const source = { kind: 'subscription', channel, group } as const;
+  const first = kafkaTransport(client);
+  const second = kafkaTransport(client);
+  await first.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
+  const handledAt: number[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  const sink = async (delivery: Parameters<Parameters<KafkaTransport['consume']>[1]>[0]) => {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    if (seen.has(delivery.envelope.id)) duplicates++;
+    seen.add(delivery.envelope.id);
+    handledAt.push(performance.now());
+    await delivery.ack();
+  };
+  let publishing = true;
+  let seq = 0;
+  const publisher = (async () => {
+    while (publishing) {
+      const batch = Array.from({ length: 64 }, () => ({
+        id: randomUUID(),
+        type: TYPE,
+        key: `k-${seq++ % 32}`,
+        headers: {},
+        body: Buffer.from(JSON.stringify(tick(seq))),
+      }));
+      await first.publish({ kind: 'channel', channel }, batch);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  const a = await first.consume(source, sink, { concurrency: 16 });
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const joinedAt = performance.now();
+  const b = await second.consume(source, sink, { concurrency: 16 });
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const until = performance.now();
+  publishing = false;
+  await publisher;
+  await Promise.all([a.close(), b.close()]);
+  await Promise.all([first.close(), second.close()]);
+  let pauseMs = 0;
+  let previous = joinedAt;
+  for (const at of handledAt) {
+    if (at < joinedAt || at > until) continue;
+    pauseMs = Math.max(pauseMs, at - previous);
+    previous = at;
+  }
+  return { pauseMs: Math.round(pauseMs), duplicates };
+}
+
 async function round(variant: Variant, messages: number): Promise<Round> {
   const receiver = new Receiver();
   const client =
@@ -438,6 +496,22 @@ export async function run(args: readonly string[]): Promise<void> {
       ratio('bus on platformatic / platformatic value only', 'bus-platformatic', 'platformatic'),
     ],
   );
+  const pauses: Record<string, string | number>[] = [];
+  try {
+    for (const client of ['kafkajs', 'platformatic'] as const) {
+      const runs = [];
+      for (let r = 0; r < rounds; r++) runs.push(await rebalancePause(client));
+      pauses.push({
+        client,
+        'pause ms (median)': median(runs.map((run) => run.pauseMs)),
+        'pause ms (max)': Math.max(...runs.map((run) => run.pauseMs)),
+        'duplicates (median)': median(runs.map((run) => run.duplicates)),
+      });
+    }
+  } finally {
+    await deleteRunTopics();
+  }
+  printTable(`Kafka: consumption pause when a second member joins a group, ${rounds} runs each`, pauses);
   // The bus on the default client against bare kafkajs, the reference the targets are set against.
   const bare = ratio('', DEFAULT_CLIENT === 'kafkajs' ? 'bus' : 'bus-platformatic', 'raw');
   process.stdout.write(
