@@ -230,13 +230,13 @@ async function platformaticClient(receiver: Receiver, withHeaders: boolean): Pro
   };
 }
 
-const kafkaTransport = (client: KafkaClientName) =>
+const kafkaTransport = (client: KafkaClientName, rebalancing: 'eager' | 'cooperative' = 'eager') =>
   new KafkaTransport({
     client,
     brokers,
     clientId: 'bench-omnibus',
     partitions: PARTITIONS,
-    consumer: consumerSettings,
+    consumer: { ...consumerSettings, rebalancing },
   });
 
 async function transportClient(receiver: Receiver, client: KafkaClientName): Promise<Client> {
@@ -315,12 +315,15 @@ async function busClient(receiver: Receiver, client: KafkaClientName): Promise<C
  * gap between two handled messages from the join until 3 s after is the pause. Duplicates are deliveries
  * of a message id already handled (the rebalance redelivers what was in flight).
  */
-async function rebalancePause(client: KafkaClientName): Promise<{ pauseMs: number; duplicates: number }> {
+async function rebalancePause(
+  client: KafkaClientName,
+  rebalancing: 'eager' | 'cooperative',
+): Promise<{ pauseMs: number; duplicates: number }> {
   const channel = `rebalance-${randomUUID()}`;
   const group = 'bench';
   const source = { kind: 'subscription', channel, group } as const;
-  const first = kafkaTransport(client);
-  const second = kafkaTransport(client);
+  const first = kafkaTransport(client, rebalancing);
+  const second = kafkaTransport(client, rebalancing);
   await first.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
   const handledAt: number[] = [];
   const seen = new Set<string>();
@@ -498,11 +501,16 @@ export async function run(args: readonly string[]): Promise<void> {
   );
   const pauses: Record<string, string | number>[] = [];
   try {
-    for (const client of ['kafkajs', 'platformatic'] as const) {
+    const setups = [
+      ['kafkajs', 'eager'],
+      ['platformatic', 'eager'],
+      ['platformatic', 'cooperative'],
+    ] as const;
+    for (const [client, rebalancing] of setups) {
       const runs = [];
-      for (let r = 0; r < rounds; r++) runs.push(await rebalancePause(client));
+      for (let r = 0; r < rounds; r++) runs.push(await rebalancePause(client, rebalancing));
       pauses.push({
-        client,
+        client: `${client}, ${rebalancing}`,
         'pause ms (median)': median(runs.map((run) => run.pauseMs)),
         'pause ms (max)': Math.max(...runs.map((run) => run.pauseMs)),
         'duplicates (median)': median(runs.map((run) => run.duplicates)),

@@ -43,6 +43,7 @@ export interface MemberSettings {
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly maxWaitTimeMs: number;
+  readonly rebalancing: 'eager' | 'cooperative';
 }
 
 /** What a group member tells its consumer. Handlers must not throw (the consumer guards them). */

@@ -38,6 +38,13 @@ export interface KafkaConsumerOptions {
   readonly maxHeaders?: number;
   /** The same for a record whose header names and values add up to more bytes than this. Default 64 KiB. */
   readonly maxHeaderBytes?: number;
+  /**
+   * `'eager'`: every member stops handing out while the group rebalances. `'cooperative'`
+   * (`client: 'platformatic'` only; the cooperative-sticky assignor): members keep the partitions they
+   * keep and go on with them; only moved partitions stop. All members of a group must use the same.
+   * Default `'eager'`.
+   */
+  readonly rebalancing?: 'eager' | 'cooperative';
 }
 
 export interface KafkaTransportOptions {
@@ -190,7 +197,14 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
     ),
     maxHeaders: positiveInteger('consumer.maxHeaders', consumer.maxHeaders, 128),
     maxHeaderBytes: positiveInteger('consumer.maxHeaderBytes', consumer.maxHeaderBytes, 64 * 1024),
+    rebalancing: consumer.rebalancing ?? 'eager',
   };
+  if (resolvedConsumer.rebalancing !== 'eager' && resolvedConsumer.rebalancing !== 'cooperative') {
+    throw new ConfigurationError('consumer.rebalancing', "must be 'eager' or 'cooperative'");
+  }
+  if (resolvedConsumer.rebalancing === 'cooperative' && client !== 'platformatic') {
+    throw new ConfigurationError('consumer.rebalancing', "'cooperative' needs client: 'platformatic'");
+  }
   if (resolvedConsumer.heartbeatIntervalMs >= resolvedConsumer.sessionTimeoutMs) {
     throw new ConfigurationError('consumer.heartbeatIntervalMs', 'must be below consumer.sessionTimeoutMs');
   }

@@ -216,6 +216,8 @@ const ROUND_ROBIN_PROTOCOLS = [
   { name: 'RoundRobinAssigner', version: 0 },
   { name: 'roundrobin', version: 1 },
 ];
+/** Incremental rebalancing (KIP-429): the client keeps what it keeps and revokes only what moves. */
+const COOPERATIVE_PROTOCOLS = [{ name: 'cooperative-sticky', version: 3 }];
 
 /**
  * A @platformatic/kafka consumer and its message stream as a group member. The stream fetches every
@@ -249,7 +251,7 @@ class PlatformaticMember implements GroupMember {
       rebalanceTimeout: settings.rebalanceTimeoutMs,
       maxWaitTime: settings.maxWaitTimeMs,
       autocreateTopics: false,
-      protocols: ROUND_ROBIN_PROTOCOLS,
+      protocols: settings.rebalancing === 'cooperative' ? COOPERATIVE_PROTOCOLS : ROUND_ROBIN_PROTOCOLS,
     });
     const { clientId, tls, sasl } = baseOptions(options);
     this.#commits = new ConnectionPool(clientId, {
@@ -266,7 +268,18 @@ class PlatformaticMember implements GroupMember {
       for (const { topic, partitions } of assignments ?? []) assignment.set(topic, partitions);
       events.joined(memberId, assignment);
     });
-    consumer.on('consumer:group:rebalance', () => events.rebalancing());
+    if (this.settings.rebalancing === 'cooperative') {
+      // The client revokes moved partitions (and reports a rebalance) before the round that completes
+      // the join: the partitions it still owns go on, the revoked ones are forgotten at once.
+      consumer.on('consumer:group:rebalance', () => {
+        if (consumer.memberId === null) return;
+        const assignment = new Map<string, number[]>();
+        for (const { topic, partitions } of consumer.assignments ?? []) assignment.set(topic, partitions);
+        events.joined(consumer.memberId, assignment);
+      });
+    } else {
+      consumer.on('consumer:group:rebalance', () => events.rebalancing());
+    }
     const stream = await consumer.consume({
       topics: [...this.settings.topics],
       // A group without committed offsets starts at the beginning (see the kafkajs member).

@@ -168,39 +168,43 @@ describeIntegration('kafka consumer', probeKafka, () => {
         expect(again.sort((a, b) => a - b)).to.deep.equal([...left].sort((a, b) => a - b));
       });
 
-      it('loses nothing while members join and leave mid-stream (rebalances)', async function () {
-        const kafka = await transport();
-        const channel = uniqueName('ch');
-        const group = uniqueName('g');
-        await kafka.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
-        const source = { kind: 'subscription', channel, group } as const;
-        const received = new Set<string>();
-        const byMember = [0, 0];
-        const sink = (member: number) => async (d: Delivery) => {
-          await new Promise((resolve) => setTimeout(resolve, 3));
-          received.add(d.envelope.id);
-          byMember[member]!++;
-          await d.ack();
-        };
-        const a = await kafka.consume(source, sink(0), { concurrency: 4 });
-        consumers.push(a);
-        const sent = Array.from({ length: 1_500 }, (_, i) => envelope(`key-${i % 13}`, i));
-        await kafka.publish({ kind: 'channel', channel }, sent);
-        await waitFor(() => received.size >= 100, { timeoutMs: 20_000, message: 'the first 100' });
-        const other = await transport();
-        const b = await other.consume(source, sink(1), { concurrency: 4 });
-        consumers.push(b);
-        await waitFor(() => byMember[1]! >= 50, {
-          timeoutMs: 20_000,
-          message: 'the new member to take partitions',
+      const rebalancings =
+        client === 'platformatic' ? (['eager', 'cooperative'] as const) : (['eager'] as const);
+      for (const rebalancing of rebalancings) {
+        it(`loses nothing while members join and leave mid-stream (${rebalancing} rebalances)`, async function () {
+          const kafka = await transport({ consumer: { rebalancing } });
+          const channel = uniqueName('ch');
+          const group = uniqueName('g');
+          await kafka.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
+          const source = { kind: 'subscription', channel, group } as const;
+          const received = new Set<string>();
+          const byMember = [0, 0];
+          const sink = (member: number) => async (d: Delivery) => {
+            await new Promise((resolve) => setTimeout(resolve, 3));
+            received.add(d.envelope.id);
+            byMember[member]!++;
+            await d.ack();
+          };
+          const a = await kafka.consume(source, sink(0), { concurrency: 4 });
+          consumers.push(a);
+          const sent = Array.from({ length: 1_500 }, (_, i) => envelope(`key-${i % 13}`, i));
+          await kafka.publish({ kind: 'channel', channel }, sent);
+          await waitFor(() => received.size >= 100, { timeoutMs: 20_000, message: 'the first 100' });
+          const other = await transport({ consumer: { rebalancing } });
+          const b = await other.consume(source, sink(1), { concurrency: 4 });
+          consumers.push(b);
+          await waitFor(() => byMember[1]! >= 50, {
+            timeoutMs: 20_000,
+            message: 'the new member to take partitions',
+          });
+          expect(received.size, 'still mid-stream when the member joined').to.be.below(sent.length);
+          await a.close();
+          await waitFor(() => received.size === sent.length, {
+            timeoutMs: 30_000,
+            message: 'every message at least once',
+          });
         });
-        expect(received.size, 'still mid-stream when the member joined').to.be.below(sent.length);
-        await a.close();
-        await waitFor(() => received.size === sent.length, {
-          timeoutMs: 30_000,
-          message: 'every message at least once',
-        });
-      });
+      }
     });
   }
 
