@@ -35,15 +35,16 @@ const COMMIT_INTERVAL_MS = 100;
 /**
  * One consumer group member reading one source: the main topic and its retry topic.
  *
- * kafkajs fetches; every fetched record goes into the tracker of its partition at once (the fetch never
- * waits for handlers, so one slow key cannot hold back the other partitions or keys), and fetching from
- * a partition pauses while its buffer is full. Deliveries are handed out across partitions in turn,
+ * The client's group member fetches; every fetched record goes into the tracker of its partition at
+ * once (the fetch never waits for handlers, so one slow key cannot hold back the other partitions or
+ * keys), and fetching from a partition pauses while its buffer is full. Deliveries are handed out across partitions in turn,
  * per key in order, at most `concurrency` unsettled at a time. Offsets are committed when the records
  * before them are settled, with the settled records after them in the commit metadata.
  *
- * Rebalances: kafkajs has no revoke callback, so the consumer stops handing out records as soon as a
- * rebalance starts and commits what is settled; when the group is joined again, partitions it keeps go
- * on where they were (kafkajs is told to seek there), partitions it lost are forgotten (deliveries of
+ * Rebalances: the clients give no revoke callback, so the consumer stops handing out records as soon as
+ * a rebalance starts and commits what is settled (cooperative members are never told to stop: their
+ * member reports the smaller assignment instead); when the group is joined again, partitions it keeps go
+ * on where they were (the member is told to seek there), partitions it lost are forgotten (deliveries of
  * them still in flight finish but are not committed: their next owner delivers them again).
  */
 export class KafkaConsumer implements Consumer, DeliverySettler {
@@ -119,7 +120,7 @@ export class KafkaConsumer implements Consumer, DeliverySettler {
     return consumer;
   }
 
-  /** Why the consumer is down, while it restarts after kafkajs gave up on it; undefined once it joined again. */
+  /** Why the consumer is down, while it restarts after the client gave up on it; undefined once it joined again. */
   get crash(): Error | undefined {
     return this.#crash;
   }
@@ -247,7 +248,7 @@ export class KafkaConsumer implements Consumer, DeliverySettler {
     this.#deps.onClosed(this);
   }
 
-  // --- kafkajs events ---------------------------------------------------------------------------
+  // --- group member events ----------------------------------------------------------------------
 
   #onGroupJoin(memberId: string, assignment: ReadonlyMap<string, readonly number[]>): void {
     const member = this.#member!;

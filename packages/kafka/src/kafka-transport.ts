@@ -31,7 +31,7 @@ import { KafkaJsClient } from './kafkajs-client.js';
 import { PlatformaticClient } from './platformatic-client.js';
 
 /**
- * Omnibus over Apache Kafka (kafkajs). Channels and queues are topics (created by `provision`; brokers
+ * Omnibus over Apache Kafka, on @platformatic/kafka or kafkajs (`client`). Channels and queues are topics (created by `provision`; brokers
  * usually run with auto-creation off); each subscription and each queue is a consumer group; retries go
  * through a retry topic per group and wait for their due time without blocking the partition; dead
  * letters go to a topic per group. The producer is idempotent with `acks: -1`: `publish` resolves once
