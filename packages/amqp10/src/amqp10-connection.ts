@@ -1,7 +1,8 @@
 import type { Connection, ConnectionOptions, EventContext } from 'rhea';
 import rhea from 'rhea';
 import type { ResolvedAmqp10Options } from './amqp10-options.js';
-import { closedError, notConnected, toTransportError } from './amqp10-errors.js';
+import { TransportClosedError } from '@omnibus/core/transport';
+import { notConnected, toTransportError } from './amqp10-errors.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -44,7 +45,7 @@ export class Amqp10Connection {
 
   /** Connects; rejects with a `TransportError` if the first attempt fails (refused, bad login, TLS). */
   open(signal?: AbortSignal): Promise<void> {
-    if (this.#state === 'closed') return Promise.reject(closedError());
+    if (this.#state === 'closed') return Promise.reject(new TransportClosedError('amqp10'));
     if (this.#connection !== undefined) return Promise.resolve();
     const o = this.#options;
     this.#state = 'connecting';
@@ -120,7 +121,7 @@ export class Amqp10Connection {
 
   /** The open rhea connection; throws a retriable `NOT_CONNECTED` while reconnecting. */
   current(doing: string): Connection {
-    if (this.#state === 'closed') throw closedError();
+    if (this.#state === 'closed') throw new TransportClosedError('amqp10');
     if (this.#state !== 'open' || this.#connection === undefined) throw notConnected(doing);
     return this.#connection;
   }

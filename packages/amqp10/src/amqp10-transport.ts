@@ -10,11 +10,11 @@ import type {
   Topology,
   Transport,
 } from '@omnibus/core';
-import { ConfigurationError, TransportError, envelopeSize, toOmnibusError } from '@omnibus/core';
+import { ConfigurationError, toOmnibusError } from '@omnibus/core';
+import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
 import { encodeEnvelope } from './amqp10-codec.js';
 import { Amqp10Connection } from './amqp10-connection.js';
 import { Amqp10Consumer } from './amqp10-consumer.js';
-import { closedError } from './amqp10-errors.js';
 import { Amqp10Names } from './amqp10-names.js';
 import type { Amqp10TransportOptions, ResolvedAmqp10Options } from './amqp10-options.js';
 import { redact, resolveAmqp10Options } from './amqp10-options.js';
@@ -63,7 +63,7 @@ export class Amqp10Transport implements Transport {
   }
 
   async connect(signal?: AbortSignal): Promise<void> {
-    if (this.#closed !== undefined) throw closedError();
+    if (this.#closed !== undefined) throw new TransportClosedError('amqp10');
     await this.#connection.open(signal);
   }
 
@@ -75,16 +75,8 @@ export class Amqp10Transport implements Transport {
   publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
     try {
       this.#assertOpen();
-      if (messages.length === 0) return Promise.resolve();
-      for (const envelope of messages) {
-        const size = envelopeSize(envelope);
-        if (size > this.capabilities.maxMessageBytes) {
-          throw new TransportError(
-            `message ${envelope.id} is ${size} bytes, over the limit of ${this.capabilities.maxMessageBytes}`,
-            { code: 'MESSAGE_TOO_LARGE', retriable: false },
-          );
-        }
-      }
+      if (messages.length === 0) return DONE;
+      checkMessageSizes(messages, this.capabilities.maxMessageBytes);
       const target =
         destination.kind === 'channel'
           ? this.#names.channel(destination.channel)
@@ -155,6 +147,6 @@ export class Amqp10Transport implements Transport {
   }
 
   #assertOpen(): void {
-    if (this.#closed !== undefined) throw closedError();
+    if (this.#closed !== undefined) throw new TransportClosedError('amqp10');
   }
 }

@@ -1,4 +1,4 @@
-import type { AttributeValue } from './message-codec.js';
+import type { AttributeValue } from './aws-codec.js';
 
 /** What an SNS notification carried: the published message and its attributes. */
 export interface SnsNotification {

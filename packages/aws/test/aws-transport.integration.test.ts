@@ -17,7 +17,7 @@ import {
 } from '@omnibus/core';
 import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { SqsSnsTransport } from '../src/index.js';
-import { decodeMessage, MAX_ATTRIBUTES, PACKED_ATTRIBUTE } from '../src/index.js';
+import { decodeMessage, MAX_ATTRIBUTES, PACKED_ATTRIBUTE } from '../src/aws-codec.js';
 import {
   connectedTransport,
   deleteTestResources,

@@ -1,13 +1,20 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import type { Consumer, DeliverySink, Logger, Source } from '@omnibus/core';
+import type { Logger } from '@omnibus/core';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeSource, toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import type {
+  Consumer,
+  DeliveryOutcome,
+  DeliverySettler,
+  DeliverySink,
+  Failure,
+  Source,
+} from '@omnibus/core/transport';
+import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import { DEAD_LETTER_HEADER, decodeMessage, encodeEnvelope } from './nats-codec.js';
-import type { Outcome } from './nats-delivery.js';
-import { DONE, NatsDelivery } from './nats-delivery.js';
+import { NatsDelivery } from './nats-delivery.js';
 import { toTransportError } from './nats-errors.js';
 import type { NatsNames } from './nats-names.js';
-import { KeyOrderGate } from '@omnibus/core/transport';
 
 /** What a consumer shares with its transport. */
 export interface ConsumerContext {
@@ -40,7 +47,7 @@ const PULL_BACKOFF_MS = 500;
  * - A lost connection or a failed pull is retried after a pause: the consumer resumes on its own.
  * - `close`: stops pulling, waits for sink calls and settlements, NAKs whatever is unsettled.
  */
-export class NatsConsumer implements Consumer {
+export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
   readonly source: Source;
   readonly #stream: string;
   readonly #durable: string;
@@ -55,7 +62,6 @@ export class NatsConsumer implements Consumer {
   readonly #abandoned = new Set<NatsDelivery>();
   readonly #held: NatsDelivery[] = [];
   readonly #settlements = new Set<Promise<void>>();
-  readonly #settle = (delivery: NatsDelivery, outcome: Outcome) => this.#settleDelivery(delivery, outcome);
   #sinkCalls = 0;
   #idle: (() => void) | undefined;
   #wake: (() => void) | undefined;
@@ -130,7 +136,7 @@ export class NatsConsumer implements Consumer {
     if (this.#closing) return message.nak();
     const attempt = message.info.deliveryCount;
     const envelope = decodeMessage(message.headers, message.data);
-    const delivery = new NatsDelivery(this.#settle, message, envelope, attempt);
+    const delivery = new NatsDelivery(this, message, envelope, attempt);
     this.#unsettled.add(delivery);
     if (attempt > this.#context.deliveryLimit && this.source.kind !== 'deadLetters') {
       // A message that never got settled this often (its consumer crashed or hung each time): the bus's
@@ -196,7 +202,7 @@ export class NatsConsumer implements Consumer {
     });
   }
 
-  #settleDelivery(delivery: NatsDelivery, outcome: Outcome): Promise<void> {
+  settle(delivery: NatsDelivery, outcome: DeliveryOutcome): Promise<void> {
     if (outcome.kind === 'ack') {
       delivery.message.ack();
       this.#done(delivery);
@@ -218,7 +224,7 @@ export class NatsConsumer implements Consumer {
     return settlement;
   }
 
-  async #deadLetter(delivery: NatsDelivery, failure: Extract<Outcome, { kind: 'deadLetter' }>['failure']) {
+  async #deadLetter(delivery: NatsDelivery, failure: Failure): Promise<void> {
     const message = delivery.message;
     // A dead letter that fails again goes back to the end of its own subject with the new reason.
     const of = this.source.kind === 'deadLetters' ? this.source.of : this.source;

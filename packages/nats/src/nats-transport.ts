@@ -15,7 +15,8 @@ import type {
   Topology,
   Transport,
 } from '@omnibus/core';
-import { ConfigurationError, TransportError, envelopeSize, toOmnibusError } from '@omnibus/core';
+import { ConfigurationError, TransportError, toOmnibusError } from '@omnibus/core';
+import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
 import type { EncodedMessage } from './nats-codec.js';
 import { encodeEnvelope } from './nats-codec.js';
 import { NatsConsumer } from './nats-consumer.js';
@@ -134,17 +135,8 @@ export class NatsTransport implements Transport {
   publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
     try {
       this.#assertOpen();
-      if (messages.length === 0) return Promise.resolve();
-      const max = this.capabilities.maxMessageBytes;
-      for (const envelope of messages) {
-        const size = envelopeSize(envelope);
-        if (size > max) {
-          throw new TransportError(`message ${envelope.id} is ${size} bytes, over the limit of ${max}`, {
-            code: 'MESSAGE_TOO_LARGE',
-            retriable: false,
-          });
-        }
-      }
+      if (messages.length === 0) return DONE;
+      checkMessageSizes(messages, this.capabilities.maxMessageBytes);
       const subject = this.#names.publishSubject(destination);
       return this.#provisioner
         .ensureDestination(destination)
@@ -246,7 +238,7 @@ export class NatsTransport implements Transport {
 
   #assertOpen(): void {
     if (this.#closed !== undefined) {
-      throw new TransportError('nats transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
+      throw new TransportClosedError('nats');
     }
   }
 }

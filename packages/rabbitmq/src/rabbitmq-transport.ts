@@ -12,15 +12,15 @@ import type {
 } from '@omnibus/core';
 import { ConfigurationError, toOmnibusError } from '@omnibus/core';
 import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
-import { AmqpConnection } from './amqp-connection.js';
-import { encodeEnvelope } from './amqp-message.js';
+import { RabbitMqConnection } from './rabbitmq-connection.js';
+import { encodeEnvelope } from './rabbitmq-codec.js';
 import type { Outgoing } from './confirm-publisher.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
 import type { RabbitMqTransportOptions, ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 import { redact, resolveRabbitMqOptions } from './rabbitmq-options.js';
 import { RabbitMqConsumer } from './rabbitmq-consumer.js';
-import { TopologyDeclarer } from './topology-declarer.js';
-import { TopologyNames } from './topology-names.js';
+import { RabbitMqProvisioner } from './rabbitmq-provisioner.js';
+import { RabbitMqNames } from './rabbitmq-names.js';
 
 /**
  * The RabbitMQ transport (AMQP 0-9-1 over amqplib). Channels are topic exchanges; subscriber groups and
@@ -35,9 +35,9 @@ export class RabbitMqTransport implements Transport {
   readonly name = 'rabbitmq';
   readonly capabilities: Capabilities;
   readonly #options: ResolvedRabbitMqOptions;
-  readonly #names: TopologyNames;
-  readonly #connection: AmqpConnection;
-  readonly #topology: TopologyDeclarer;
+  readonly #names: RabbitMqNames;
+  readonly #connection: RabbitMqConnection;
+  readonly #topology: RabbitMqProvisioner;
   readonly #publisher: ConfirmPublisher;
   readonly #consumers = new Set<RabbitMqConsumer>();
   #closed: Promise<void> | undefined;
@@ -46,9 +46,14 @@ export class RabbitMqTransport implements Transport {
   constructor(options: RabbitMqTransportOptions = {}) {
     this.#options = resolveRabbitMqOptions(options);
     const logger = this.#options.logger;
-    this.#names = new TopologyNames(this.#options.namePrefix);
-    this.#connection = new AmqpConnection(this.#options);
-    this.#topology = new TopologyDeclarer(this.#connection, this.#names, this.#options.deliveryLimit, logger);
+    this.#names = new RabbitMqNames(this.#options.namePrefix);
+    this.#connection = new RabbitMqConnection(this.#options);
+    this.#topology = new RabbitMqProvisioner(
+      this.#connection,
+      this.#names,
+      this.#options.deliveryLimit,
+      logger,
+    );
     this.#publisher = new ConfirmPublisher(this.#connection, logger);
     this.#connection.onRecovery((model) => this.#topology.redeclare(model));
     this.#connection.onRecovery(async (model) => {
