@@ -231,10 +231,12 @@ describeIntegration('kafka consumer', probeKafka, () => {
           };
           const a = await old.consume(source, sink(0), { concurrency: 4 });
           consumers.push(a);
-          const sent = Array.from({ length: 900 }, (_, i) => envelope(`key-${i % 13}`, i));
-          await old.publish({ kind: 'channel', channel }, sent);
+          const sent = Array.from({ length: 1_200 }, (_, i) => envelope(`key-${i % 13}`, i));
+          await old.publish({ kind: 'channel', channel }, sent.slice(0, 600));
           await waitFor(() => received.size >= 100, { timeoutMs: 20_000, message: 'the first 100' });
+          // `consume` resolves once the new member has its partitions; what is published next is split.
           consumers.push(await next.consume(source, sink(1), { concurrency: 4 }));
+          await old.publish({ kind: 'channel', channel }, sent.slice(600));
           await waitFor(() => byMember[1]! >= 50, {
             timeoutMs: 20_000,
             message: 'the platformatic member to take partitions from the kafkajs one',
