@@ -23,12 +23,14 @@ const MAX_CACHED_NAMES = 512;
 export type HeaderValue = Buffer | string | readonly (Buffer | string)[] | undefined;
 /** Record headers by name, built without a prototype (a header may be named `__proto__`). */
 export type RecordHeaders = Readonly<Record<string, HeaderValue>>;
+/** Headers as a client gives them: kafkajs by name, @platformatic/kafka as a map of bytes. */
+export type ClientHeaders = RecordHeaders | ReadonlyMap<Buffer, Buffer>;
 
 /** What the codec needs of a fetched record, whichever client fetched it. */
 export interface RawRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers?: RecordHeaders;
+  readonly headers?: ClientHeaders;
 }
 
 /** What a record may cost before it is decoded, and what is trusted of it. */
@@ -63,6 +65,23 @@ export interface OutgoingRecord {
 const wireNames = new Map<string, string>();
 const envelopeNames = new Map<string, string | null>();
 
+/**
+ * Most attributes repeat from message to message (`specversion`, `type`, `source`, `content-type`): the
+ * last value seen under each header name is kept as text and bytes, so a repeat is encoded and decoded
+ * once, not per message (a byte compare instead of a UTF-8 decode and a new string). A name whose value
+ * changed the last few times (`id`, `time`) is left alone. Short values only.
+ */
+const MAX_REPEATED_VALUE_BYTES = 64;
+/** Misses in a row after which a header name's values count as changing with every message. */
+const VOLATILE_AFTER = 8;
+interface RepeatedValue {
+  text: string;
+  bytes: Buffer;
+  misses: number;
+}
+const lastWritten = new Map<string, RepeatedValue>();
+const lastRead = new Map<string, RepeatedValue>();
+
 /** Envelope → Kafka record: binary-mode CloudEvents headers, record key = envelope key. */
 export function toKafkaMessage(envelope: Envelope): OutgoingRecord {
   const body = envelope.body;
@@ -74,8 +93,29 @@ export function toKafkaMessage(envelope: Envelope): OutgoingRecord {
   return {
     key: envelope.key ?? null,
     value: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-    headers,
+    headers: encodeRepeats(headers),
   };
+}
+
+/** Header values equal to the last one written under their name go as the bytes made then. */
+function encodeRepeats(headers: Record<string, string>): Record<string, string | Buffer> {
+  const encoded = headers as Record<string, string | Buffer>;
+  for (const name of Object.keys(headers)) {
+    const text = headers[name]!;
+    const last = lastWritten.get(name);
+    if (last === undefined) {
+      if (text.length <= MAX_REPEATED_VALUE_BYTES && lastWritten.size < MAX_CACHED_NAMES)
+        lastWritten.set(name, { text, bytes: Buffer.from(text), misses: 0 });
+    } else if (last.text === text) {
+      last.misses = 0;
+      encoded[name] = last.bytes;
+    } else if (last.misses < VOLATILE_AFTER && text.length <= MAX_REPEATED_VALUE_BYTES) {
+      last.misses++;
+      last.text = text;
+      last.bytes = Buffer.from(text);
+    }
+  }
+  return encoded;
 }
 
 /**
@@ -87,9 +127,16 @@ export function toKafkaMessage(envelope: Envelope): OutgoingRecord {
 export function fromKafkaRecord(record: RawRecord, rules: DecodeRules): DecodedRecord {
   const body = record.value ?? EMPTY;
   const key = record.key === null ? undefined : record.key.toString('utf8');
-  const source = record.headers;
+  let refused: string | undefined;
+  let source: RecordHeaders | undefined;
+  if (record.headers instanceof Map) {
+    refused = mapOverLimits(record.headers, rules);
+    if (refused === undefined) source = fromHeaderMap(record.headers);
+  } else {
+    source = record.headers as RecordHeaders | undefined;
+  }
   const names = source === undefined ? [] : Object.keys(source);
-  const refused = overLimits(source, names, rules);
+  refused ??= overLimits(source, names, rules);
   if (refused !== undefined) {
     return {
       envelope: withKey({ id: '', type: '', headers: {}, body }, key),
@@ -105,7 +152,7 @@ export function fromKafkaRecord(record: RawRecord, rules: DecodeRules): DecodedR
   let dueAt: number | undefined;
   let contentType: string | undefined;
   for (const name of names) {
-    const value = headerText(source![name]);
+    const value = headerText(name, source![name]);
     if (value === undefined) continue;
     if (rules.fromRetryTopic && name === ATTEMPT_HEADER) {
       const parsed = Number(value);
@@ -167,15 +214,41 @@ export function toDeadLetterMessage(
 }
 
 /** Own headers without the transport's retry headers; a repeated header keeps its last value. */
-function copyHeaders(source: RecordHeaders | undefined): Record<string, string | Buffer> {
+function copyHeaders(client: ClientHeaders | undefined): Record<string, string | Buffer> {
   const headers = Object.create(null) as Record<string, string | Buffer>;
-  if (source === undefined) return headers;
+  if (client === undefined) return headers;
+  const source = client instanceof Map ? fromHeaderMap(client) : (client as RecordHeaders);
   for (const name of Object.keys(source)) {
     if (name === ATTEMPT_HEADER || name === DUE_AT_HEADER) continue;
     const value = lastValue(source[name]);
     if (value !== undefined) headers[name] = value;
   }
   return headers;
+}
+
+/** The header limits checked on a map of bytes, before any name is decoded. */
+function mapOverLimits(headers: ReadonlyMap<Buffer, Buffer>, rules: DecodeRules): string | undefined {
+  if (headers.size > rules.maxHeaders) {
+    return `record has ${headers.size} headers, over the limit of ${rules.maxHeaders}`;
+  }
+  let bytes = 0;
+  for (const [name, value] of headers) bytes += name.length + (value?.length ?? 0);
+  return bytes > rules.maxHeaderBytes
+    ? `record headers are over the limit of ${rules.maxHeaderBytes} bytes`
+    : undefined;
+}
+
+/** A map of header bytes → headers by name, without a prototype; a repeated name becomes an array. */
+function fromHeaderMap(headers: ReadonlyMap<Buffer, Buffer>): RecordHeaders {
+  const byName = Object.create(null) as Record<string, Buffer | Buffer[]>;
+  for (const [rawName, value] of headers) {
+    const name = rawName.toString('utf8');
+    const known = byName[name];
+    if (known === undefined) byName[name] = value;
+    else if (Array.isArray(known)) known.push(value);
+    else byName[name] = [known, value];
+  }
+  return byName;
 }
 
 function overLimits(
@@ -238,10 +311,27 @@ function lastValue(value: HeaderValue): Buffer | string | undefined {
     : (value as Buffer | string | undefined);
 }
 
-function headerText(value: HeaderValue): string | undefined {
+/** A header's text; the last value read under `name` is reused when the bytes repeat. */
+function headerText(name: string, value: HeaderValue): string | undefined {
   const last = lastValue(value);
-  if (last === undefined) return undefined;
-  return typeof last === 'string' ? last : last.toString('utf8');
+  if (last === undefined || typeof last === 'string') return last;
+  if (last.length > MAX_REPEATED_VALUE_BYTES) return last.toString('utf8');
+  const seen = lastRead.get(name);
+  if (seen === undefined) {
+    const text = last.toString('utf8');
+    if (lastRead.size < MAX_CACHED_NAMES) lastRead.set(name, { text, bytes: Buffer.from(last), misses: 0 });
+    return text;
+  }
+  if (seen.misses >= VOLATILE_AFTER) return last.toString('utf8');
+  if (seen.bytes.equals(last)) {
+    seen.misses = 0;
+    return seen.text;
+  }
+  seen.misses++;
+  seen.text = last.toString('utf8');
+  // A copy: the fetched bytes are a view of a whole fetch response, which must not be kept alive.
+  seen.bytes = Buffer.from(last);
+  return seen.text;
 }
 
 function withKey(

@@ -1,6 +1,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Logger, QueueSource, SubscriptionSource } from '@omnibus/core';
 import { ConfigurationError, silentLogger } from '@omnibus/core';
+import type { KafkaClientName } from './kafka-client.js';
 
 /** SASL authentication; pair it with `ssl` unless the network is trusted. */
 export interface KafkaSaslOptions {
@@ -37,9 +38,21 @@ export interface KafkaConsumerOptions {
   readonly maxHeaders?: number;
   /** The same for a record whose header names and values add up to more bytes than this. Default 64 KiB. */
   readonly maxHeaderBytes?: number;
+  /**
+   * `'eager'`: every member stops handing out while the group rebalances. `'cooperative'`
+   * (`client: 'platformatic'` only; the cooperative-sticky assignor): members keep the partitions they
+   * keep and go on with them; only moved partitions stop. All members of a group must use the same.
+   * Default `'eager'`.
+   */
+  readonly rebalancing?: 'eager' | 'cooperative';
 }
 
 export interface KafkaTransportOptions {
+  /**
+   * The Kafka client library: `'platformatic'` (@platformatic/kafka) or `'kafkajs'` (kafkajs 2.2).
+   * Default `'platformatic'`. See docs/kafka.md, "Two clients".
+   */
+  readonly client?: KafkaClientName;
   /** `host:port` of one or more bootstrap brokers. Default: `OMNIBUS_KAFKA_BROKERS` (comma-separated), else `127.0.0.1:9092`. */
   readonly brokers?: readonly string[];
   /** The client id the brokers see in logs and quotas. Default `omnibus`. */
@@ -81,6 +94,7 @@ export interface KafkaTransportOptions {
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedKafkaOptions {
+  readonly client: KafkaClientName;
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly ssl: boolean | TlsConnectionOptions | undefined;
@@ -104,6 +118,7 @@ export const MAX_TOPIC_NAME_LENGTH = 249;
 /** Legal characters of Kafka topic names. */
 export const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
 const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+const CLIENTS: readonly KafkaClientName[] = ['kafkajs', 'platformatic'];
 const BROKER = /^(?<host>\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(?<port>\d{1,5})$/;
 
 /**
@@ -113,6 +128,10 @@ const BROKER = /^(?<host>\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(?<port>\d{1,5})$/;
 export function resolveKafkaOptions(options: KafkaTransportOptions = {}): ResolvedKafkaOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('options', 'must be an object');
+  }
+  const client = options.client ?? 'platformatic';
+  if (!CLIENTS.includes(client)) {
+    throw new ConfigurationError('client', `must be one of ${CLIENTS.join(', ')}`);
   }
   const brokers: unknown = options.brokers ?? brokersFromEnvironment();
   if (!Array.isArray(brokers) || brokers.length === 0) {
@@ -178,11 +197,19 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
     ),
     maxHeaders: positiveInteger('consumer.maxHeaders', consumer.maxHeaders, 128),
     maxHeaderBytes: positiveInteger('consumer.maxHeaderBytes', consumer.maxHeaderBytes, 64 * 1024),
+    rebalancing: consumer.rebalancing ?? 'eager',
   };
+  if (resolvedConsumer.rebalancing !== 'eager' && resolvedConsumer.rebalancing !== 'cooperative') {
+    throw new ConfigurationError('consumer.rebalancing', "must be 'eager' or 'cooperative'");
+  }
+  if (resolvedConsumer.rebalancing === 'cooperative' && client !== 'platformatic') {
+    throw new ConfigurationError('consumer.rebalancing', "'cooperative' needs client: 'platformatic'");
+  }
   if (resolvedConsumer.heartbeatIntervalMs >= resolvedConsumer.sessionTimeoutMs) {
     throw new ConfigurationError('consumer.heartbeatIntervalMs', 'must be below consumer.sessionTimeoutMs');
   }
   return {
+    client,
     brokers: [...(brokers as string[])],
     clientId,
     ssl,

@@ -1,11 +1,10 @@
 import type { Topology } from '@omnibus/core';
 import { TransportError, exponential, retry } from '@omnibus/core';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Kafka } from 'kafkajs';
+import type { KafkaClient } from './kafka-client.js';
 import { toTransportError } from './kafka-errors.js';
 import type { KafkaNames } from './kafka-names.js';
 import type { ResolvedKafkaOptions } from './kafka-options.js';
-import { commitAsNewMember } from './group-positioner.js';
 
 /** Room on top of `maxMessageBytes` in each topic's `max.message.bytes`: record overhead, dead-letter reasons. */
 const TOPIC_HEADROOM_BYTES = 64 * 1024;
@@ -23,8 +22,7 @@ export class KafkaProvisioner {
   readonly #initialisedGroups = new Set<string>();
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly admin: () => Admin,
+    private readonly client: KafkaClient,
     private readonly options: ResolvedKafkaOptions,
   ) {}
 
@@ -59,18 +57,10 @@ export class KafkaProvisioner {
     if (missing.length === 0) return;
     const { partitions, replicationFactor, maxMessageBytes } = this.options;
     try {
-      await this.admin().createTopics({
-        // kafkajs waits for leaders but gives up on the UNKNOWN_TOPIC_OR_PARTITION a KRaft broker answers
-        // for a moment after creating a topic; the wait below tolerates it.
-        waitForLeaders: false,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: partitions,
-          ...(replicationFactor === undefined ? {} : { replicationFactor }),
-          configEntries: [
-            { name: 'max.message.bytes', value: String(maxMessageBytes + TOPIC_HEADROOM_BYTES) },
-          ],
-        })),
+      await this.client.createTopics(missing, {
+        partitions,
+        replicationFactor,
+        maxMessageBytes: maxMessageBytes + TOPIC_HEADROOM_BYTES,
       });
       await this.#waitForLeaders(missing);
     } catch (error) {
@@ -97,11 +87,7 @@ export class KafkaProvisioner {
     const deadline = Date.now() + TOPIC_CREATION_TIMEOUT_MS;
     for (;;) {
       try {
-        const metadata = await this.admin().fetchTopicMetadata({ topics: [...topics] });
-        const ready = metadata.topics.every(
-          (topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0),
-        );
-        if (ready) return;
+        if (await this.client.haveLeaders(topics)) return;
         if (Date.now() > deadline)
           throw new TransportError('topic leaders not elected in time', { code: 'TIMEOUT' });
       } catch (error) {
@@ -113,7 +99,7 @@ export class KafkaProvisioner {
 
   /** One metadata request for every caller waiting at the same time. */
   #listTopics(): Promise<void> {
-    this.#listingTopics ??= this.admin()
+    this.#listingTopics ??= this.client
       .listTopics()
       .then(
         (topics) => {
@@ -135,22 +121,13 @@ export class KafkaProvisioner {
    */
   async #startGroupAtEnd(groupId: string, topic: string): Promise<void> {
     if (this.#initialisedGroups.has(groupId)) return;
-    const admin = this.admin();
+    const client = this.client;
     // Right after a topic is created its leader may still refuse requests for a moment: retried.
     const attempt = async (): Promise<void> => {
-      const [current] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const positioned = (current?.partitions ?? []).some((p) => Number(p.offset) >= 0);
-      const { groups } = await admin.describeGroups([groupId]);
-      const running = groups.some((g) => g.members.length > 0);
-      if (!positioned && !running) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        await commitAsNewMember(
-          this.kafka,
-          this.options,
-          groupId,
-          topic,
-          ends.map(({ partition, high }) => ({ partition, offset: high })),
-        );
+      const committed = await client.committedOffsets(groupId, topic);
+      const positioned = committed.some((p) => p.offset >= 0);
+      if (!positioned && !(await client.hasMembers(groupId))) {
+        await client.commitForEmptyGroup(groupId, topic, await client.endOffsets(topic));
       }
     };
     try {

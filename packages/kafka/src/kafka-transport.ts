@@ -16,29 +16,22 @@ import {
   describeDestination,
   describeSource,
 } from '@omnibus/core/transport';
-import type { Admin, Producer, SASLOptions } from 'kafkajs';
-import { Kafka } from 'kafkajs';
 import type { OutgoingRecord } from './kafka-codec.js';
 import { toKafkaMessage } from './kafka-codec.js';
 import { KafkaConsumer } from './kafka-consumer.js';
 import { toTransportError } from './kafka-errors.js';
-import { KAFKAJS_LOG_LEVEL, kafkaLogCreator } from './kafka-log.js';
 import { KafkaNames } from './kafka-names.js';
 import type { KafkaTransportOptions, ResolvedKafkaOptions } from './kafka-options.js';
 import { resolveKafkaOptions } from './kafka-options.js';
 import { KafkaProvisioner } from './kafka-provisioner.js';
-import { fixKafkaJsNegativeTimeout } from './kafkajs-warnings.js';
 import type { TopicRecords } from './produce-queue.js';
 import { ProduceQueue } from './produce-queue.js';
-import { StablePartitioner } from './stable-partitioner.js';
-
-interface ProducerSlot {
-  readonly producer: Producer;
-  readonly connected: Promise<void>;
-}
+import type { KafkaClient } from './kafka-client.js';
+import { KafkaJsClient } from './kafkajs-client.js';
+import { PlatformaticClient } from './platformatic-client.js';
 
 /**
- * Omnibus over Apache Kafka (kafkajs). Channels and queues are topics (created by `provision`; brokers
+ * Omnibus over Apache Kafka, on @platformatic/kafka or kafkajs (`client`). Channels and queues are topics (created by `provision`; brokers
  * usually run with auto-creation off); each subscription and each queue is a consumer group; retries go
  * through a retry topic per group and wait for their due time without blocking the partition; dead
  * letters go to a topic per group. The producer is idempotent with `acks: -1`: `publish` resolves once
@@ -49,10 +42,8 @@ export class KafkaTransport implements Transport {
   readonly capabilities: Capabilities;
   readonly #options: ResolvedKafkaOptions;
   readonly #names: KafkaNames;
-  readonly #kafka: Kafka;
-  #admin: Admin | undefined;
+  readonly #client: KafkaClient;
   #connecting: Promise<void> | undefined;
-  #producerSlot: ProducerSlot | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #provisioner: KafkaProvisioner;
@@ -73,17 +64,11 @@ export class KafkaTransport implements Transport {
       maxMessageBytes: this.#options.maxMessageBytes,
       restartable: true,
     };
-    const { brokers, clientId, ssl, sasl, logger } = this.#options;
-    fixKafkaJsNegativeTimeout();
-    this.#kafka = new Kafka({
-      brokers: [...brokers],
-      clientId,
-      ...(ssl === undefined ? {} : { ssl }),
-      ...(sasl === undefined ? {} : { sasl: { ...sasl } as SASLOptions }),
-      logLevel: KAFKAJS_LOG_LEVEL,
-      logCreator: kafkaLogCreator(logger),
-    });
-    this.#provisioner = new KafkaProvisioner(this.#kafka, () => this.#admin!, this.#options);
+    this.#client =
+      this.#options.client === 'platformatic'
+        ? new PlatformaticClient(this.#options)
+        : new KafkaJsClient(this.#options);
+    this.#provisioner = new KafkaProvisioner(this.#client, this.#options);
   }
 
   /** The topic and group names this transport uses for a source: for tools, tests and the CLI. */
@@ -109,11 +94,8 @@ export class KafkaTransport implements Transport {
     ]);
   }
 
-  async #connect(): Promise<void> {
-    const admin = this.#kafka.admin();
-    await admin.connect();
-    this.#admin = admin;
-    await this.#producer();
+  #connect(): Promise<void> {
+    return this.#client.connect();
   }
 
   async provision(topology: Topology): Promise<void> {
@@ -150,8 +132,7 @@ export class KafkaTransport implements Transport {
     await this.#provisioner.createTopics([topology.retryTopic, topology.deadLetterTopic]);
     this.#assertOpen();
     const consumer = await KafkaConsumer.start({
-      kafka: this.#kafka,
-      admin: this.#admin!,
+      client: this.#client,
       source,
       topology,
       sink,
@@ -169,12 +150,13 @@ export class KafkaTransport implements Transport {
     if (this.#closed) return { status: 'down', details: { reason: 'closed' } };
     try {
       await this.connect();
-      const cluster = await this.#admin!.describeCluster();
+      const brokers = await this.#client.brokerCount();
       const crashed = [...this.#consumers].filter((consumer) => consumer.crash !== undefined);
       return {
         status: crashed.length > 0 ? 'degraded' : 'up',
         details: {
-          brokers: cluster.brokers.length,
+          client: this.#client.name,
+          brokers,
           consumers: this.#consumers.size,
           ...(crashed.length === 0
             ? {}
@@ -196,9 +178,7 @@ export class KafkaTransport implements Transport {
     await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
     await Promise.allSettled([...this.#sends]);
     await this.#connecting?.catch(() => undefined);
-    const slot = this.#producerSlot;
-    this.#producerSlot = undefined;
-    await Promise.allSettled([slot?.producer.disconnect(), this.#admin?.disconnect()]);
+    await this.#client.close();
   }
 
   /** Queues records for the idempotent producer; resolves once every in-sync replica has them. */
@@ -212,50 +192,14 @@ export class KafkaTransport implements Transport {
     }
   }
 
-  /** One produce request per broker, `acks: -1` (kafkajs groups the records by partition). */
-  async #sendBatch(topicMessages: TopicRecords[]): Promise<void> {
-    const slot = await this.#producer();
-    try {
-      await slot.producer.sendBatch({ topicMessages, acks: -1 });
-    } catch (error) {
-      const failure = toTransportError(
-        error,
-        `publishing to ${topicMessages.map((t) => t.topic).join(', ')}`,
-      );
-      // After a send whose outcome is unknown, a new producer (a new producer id) makes sure a later
-      // send never reuses sequence numbers the broker may have seen, which it would drop as duplicates.
-      if (failure.retriable) this.#retireProducer(slot);
-      throw failure;
-    }
-  }
-
-  async #producer(): Promise<ProducerSlot> {
+  /** One produce request per broker, `acks: -1`. */
+  async #sendBatch(batch: TopicRecords[]): Promise<void> {
     if (this.#closed) throw new TransportClosedError(this.name);
-    let slot = this.#producerSlot;
-    if (slot === undefined) {
-      const producer = this.#kafka.producer({
-        idempotent: true,
-        allowAutoTopicCreation: false,
-        createPartitioner: StablePartitioner,
-        retry: { retries: this.#options.publishRetries },
-      });
-      const created: ProducerSlot = { producer, connected: producer.connect() };
-      slot = created;
-      this.#producerSlot = created;
-      created.connected.catch(() => this.#retireProducer(created));
-    }
     try {
-      await slot.connected;
+      await this.#client.send(batch);
     } catch (error) {
-      throw toTransportError(error, 'connecting the producer');
+      throw toTransportError(error, `publishing to ${batch.map((t) => t.topic).join(', ')}`);
     }
-    return slot;
-  }
-
-  #retireProducer(slot: ProducerSlot): void {
-    if (this.#producerSlot !== slot) return;
-    this.#producerSlot = undefined;
-    void slot.producer.disconnect().catch(() => undefined);
   }
 
   #assertOpen(): void {

@@ -201,4 +201,30 @@ describe('Kafka record codec', function () {
       Object.keys(toDeadLetterMessage(bare, { 'omnibus-error-code': 'E' }, false).headers),
     ).to.deep.equal(['omnibus-error-code']);
   });
+
+  it('reads headers as @platformatic/kafka gives them (a map of bytes), with the same limits and names', function () {
+    const map = new Map<Buffer, Buffer>([
+      [Buffer.from('ce_id'), Buffer.from('x')],
+      [Buffer.from('ce_type'), Buffer.from('t')],
+      [Buffer.from('__proto__'), Buffer.from('p')],
+      [Buffer.from('x-rep'), Buffer.from('1')],
+      [Buffer.from('x-rep'), Buffer.from('2')],
+      [Buffer.from('omnibus-attempt'), Buffer.from('4')],
+    ]);
+    const record: RawRecord = { key: Buffer.from('k'), value: Buffer.from('{}'), headers: map };
+    const decoded = fromKafkaRecord(record, retryTopic);
+    expect(decoded.envelope.id).to.equal('x');
+    expect(decoded.attempt).to.equal(4);
+    expect(decoded.envelope.headers['__proto__']).to.equal('p');
+    expect(decoded.envelope.headers['x-rep']).to.equal('2');
+    expect(Object.keys(toRetryMessage(record, 5, 1).headers).sort()).to.deep.equal(
+      ['__proto__', 'ce_id', 'ce_type', 'omnibus-attempt', 'omnibus-due-at', 'x-rep'].sort(),
+    );
+    expect(fromKafkaRecord(record, { ...mainTopic, maxHeaders: 5 }).refused).to.match(
+      /6 headers, over the limit of 5/,
+    );
+    expect(fromKafkaRecord(record, { ...mainTopic, maxHeaderBytes: 20 }).refused).to.match(
+      /over the limit of 20 bytes/,
+    );
+  });
 });

@@ -28,6 +28,13 @@ describe('KafkaTransport options', function () {
     expect(resolved.consumer.maxHeaders).to.equal(128);
     expect(resolved.consumer.maxHeaderBytes).to.equal(65_536);
     expect(resolved.maxRetryDelayMs).to.equal(86_400_000);
+    expect(resolved.client).to.equal('platformatic');
+    expect(resolved.consumer.rebalancing).to.equal('eager');
+    expect(
+      resolveKafkaOptions({ brokers: ['b:1'], consumer: { rebalancing: 'cooperative' } }).consumer
+        .rebalancing,
+    ).to.equal('cooperative');
+    expect(resolveKafkaOptions({ brokers: ['b:1'], client: 'kafkajs' }).client).to.equal('kafkajs');
     expect(new KafkaTransport({ brokers: ['nowhere.invalid:9092'] }).capabilities.maxMessageBytes).to.equal(
       1_000_000,
     );
@@ -59,6 +66,7 @@ describe('KafkaTransport options', function () {
 
   const invalid: [string, unknown][] = [
     ['options', 'kafka:9092'],
+    ['client', { brokers: ['a:1'], client: 'librdkafka' }],
     ['brokers', { brokers: [] }],
     ['brokers', { brokers: 'localhost:9092' }],
     ['brokers[0]', { brokers: ['localhost'] }],
@@ -84,6 +92,11 @@ describe('KafkaTransport options', function () {
     ['maxRetryDelayMs', { brokers: ['a:1'], maxRetryDelayMs: 0 }],
     ['maxRetryDelayMs', { brokers: ['a:1'], maxRetryDelayMs: 2 ** 31 }],
     ['consumer.maxHeaders', { brokers: ['a:1'], consumer: { maxHeaders: 0 } }],
+    ['consumer.rebalancing', { brokers: ['a:1'], consumer: { rebalancing: 'lazy' } }],
+    [
+      'consumer.rebalancing',
+      { brokers: ['a:1'], client: 'kafkajs', consumer: { rebalancing: 'cooperative' } },
+    ],
     ['consumer.maxHeaderBytes', { brokers: ['a:1'], consumer: { maxHeaderBytes: 1.5 } }],
     ['consumer', { brokers: ['a:1'], consumer: 5 }],
     ['consumer.sessionTimeoutMs', { brokers: ['a:1'], consumer: { sessionTimeoutMs: 0 } }],

@@ -11,7 +11,7 @@ const packageDir = fileURLToPath(new URL('../../', import.meta.url));
 // own negative timeout and another warning: only kafkajs's warning may be missing from stderr.
 const script = `
 import { KafkaTransport } from '@omnibus/kafka';
-const transport = new KafkaTransport({ brokers: ${JSON.stringify(brokers)}, clientId: 'warnings-test' });
+const transport = new KafkaTransport({ client: 'kafkajs', brokers: ${JSON.stringify(brokers)}, clientId: 'warnings-test' });
 await transport.connect();
 await transport.health();
 await transport.close();
