@@ -32,7 +32,8 @@ export function encodeEnvelope(envelope: Envelope, attempt = 1, deliverAt?: numb
   if (attempt > 1) properties[ATTEMPT_PROPERTY] = attempt;
   const body = envelope.body;
   const message: Message = {
-    message_id: envelope.id,
+    // An empty id (a foreign message being dead-lettered) is left out, not sent as an empty message-id.
+    message_id: envelope.id === '' ? undefined : envelope.id,
     durable: true,
     application_properties: properties,
     body: rhea.message.data_section(
@@ -61,10 +62,11 @@ export interface DecodedMessage {
  * as text (a string) or JSON (other values).
  */
 export function decodeMessage(message: Message): DecodedMessage {
-  const raw: Record<string, string> = {};
+  const raw = Object.create(null) as Record<string, string>;
   let attempt = 1;
   const table = (message.application_properties ?? {}) as Record<string, unknown>;
-  for (const name in table) {
+  // Own keys only: application properties from the wire may carry `__proto__`.
+  for (const name of Object.keys(table)) {
     const value = table[name];
     if (name === ATTEMPT_PROPERTY) {
       attempt = countOr(value, 1, 1);

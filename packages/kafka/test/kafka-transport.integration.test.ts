@@ -6,6 +6,7 @@ describeIntegration('kafka', probeKafka, () => {
 
   runTransportConformance('kafka', {
     createTransport: () => testTransport(),
+    createUnconnectedTransport: () => testTransport({}, { connect: false }),
     restartBroker: restartKafka,
     reconnectMessages: 10_000,
   });

@@ -32,7 +32,7 @@ export interface EncodedMessage {
 export function encodeEnvelope(envelope: Envelope): EncodedMessage {
   const headers = natsHeaders();
   const bound = toBindingHeaders(envelope, NATS_BINDING);
-  for (const name in bound) headers.set(name, bound[name]!);
+  for (const name of Object.keys(bound)) headers.set(name, bound[name]!);
   if (envelope.key !== undefined) headers.set(KEY_HEADER, envelope.key);
   const deadLetter = envelope.headers[DEAD_LETTER_HEADER];
   return {
@@ -48,7 +48,7 @@ export function encodeEnvelope(envelope: Envelope): EncodedMessage {
  * those with the reason). `Nats-Msg-Id` stands in for a missing `ce-id`.
  */
 export function decodeMessage(headers: MsgHdrs | undefined, data: Uint8Array): Envelope {
-  const raw: Record<string, string> = {};
+  const raw = Object.create(null) as Record<string, string>;
   let msgId: string | undefined;
   if (headers !== undefined) {
     for (const name of headers.keys()) {
@@ -79,6 +79,6 @@ export function decodeMessage(headers: MsgHdrs | undefined, data: Uint8Array): E
 }
 
 function lookup(raw: Record<string, string>, lowerName: string): string | undefined {
-  for (const name in raw) if (name.toLowerCase() === lowerName) return raw[name];
+  for (const name of Object.keys(raw)) if (name.toLowerCase() === lowerName) return raw[name];
   return undefined;
 }
