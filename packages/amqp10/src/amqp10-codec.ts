@@ -52,6 +52,8 @@ export interface DecodedMessage {
   readonly envelope: Envelope;
   /** Our attempt property plus the broker's count of earlier failed deliveries (crashes, releases). */
   readonly attempt: number;
+  /** The broker's count of earlier deliveries of this copy that ended without a settlement. */
+  readonly failedDeliveries: number;
 }
 
 /**
@@ -96,7 +98,7 @@ export function decodeMessage(message: Message): DecodedMessage {
   const envelope: Envelope =
     key === undefined ? { id, type, headers, body } : { id, type, key, headers, body };
   const failed = typeof message.delivery_count === 'number' ? message.delivery_count : 0;
-  return { envelope, attempt: attempt + failed };
+  return { envelope, attempt: attempt + failed, failedDeliveries: failed };
 }
 
 /** The bytes of a body: data sections as they are, an `amqp-value` string as UTF-8, other values as JSON. */

@@ -22,6 +22,8 @@ export const MAX_RETRY_DELAY_MS = 24 * 60 * 60 * 1000;
 export interface ConsumerContext {
   readonly connection: Amqp10Connection;
   readonly publisher: Amqp10Publisher;
+  /** Unsettled deliveries of one copy before the consumer dead-letters it (see `deliveryLimit`). */
+  readonly deliveryLimit: number;
   readonly logger: Logger;
 }
 
@@ -157,6 +159,21 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
     const decoded = decodeMessage(message);
     const delivery = new Amqp10Delivery(this, wire, this.#epoch, decoded.envelope, decoded.attempt);
     this.#holding.add(delivery);
+    if (decoded.failedDeliveries >= this.#context.deliveryLimit && this.source.kind !== 'deadLetters') {
+      // Delivered this often without a settlement (its consumer crashed or hung each time): the bus's
+      // retry policy never saw it, so the reason is recorded here, before the broker's own limit moves it
+      // to its DLQ without one.
+      void delivery
+        .deadLetter({
+          message: `delivered ${decoded.failedDeliveries + 1} times without being settled (deliveryLimit ${this.#context.deliveryLimit})`,
+          code: 'MAX_DELIVERIES',
+          attempts: decoded.attempt,
+          failedAt: new Date(),
+        })
+        .catch(() => undefined);
+      return;
+    }
+    delivery.gated = true;
     if (this.#gate.admit(delivery.envelope.key, delivery)) this.#handOut(delivery);
   }
 
@@ -266,7 +283,7 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
 
   #done(delivery: Amqp10Delivery): void {
     this.#holding.delete(delivery);
-    if (delivery.epoch === this.#epoch) {
+    if (delivery.gated && delivery.epoch === this.#epoch) {
       const next = this.#gate.release(delivery.envelope.key);
       if (next !== undefined) this.#handOut(next);
     }

@@ -112,7 +112,12 @@ export class Amqp10Transport implements Transport {
       { source: this.#names.source(source), deadLetters: this.#names.deadLetters(source) },
       sink,
       concurrency,
-      { connection: this.#connection, publisher: this.#publisher, logger: this.#options.logger },
+      {
+        connection: this.#connection,
+        publisher: this.#publisher,
+        deliveryLimit: this.#options.deliveryLimit,
+        logger: this.#options.logger,
+      },
       (closed) => this.#consumers.delete(closed),
     );
     this.#consumers.add(consumer);
