@@ -3,6 +3,7 @@ import type { Logger } from '@omnibus/core';
 import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
 import type {
   Consumer,
+  ConsumerSettings,
   DeliveryOutcome,
   DeliverySettler,
   DeliverySink,
@@ -25,6 +26,11 @@ export interface ConsumerContext {
   /** Unsettled deliveries of one copy before the consumer dead-letters it (see `deliveryLimit`). */
   readonly deliveryLimit: number;
   readonly logger: Logger;
+}
+
+export interface Amqp10ConsumerSettings extends ConsumerSettings<Amqp10Consumer> {
+  readonly targets: ConsumerTargets;
+  readonly context: ConsumerContext;
 }
 
 export interface ConsumerTargets {
@@ -74,14 +80,7 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
   #closing = false;
   #closed: Promise<void> | undefined;
 
-  constructor(
-    source: Source,
-    targets: ConsumerTargets,
-    sink: DeliverySink,
-    concurrency: number,
-    context: ConsumerContext,
-    onClosed: (consumer: Amqp10Consumer) => void,
-  ) {
+  constructor({ source, targets, sink, concurrency, context, onClosed }: Amqp10ConsumerSettings) {
     this.source = source;
     this.#targets = targets;
     this.#sink = sink;

@@ -107,19 +107,19 @@ export class Amqp10Transport implements Transport {
       );
     }
     if (this.#connection.neverConnected) await this.#connection.open();
-    const consumer = new Amqp10Consumer(
+    const consumer = new Amqp10Consumer({
       source,
-      { source: this.#names.source(source), deadLetters: this.#names.deadLetters(source) },
+      targets: { source: this.#names.source(source), deadLetters: this.#names.deadLetters(source) },
       sink,
       concurrency,
-      {
+      context: {
         connection: this.#connection,
         publisher: this.#publisher,
         deliveryLimit: this.#options.deliveryLimit,
         logger: this.#options.logger,
       },
-      (closed) => this.#consumers.delete(closed),
-    );
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     this.#consumers.add(consumer);
     try {
       await consumer.start();

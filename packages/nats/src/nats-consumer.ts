@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
 import type {
   Consumer,
+  ConsumerSettings,
   DeliveryOutcome,
   DeliverySettler,
   DeliverySink,
@@ -25,6 +26,10 @@ export interface ConsumerContext {
   /** Publishes one encoded message to a subject and resolves on JetStream's ack. */
   readonly publish: (subject: string, envelope: ReturnType<typeof encodeEnvelope>) => Promise<void>;
   readonly logger: Logger;
+}
+
+export interface NatsConsumerSettings extends ConsumerSettings<NatsConsumer> {
+  readonly context: ConsumerContext;
 }
 
 /** How long one pull request of the long-lived pull waits at the server before it is renewed. */
@@ -87,13 +92,7 @@ export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
   #ticker: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(
-    source: Source,
-    sink: DeliverySink,
-    concurrency: number,
-    context: ConsumerContext,
-    onClosed: (consumer: NatsConsumer) => void,
-  ) {
+  constructor({ source, sink, concurrency, context, onClosed }: NatsConsumerSettings) {
     this.source = source;
     const { stream, durable } = context.names.consumerOf(source);
     this.#stream = stream;

@@ -189,11 +189,11 @@ export class NatsTransport implements Transport {
     await this.connect();
     await this.#provisioner.ensureSource(source);
     await this.#provisioner.ensureDeadLetters();
-    const consumer = new NatsConsumer(
+    const consumer = new NatsConsumer({
       source,
       sink,
       concurrency,
-      {
+      context: {
         js: () => this.#client(),
         names: this.#names,
         deliveryLimit: this.#options.deliveryLimit,
@@ -201,8 +201,8 @@ export class NatsTransport implements Transport {
         publish: this.#publishOne,
         logger: this.#options.logger,
       },
-      (closed) => this.#consumers.delete(closed),
-    );
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;

@@ -131,19 +131,19 @@ export class RabbitMqTransport implements Transport {
       );
     }
     await this.#connectOnFirstUse();
-    const consumer = new RabbitMqConsumer(
+    const consumer = new RabbitMqConsumer({
       source,
-      this.#names.queue(source),
+      queue: this.#names.queue(source),
       sink,
       concurrency,
-      {
+      context: {
         connection: this.#connection,
         publisher: this.#publisher,
         topology: this.#topology,
         logger: this.#options.logger,
       },
-      (closed) => this.#consumers.delete(closed),
-    );
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;

@@ -23,6 +23,7 @@ export type {
 } from '../transport.js';
 export { describeDestination, describeSource } from '../transport.js';
 export { DONE } from '../done.js';
+export type { ConsumerSettings } from './consumer-settings.js';
 export type { DeliveryOutcome, DeliverySettler } from './delivery-settler.js';
 export { KeyOrderGate } from './key-order-gate.js';
 export { checkMessageSizes } from './message-size.js';
