@@ -22,6 +22,11 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Consumer, Producer } from 'kafkajs';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import {
+  Consumer as PlatformaticConsumer,
+  Producer as PlatformaticProducer,
+  stringSerializers,
+} from '@platformatic/kafka';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import { KafkaTransport } from '@omnibus/kafka';
 import type { Tick } from './harness.js';
@@ -97,7 +102,7 @@ interface Client {
   close(): Promise<void>;
 }
 
-type Variant = 'raw' | 'raw+ce' | 'transport' | 'bus';
+type Variant = 'raw' | 'raw+ce' | 'platformatic' | 'platformatic+ce' | 'transport' | 'bus';
 
 const ceHeaders = (): Record<string, string> => ({
   ce_id: randomUUID(),
@@ -157,6 +162,58 @@ async function rawClient(receiver: Receiver, withHeaders: boolean): Promise<Clie
     close: async () => {
       await consumer?.disconnect();
       await producer.disconnect();
+    },
+  };
+}
+
+/** The same two raw clients on @platformatic/kafka: idempotent producer, acks -1, one send of 256. */
+async function platformaticClient(receiver: Receiver, withHeaders: boolean): Promise<Client> {
+  const topic = `${RUN_PREFIX}platformatic-${randomUUID()}`;
+  const kafka = new Kafka({ brokers, clientId: 'bench-raw', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: false });
+  await waitForLeaders(kafka, topic);
+  await admin.disconnect();
+  const producer = new PlatformaticProducer({
+    clientId: 'bench-platformatic',
+    bootstrapBrokers: brokers,
+    idempotent: true,
+    acks: -1,
+    serializers: stringSerializers,
+  });
+  let consumer: PlatformaticConsumer | undefined;
+  return {
+    publish: async (ticks) => {
+      await producer.send({
+        messages: ticks.map((t) => ({
+          topic,
+          value: JSON.stringify(t),
+          ...(withHeaders ? { headers: ceHeaders() } : {}),
+        })),
+      });
+    },
+    startConsuming: async () => {
+      consumer = new PlatformaticConsumer({
+        clientId: 'bench-platformatic',
+        bootstrapBrokers: brokers,
+        groupId: `${topic}.bench`,
+        sessionTimeout: consumerSettings.sessionTimeoutMs,
+        heartbeatInterval: consumerSettings.heartbeatIntervalMs,
+        maxWaitTime: consumerSettings.maxWaitTimeMs,
+      });
+      const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: true });
+      stream.on('data', (message) => {
+        if (withHeaders) {
+          const headers: Record<string, string> = {};
+          for (const [name, value] of message.headers) headers[name.toString()] = value.toString();
+        }
+        receiver.receive(JSON.parse(message.value.toString('utf8')) as Tick);
+      });
+    },
+    close: async () => {
+      await consumer?.close(true);
+      await producer.close();
     },
   };
 }
@@ -240,9 +297,11 @@ async function round(variant: Variant, messages: number): Promise<Round> {
   const client =
     variant === 'raw' || variant === 'raw+ce'
       ? await rawClient(receiver, variant === 'raw+ce')
-      : variant === 'transport'
-        ? await transportClient(receiver)
-        : await busClient(receiver);
+      : variant === 'platformatic' || variant === 'platformatic+ce'
+        ? await platformaticClient(receiver, variant === 'platformatic+ce')
+        : variant === 'transport'
+          ? await transportClient(receiver)
+          : await busClient(receiver);
   try {
     return await phases(messages, receiver, client.publish, () => client.startConsuming());
   } finally {
@@ -318,6 +377,8 @@ function summary(name: string, rounds: Round[]): Record<string, string | number>
 const VARIANTS: readonly [Variant, string][] = [
   ['raw', 'kafkajs, value only'],
   ['raw+ce', 'kafkajs + CloudEvents headers'],
+  ['platformatic', '@platformatic/kafka, value only'],
+  ['platformatic+ce', '@platformatic/kafka + CE headers'],
   ['transport', 'Omnibus KafkaTransport'],
   ['bus', 'Omnibus Bus (full pipeline)'],
 ];
@@ -353,6 +414,11 @@ export async function run(args: readonly string[]): Promise<void> {
       ratio('transport / kafkajs + CE headers', 'transport', 'raw+ce'),
       ratio('transport / kafkajs value only', 'transport', 'raw'),
       ratio('bus / kafkajs + CE headers', 'bus', 'raw+ce'),
+      ratio('bus / kafkajs value only', 'bus', 'raw'),
     ],
+  );
+  const bare = ratio('', 'bus', 'raw');
+  process.stdout.write(
+    `kafka: bus vs bare raw client: publish ${bare['publish msg/s']}, consume ${bare['consume msg/s']}, end-to-end ${bare['end-to-end msg/s']}\n`,
   );
 }

@@ -15,7 +15,7 @@ import { toSchemaGraph } from './schema-graph.js';
 import type { SchemaRegistry } from './schema-registry.js';
 import { resolutionIncompatibilities } from './schema-resolution.js';
 import type { SubjectNameStrategy } from './subject-name-strategy.js';
-import { TopicNameStrategy } from './subject-name-strategy.js';
+import { TopicNameStrategy, TopicRecordNameStrategy } from './subject-name-strategy.js';
 import { MAGIC_BYTE, WIRE_HEADER_BYTES, unframe } from './wire-format.js';
 
 export const AVRO_CONTENT_TYPE = 'application/avro';
@@ -34,7 +34,10 @@ export interface AvroSerializerOptions {
    * serializer only looks its id up, and publishing fails with `SCHEMA_NOT_REGISTERED` otherwise.
    */
   readonly autoRegister?: boolean;
-  /** The subject a schema is registered under. Default `TopicNameStrategy` (`<channel-or-queue>-value`). */
+  /**
+   * The subject a schema is registered under. Default `TopicRecordNameStrategy`
+   * (`<channel-or-queue>-<record full name>`): a channel carries several types, each with its own history.
+   */
   readonly subjectNameStrategy?: SubjectNameStrategy;
   /** What one body may cost to decode; each cap defaults as `DEFAULT_DECODE_LIMITS` says. */
   readonly limits?: Partial<DecodeLimits>;
@@ -134,7 +137,7 @@ export class AvroSerializer implements Serializer {
     this.#registry = options.registry;
     this.#schemasDir = options.schemasDir;
     this.#autoRegister = options.autoRegister ?? true;
-    this.#subjectName = options.subjectNameStrategy ?? TopicNameStrategy;
+    this.#subjectName = options.subjectNameStrategy ?? TopicRecordNameStrategy;
   }
 
   /**

@@ -70,6 +70,31 @@ describe('omnibus registry serve', () => {
     await running.stop();
   });
 
+  it('logs failed logins to stderr as JSON lines, without the password', async () => {
+    const lines: string[] = [];
+    const stopping = new AbortController();
+    let url: string | undefined;
+    const done = cli(['registry', 'serve', '--port', '0', '--basic-auth', 'admin:pw'], {
+      signal: stopping.signal,
+      onStdout: (line) => (url = /listening on (\S+)/.exec(line)?.[1] ?? url),
+      onStderr: (line) => lines.push(line),
+    });
+    await waitFor(() => url !== undefined, { message: 'the registry to listen' });
+    const guessed = await fetch(`${url!}/subjects`, {
+      headers: { authorization: `Basic ${Buffer.from('admin:guess').toString('base64')}` },
+    });
+    expect(guessed.status).to.equal(401);
+    await waitFor(() => lines.some((line) => line.includes('failed login')), { message: 'the log line' });
+    const logged = JSON.parse(lines.find((line) => line.includes('failed login'))!) as Record<
+      string,
+      unknown
+    >;
+    expect(logged).to.include({ level: 'warn', failures: 1 });
+    expect(lines.join('\n')).not.to.contain('guess');
+    stopping.abort();
+    expect((await done).code).to.equal(0);
+  });
+
   it('reads basic auth from a file or the environment, not only the command line', async () => {
     const file = join(dir, 'credentials');
     await writeFile(file, 'admin:from-file\n', { mode: 0o600 });

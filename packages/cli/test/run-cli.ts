@@ -10,7 +10,12 @@ export interface CliResult {
 /** Runs `omnibus` in-process with captured output. */
 export async function cli(
   argv: readonly string[],
-  options: { env?: Record<string, string>; signal?: AbortSignal; onStdout?: (line: string) => void } = {},
+  options: {
+    env?: Record<string, string>;
+    signal?: AbortSignal;
+    onStdout?: (line: string) => void;
+    onStderr?: (line: string) => void;
+  } = {},
 ): Promise<CliResult> {
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -19,7 +24,10 @@ export async function cli(
       stdout.push(line);
       options.onStdout?.(line);
     },
-    stderr: (line) => stderr.push(line),
+    stderr: (line) => {
+      stderr.push(line);
+      options.onStderr?.(line);
+    },
     signal: options.signal ?? new AbortController().signal,
     env: options.env ?? {},
   };

@@ -8,7 +8,8 @@ import type { Middleware } from './pipeline/middleware.js';
 import type { Serializer } from './serializer.js';
 import type { Transport } from './transport.js';
 
-export interface BusOptions {
+/** `Tx` is the transaction type of `persistence`, inferred from it; see `MessageContext`. */
+export interface BusOptions<Tx = unknown> {
   readonly transport: Transport;
   /** This service's name: the CloudEvents `source` of what it publishes. */
   readonly serviceName: string;
@@ -18,6 +19,7 @@ export interface BusOptions {
   readonly resolveHandler?: (handlerClass: HandlerClass) => object;
   /** Serializers besides JSON (e.g. Avro). */
   readonly serializers?: readonly Serializer[];
+  /** Default `defaultLogger()`: warnings and errors to stderr, one JSON line each; `silentLogger` for none. */
   readonly logger?: Logger;
   /** Deliveries handled at once per consumer unless `@Subscriber` says otherwise. Default 16. */
   readonly concurrency?: number;
@@ -28,7 +30,7 @@ export interface BusOptions {
   /** A circuit breaker per consumer; off unless given. */
   readonly circuitBreaker?: CircuitBreakerOptions;
   /** Unit of work, inbox and outbox: exactly-once effects. Without it, handlers run without a transaction. */
-  readonly persistence?: Persistence;
+  readonly persistence?: Persistence<Tx>;
   /**
    * The relay that publishes the outbox, run by the bus from `start` to `stop` when `persistence.outbox`
    * is an `OutboxStore`: its options, or `false` when relays run elsewhere (a process of their own).
@@ -42,7 +44,7 @@ export interface BusOptions {
   readonly closeTransport?: boolean;
 }
 
-export function validateBusOptions(options: BusOptions): void {
+export function validateBusOptions<Tx>(options: BusOptions<Tx>): void {
   if (options === null || typeof options !== 'object')
     throw new ConfigurationError('options', 'must be an object');
   const transport = options.transport as Partial<BusOptions['transport']> | undefined;

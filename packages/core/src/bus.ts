@@ -1,5 +1,8 @@
 import { exponential } from './backoff.js';
+import { systemClock } from './clock.js';
+import { failureOutcome, triesBefore } from './failure-policy.js';
 import { DONE } from './done.js';
+import { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
 import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
@@ -8,12 +11,17 @@ import { getHandlerMetadata, getSubscriberMetadata } from './decorators.js';
 import type { Envelope } from './envelope.js';
 import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
 import { ConfigurationError, DeserializationError, TransportError, toOmnibusError } from './errors.js';
+import { decodeValidated, encodeValidated } from './contract-validation.js';
 import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
+import { defaultLogger } from './logger.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
-import { currentMessageContext } from './message-context.js';
+import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { MemoryOutbox, MemoryScheduleStore } from './memory/memory-persistence.js';
+import type { ScheduledMessage, ScheduleStore } from './schedule-store.js';
+import type { ImmediatePublishOptions, PublishResult, SchedulePublishOptions } from './scheduling.js';
+import { BusSchedules, deliverAtOf, scheduledMessage } from './scheduling.js';
 import type { OutboxStore } from './persistence.js';
 import { CircuitBreaker } from './pipeline/circuit-breaker.js';
 import { correlation } from './pipeline/correlation.js';
@@ -41,7 +49,10 @@ export interface BusStats {
   handled: number;
   retried: number;
   deadLettered: number;
-  /** Messages of a type no handler of their consumer handles: acked and counted, not dead-lettered. */
+  /**
+   * Messages of a type no handler of their consumer handles: on a subscription acked, on a command
+   * queue dead-lettered (`UNKNOWN_MESSAGE_TYPE`, counted in `deadLettered` too).
+   */
   unknownType: number;
   /** Deliveries the inbox recognised as already handled. */
   duplicates: number;
@@ -73,7 +84,12 @@ interface Route {
    * them all at the drain deadline, so every sink call returns even if a handler never does.
    */
   readonly releases: Set<() => void>;
+  /** Tries spent by messages this route handed back for redelivery, by id (bounded; see `triesBefore`). */
+  readonly tries: Map<string, number>;
 }
+
+/** How many redelivered messages a route remembers the tries of; older ones fall back to an estimate. */
+const REMEMBERED_TRIES = 10_000;
 
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
@@ -84,7 +100,14 @@ const RESERVED_PREFIXES = ['ce_', 'ce-', 'cloudevents_', 'cloudevents:', 'omnibu
  * instance; it provisions the topology its handlers need on `start` and the destinations it publishes
  * to on first use.
  */
-export class Bus {
+/** What `bus.transaction` gives its work: the transaction and a publisher that joins it. */
+export interface TransactionScope<Tx = unknown> {
+  readonly tx: Tx;
+  readonly publish: Bus['publish'];
+  readonly send: Bus['send'];
+}
+
+export class Bus<Tx = unknown> {
   readonly stats: BusStats = {
     received: 0,
     handled: 0,
@@ -96,7 +119,7 @@ export class Bus {
   };
   readonly transport: Transport;
   readonly serviceName: string;
-  readonly #options: BusOptions;
+  readonly #options: BusOptions<Tx>;
   readonly #logger: Logger;
   readonly #serializers: SerializerRegistry;
   readonly #resolve: (handlerClass: HandlerClass) => object;
@@ -108,13 +131,17 @@ export class Bus {
   readonly #defaultPolicy: Required<RetryPolicy>;
   #state: State = 'created';
   #relay: OutboxRelay | undefined;
+  /** What is scheduled: list, get, cancel, reschedule (see docs/scheduling.md). */
+  readonly schedules: BusSchedules;
+  /** Without persistence, schedules are in-process timers: a memory table released by the bus's relay. */
+  readonly #inProcess: { outbox: MemoryOutbox; schedules: MemoryScheduleStore } | undefined;
 
-  constructor(options: BusOptions) {
+  constructor(options: BusOptions<Tx>) {
     validateBusOptions(options);
     this.#options = options;
     this.transport = options.transport;
     this.serviceName = options.serviceName;
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? defaultLogger();
     this.#serializers = new SerializerRegistry([new JsonSerializer(), ...(options.serializers ?? [])]);
     this.#resolve = options.resolveHandler ?? ((handlerClass) => new handlerClass());
     this.#defaultPolicy = {
@@ -123,17 +150,26 @@ export class Bus {
       backoff: options.retry?.backoff ?? exponential(),
     };
     for (const handlerClass of options.handlers ?? []) this.#addHandlerClass(handlerClass);
+    if (options.persistence === undefined) {
+      const outbox = new MemoryOutbox(systemClock);
+      this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
+    }
+    this.schedules = new BusSchedules(() => this.#scheduleStore());
   }
 
   get state(): State {
     return this.#state;
   }
 
-  /** Connects, provisions what the handlers need, and starts one consumer per source. */
+  /**
+   * Checks that every handler class resolves (one instance each, discarded), connects, provisions what
+   * the handlers need, and starts one consumer per source.
+   */
   async start(): Promise<void> {
     if (this.#state !== 'created') throw new ConfigurationError('start', `bus is ${this.#state}`);
     this.#state = 'starting';
     try {
+      this.#checkHandlersResolve();
       await this.transport.connect();
       await this.transport.provision(this.#topology());
       for (const route of this.#routes) {
@@ -155,6 +191,23 @@ export class Bus {
       await Promise.allSettled(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
       this.#state = 'stopped';
       throw error;
+    }
+  }
+
+  /**
+   * Resolves every handler class once, so a missing DI binding fails `start` (naming the class and what
+   * the container said) instead of the first message, as a retriable failure, then dead letters.
+   */
+  #checkHandlersResolve(): void {
+    for (const handlerClass of new Set(this.#options.handlers ?? [])) {
+      try {
+        this.#resolve(handlerClass);
+      } catch (error) {
+        throw new ConfigurationError(
+          'handlers',
+          `${handlerClass.name} cannot be resolved: ${toOmnibusError(error).message.replace(/\s*\n\s*/g, ' ')}`,
+        );
+      }
     }
   }
 
@@ -196,49 +249,142 @@ export class Bus {
   }
 
   #drained: (() => void) | undefined;
+  #warnedInProcessSchedules = false;
 
-  /** Publishes an event. Inside a handler, it joins the handler's outgoing messages (see `MessageContext`). */
+  /**
+   * Publishes an event. Inside `bus.transaction`, it joins the transaction; inside a handler, the
+   * handler's outgoing messages (see `MessageContext`). Elsewhere it needs a started bus: before
+   * `start()` has finished it rejects with `BusNotStartedError` (`BUS_NOT_STARTED`) and sends nothing.
+   * With `deliverAt` or `delayMs` it is scheduled instead and resolves with the schedule.
+   */
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: ImmediatePublishOptions,
+  ): Promise<void>;
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options: SchedulePublishOptions,
+  ): Promise<ScheduledMessage>;
   publish<C extends EventContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
-    const ambient = currentMessageContext();
+  ): Promise<PublishResult>;
+  publish<C extends EventContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<PublishResult> {
+    const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.publish(contract, payload, options);
+    if (this.#state === 'created' || this.#state === 'starting')
+      return Promise.reject(new BusNotStartedError(this.#state));
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.scheduleMessage(contract, payload, options, undefined, undefined);
+    }
     return this.#publishNow(contract, payload, options);
   }
 
-  /** Sends a command to its queue. Inside a handler, it joins the handler's outgoing messages. */
+  /** Sends a command to its queue. Inside a transaction or a handler, it joins it, as `publish` does. */
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: ImmediatePublishOptions,
+  ): Promise<void>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options: SchedulePublishOptions,
+  ): Promise<ScheduledMessage>;
   send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
-    const ambient = currentMessageContext();
+  ): Promise<PublishResult>;
+  send<C extends CommandContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: PublishOptions,
+  ): Promise<PublishResult> {
+    const ambient = currentPublisher();
     if (ambient !== undefined) return ambient.send(contract, payload, options);
+    if (this.#state === 'created' || this.#state === 'starting')
+      return Promise.reject(new BusNotStartedError(this.#state));
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.scheduleMessage(contract, payload, options, undefined, undefined);
+    }
     return this.#publishNow(contract, payload, options);
   }
 
   /**
-   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and the messages
-   * it publishes through `scope` commit together; a relay sends them afterwards.
+   * Schedules a message (internal: `publish`/`send` with `deliverAt` or `delayMs` come here). The due time
+   * is validated before anything is built or written; the row joins `tx` when given. Without persistence,
+   * a handler's schedules (`deferred`) are made only once it succeeds, like its other outgoing messages.
    */
-  async transaction<T>(
-    work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
-  ): Promise<T> {
+  async scheduleMessage(
+    contract: Contract,
+    payload: unknown,
+    options: PublishOptions,
+    cause: MessageContext | undefined,
+    tx: unknown,
+    deferred?: ScheduledMessage[],
+  ): Promise<ScheduledMessage> {
+    const deliverAt = deliverAtOf(options, systemClock)!;
+    const store = this.#scheduleStore();
+    if (this.#inProcess !== undefined && !this.#warnedInProcessSchedules) {
+      // Once, at the first schedule rather than at every start: most in-memory buses never schedule.
+      this.#warnedInProcessSchedules = true;
+      this.#logger.warn(
+        { service: this.serviceName },
+        'no persistence: scheduled messages are in-process timers and do not survive a restart',
+      );
+    }
+    const message = await this.createMessage(contract, payload, options, cause);
+    const scheduled = scheduledMessage(message, deliverAt, systemClock);
+    if (this.#inProcess !== undefined && deferred !== undefined) deferred.push(scheduled);
+    else await store.add(tx, [scheduled]);
+    return scheduled;
+  }
+
+  #scheduleStore(): ScheduleStore {
+    const store = this.#options.persistence?.schedules ?? this.#inProcess?.schedules;
+    if (store === undefined) {
+      throw new ConfigurationError('persistence.schedules', 'this persistence cannot schedule messages');
+    }
+    return store;
+  }
+
+  /**
+   * Runs `work` in a unit of work (requires `persistence`): its writes through `scope.tx` and every
+   * message published while it runs commit together — through `scope`, `bus.publish`/`bus.send` or an
+   * `@Emits` method, all of which join the innermost transaction. A relay sends them after commit; if
+   * `work` throws, nothing is sent.
+   */
+  async transaction<T>(work: (scope: TransactionScope<Tx>) => Promise<T>): Promise<T> {
     const persistence = this.#options.persistence;
     if (persistence === undefined)
       throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
+    const cause = currentMessageContext();
     return persistence.unitOfWork.transaction(async (tx) => {
       const outgoing: OutboxMessage[] = [];
       const enqueue = async (
         contract: Contract,
         payload: unknown,
         options?: PublishOptions,
-      ): Promise<void> => {
-        outgoing.push(await this.createMessage(contract, payload, options, currentMessageContext()));
+      ): Promise<PublishResult> => {
+        if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+          return this.scheduleMessage(contract, payload, options, cause, tx);
+        }
+        outgoing.push(await this.createMessage(contract, payload, options, cause));
       };
-      const result = await work({ tx, publish: enqueue, send: enqueue });
+      const scope: TransactionScope<Tx> = {
+        tx,
+        publish: enqueue as TransactionScope<Tx>['publish'],
+        send: enqueue as TransactionScope<Tx>['send'],
+      };
+      const result = await runWithMessageContext({ message: cause, publisher: scope }, () => work(scope));
       await persistence.outbox.add(tx, outgoing);
       return result;
     });
@@ -253,7 +399,7 @@ export class Bus {
   ): Promise<OutboxMessage> {
     try {
       const serializer = this.#serializers.forContract(contract);
-      const encoded = serializer.encode(payload, contract);
+      const encoded = encodeValidated(serializer, contract, payload);
       return this.#completeMessage(contract, payload, encoded, serializer.contentType, options, cause);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
@@ -288,7 +434,7 @@ export class Bus {
     let pending: Promise<OutboxMessage>;
     try {
       const serializer = this.#serializers.forContract(contract);
-      const encoded = serializer.encode(payload, contract);
+      const encoded = encodeValidated(serializer, contract, payload);
       const destination = destinationOf(contract);
       if (
         encoded instanceof Uint8Array &&
@@ -364,13 +510,24 @@ export class Bus {
   }
 
   #createRelay(): OutboxRelay | undefined {
-    const outbox = this.#options.persistence?.outbox as Partial<OutboxStore> | undefined;
     const options = this.#options.outboxRelay;
+    if (this.#inProcess !== undefined) {
+      return new OutboxRelay({
+        logger: this.#logger,
+        ...(options === false ? {} : options),
+        store: this.#inProcess.outbox,
+        schedules: this.#inProcess.schedules,
+        transport: this.transport,
+      });
+    }
+    const outbox = this.#options.persistence?.outbox as Partial<OutboxStore> | undefined;
     if (options === false || typeof outbox?.claim !== 'function') return undefined;
+    const schedules = this.#options.persistence?.schedules;
     return new OutboxRelay({
       logger: this.#logger,
       ...options,
       store: outbox as OutboxStore,
+      ...(schedules === undefined ? {} : { schedules }),
       transport: this.transport,
     });
   }
@@ -430,6 +587,7 @@ export class Bus {
               : new CircuitBreaker(this.#options.circuitBreaker),
           stopping: new AbortController(),
           releases: new Set(),
+          tries: new Map(),
           inFlight: 0,
         };
         this.#routes.push(route);
@@ -479,6 +637,8 @@ export class Bus {
   #invoke(binding: Binding, ctx: HandlingContext): Promise<void> {
     try {
       outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
+      (ctx.message as HandlerMessageContext)[SCHEDULED].length = 0;
+      ctx.calls++;
       const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
       const method = instance[binding.method];
       if (typeof method !== 'function') {
@@ -641,16 +801,26 @@ export class Bus {
     const binding = route.bindings.get(envelope.type);
     if (binding === undefined) {
       this.stats.unknownType++;
+      // A queue belongs to one service: a type none of its handlers takes is a routing mistake. On a
+      // channel other groups' types pass by, and acking them is right.
+      if (route.source.kind === 'queue') {
+        const error = new UnknownMessageTypeError(envelope.type, describeSource(route.source));
+        return this.#abandonable(route, this.#deadLetter(route, delivery, error));
+      }
       this.#logger.debug(
         { type: envelope.type, source: describeSource(route.source) },
         'no handler for type: acked',
       );
       return this.#abandonable(route, delivery.ack());
     }
+    const before =
+      delivery.attempt === 1
+        ? 0
+        : triesBefore(delivery.attempt, route.tries.get(envelope.id), binding.policy);
     let payload: unknown;
     try {
       const serializer = this.#serializers.forContentType(envelope.headers[Header.contentType]);
-      payload = serializer.decode(envelope.body, binding.contract);
+      payload = decodeValidated(serializer, binding.contract, envelope.body);
       if (payload instanceof Promise) {
         payload = await this.#abandonable(route, payload as Promise<unknown>);
         if (route.stopping.signal.aborted) return; // abandoned at the drain deadline
@@ -659,7 +829,7 @@ export class Bus {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
       // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
       // registry that is briefly unreachable) is retried like a handler failure.
-      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
+      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, before, 0, error));
     }
     const message = new HandlerMessageContext(this, delivery, route, envelope);
     const ctx: HandlingContext & { [DUPLICATE]?: boolean } = {
@@ -668,6 +838,8 @@ export class Bus {
       contract: binding.contract,
       options: binding.options,
       payload,
+      triesBefore: before,
+      calls: 0,
       message,
     };
     try {
@@ -682,11 +854,16 @@ export class Bus {
         await this.#abandonable(route, this.dispatchOutgoing(outgoing));
         if (route.stopping.signal.aborted) return;
       }
+      const scheduled = message[SCHEDULED];
+      if (this.#inProcess !== undefined && scheduled.length > 0) {
+        await this.#inProcess.schedules.add(undefined, scheduled.splice(0));
+      }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
-      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
+      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, before, ctx.calls, error));
     }
     this.stats.handled++;
+    if (delivery.attempt > 1) route.tries.delete(envelope.id);
     return this.#abandonable(route, delivery.ack());
   }
 
@@ -694,38 +871,42 @@ export class Bus {
     route: Route,
     policy: Required<RetryPolicy>,
     delivery: Delivery,
+    before: number,
+    calls: number,
     thrown: unknown,
   ): Promise<void> {
-    const error = toOmnibusError(thrown);
-    if (error.code === 'CIRCUIT_OPEN') {
-      this.stats.retried++;
-      return delivery.retry(this.#options.circuitBreaker?.cooldownMs ?? 30_000);
+    const outcome = failureOutcome(thrown, { delivery: delivery.attempt, before, calls }, policy, {
+      circuitCooldownMs: this.#options.circuitBreaker?.cooldownMs ?? 30_000,
+    });
+    const id = delivery.envelope.id;
+    if (outcome.kind === 'deadLetter') {
+      route.tries.delete(id);
+      return this.#deadLetter(route, delivery, outcome.error, outcome.attempts);
     }
-    if (error.code === 'PERSISTENCE_UNAVAILABLE') {
-      // The database is down, not the message: wait it out without spending the retry budget, so an
-      // outage pauses consumption instead of dead-lettering everything that arrives during it.
-      this.stats.retried++;
-      return delivery.retry(policy.backoff(Math.min(delivery.attempt, policy.attempts)));
-    }
-    if (error.retriable && delivery.attempt < policy.attempts) {
-      this.stats.retried++;
-      const delayMs = policy.backoff(delivery.attempt);
-      this.#logger.warn(
-        {
-          messageId: delivery.envelope.id,
-          type: delivery.envelope.type,
-          attempt: delivery.attempt,
-          delayMs,
-          error: error.message,
-        },
-        'handler failed: retrying',
-      );
-      return delivery.retry(delayMs);
-    }
-    return this.#deadLetter(route, delivery, error);
+    this.stats.retried++;
+    route.tries.delete(id);
+    if (route.tries.size >= REMEMBERED_TRIES) route.tries.delete(route.tries.keys().next().value!);
+    route.tries.set(id, outcome.tries);
+    this.#logger.warn(
+      {
+        messageId: id,
+        type: delivery.envelope.type,
+        attempt: delivery.attempt,
+        tries: outcome.tries,
+        delayMs: outcome.delayMs,
+        error: toOmnibusError(thrown).message,
+      },
+      'handler failed: retrying',
+    );
+    return delivery.retry(outcome.delayMs);
   }
 
-  async #deadLetter(route: Route, delivery: Delivery, thrown: unknown): Promise<void> {
+  async #deadLetter(
+    route: Route,
+    delivery: Delivery,
+    thrown: unknown,
+    attempts = delivery.attempt,
+  ): Promise<void> {
     const error = toOmnibusError(thrown);
     this.stats.deadLettered++;
     this.#logger.error(
@@ -733,7 +914,7 @@ export class Bus {
         messageId: delivery.envelope.id,
         type: delivery.envelope.type,
         source: describeSource(route.source),
-        attempt: delivery.attempt,
+        attempts,
         code: error.code,
         error: error.message,
       },
@@ -743,11 +924,14 @@ export class Bus {
       message: error.message,
       code: error.code,
       ...(error.stack === undefined ? {} : { stack: error.stack }),
-      attempts: delivery.attempt,
+      attempts,
       failedAt: new Date(),
     });
   }
 }
+
+/** A handler's schedules without persistence, held until it succeeds. */
+const SCHEDULED = Symbol('omnibus:scheduled');
 
 /** What an abandoned step resolves to. */
 const ABANDONED = Promise.resolve(undefined);
@@ -796,6 +980,8 @@ class HandlerMessageContext implements MessageContext {
   readonly signal: AbortSignal;
   readonly tx: unknown = undefined;
   readonly [OUTGOING]: OutboxMessage[] = [];
+  /** Without persistence: what the handler scheduled, made once it succeeds. */
+  readonly [SCHEDULED]: ScheduledMessage[] = [];
 
   constructor(
     private readonly bus: Bus,
@@ -817,7 +1003,10 @@ class HandlerMessageContext implements MessageContext {
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
+  ): Promise<PublishResult> {
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.bus.scheduleMessage(contract, payload, options, this, this.tx, this[SCHEDULED]);
+    }
     this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 
@@ -825,7 +1014,10 @@ class HandlerMessageContext implements MessageContext {
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
-  ): Promise<void> {
+  ): Promise<PublishResult> {
+    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
+      return this.bus.scheduleMessage(contract, payload, options, this, this.tx, this[SCHEDULED]);
+    }
     this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 }

@@ -4,7 +4,7 @@ import type { CommandContract, Contract, EventContract, PayloadOf } from './cont
 import { isContract } from './contracts.js';
 import { ConfigurationError } from './errors.js';
 import type { MessageContext } from './message-context.js';
-import { currentMessageContext } from './message-context.js';
+import { currentPublisher } from './message-context.js';
 
 export interface SubscriberOptions {
   /** The subscriber group: every group gets each event; instances of a group compete. */
@@ -14,9 +14,15 @@ export interface SubscriberOptions {
 }
 
 export interface RetryPolicy {
-  /** Deliveries in all before the message is dead-lettered, the first included. Default 5. */
+  /**
+   * Tries in all before the message is dead-lettered, the first included. A try is one handler call,
+   * immediate retries included (or a delivery that failed before its handler). Default 5.
+   */
   readonly attempts?: number;
-  /** In-process retries inside one delivery before falling back to a delayed redelivery. Default 0. */
+  /**
+   * In-process retries inside one delivery before falling back to a delayed redelivery; each is a try
+   * of `attempts`. Default 0.
+   */
   readonly immediate?: number;
   /** Delay before redelivery `attempt + 1`. Default: exponential, 100 ms, ×2, capped at 30 s, full jitter. */
   readonly backoff?: Backoff;
@@ -51,10 +57,13 @@ export function Subscriber(options: SubscriberOptions): ClassDecorator {
   };
 }
 
-/** A handler may return nothing, a Promise, or any thenable (a query builder, another promise library). */
+/**
+ * A handler may return nothing, a Promise, or any thenable (a query builder, another promise library).
+ * Its context may name any transaction type (`MessageContext<DatabaseSync>`): `never` here accepts all.
+ */
 type HandlerMethod<C extends Contract> = (
   payload: PayloadOf<C>,
-  ctx: MessageContext,
+  ctx: MessageContext<never>,
 ) => PromiseLike<void> | void;
 
 /** Marks a method as the handler of one event or command contract. */
@@ -92,7 +101,8 @@ export interface CommandSender {
 
 /**
  * Publishes what the decorated method returns (one payload, an array of them, or nothing) as `contract`
- * events once the method has completed. Inside a handler the events join the handler's outgoing
+ * events once the method has completed. Inside `bus.transaction(...)` they join the transaction (the
+ * outbox, committed or rolled back with it); inside a handler they join the handler's outgoing
  * messages (same correlation, sent only if the handler succeeds, through the outbox when configured).
  * Elsewhere they go through the publisher that `publisherOf` returns, e.g.
  * `@Emits(OrderPlaced, (self: OrderService) => self.bus)`; without one, calling the method outside a
@@ -117,7 +127,7 @@ export function Emits<C extends EventContract, T extends object = object>(
       const result = await original.apply(this, args);
       if (result === undefined) return result;
       const events = (Array.isArray(result) ? result : [result]) as PayloadOf<C>[];
-      const publisher = currentMessageContext() ?? publisherOf?.(this);
+      const publisher = currentPublisher() ?? publisherOf?.(this);
       if (publisher === undefined) {
         throw new ConfigurationError(
           'Emits',

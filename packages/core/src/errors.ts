@@ -41,6 +41,24 @@ export class SchemaError extends OmnibusError {
   }
 }
 
+/** One reason a payload failed its contract's `validate` schema: where (`payload.address.country`) and what. */
+export interface ContractIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A payload that does not pass its contract's runtime schema (`validate`). From `publish`/`send` nothing
+ * is sent; on receipt the message is dead-lettered at once, with the issues as the reason.
+ */
+export class ContractViolationError extends SchemaError {
+  readonly issues: readonly ContractIssue[];
+  constructor(message: string, issues: readonly ContractIssue[], options: OmnibusErrorOptions = {}) {
+    super(message, { code: 'CONTRACT_VIOLATION', ...options, retriable: false });
+    this.issues = issues;
+  }
+}
+
 /** An optimistic-concurrency conflict (a saga or aggregate changed under us): retrying re-reads and wins. */
 export class ConcurrencyError extends OmnibusError {
   constructor(message: string, options: OmnibusErrorOptions = {}) {

@@ -1,5 +1,6 @@
 export * from './backoff.js';
 export * from './bus.js';
+export * from './bus-errors.js';
 export * from './bus-options.js';
 export * from './clock.js';
 export * from './container.js';
@@ -24,7 +25,21 @@ export {
   MemoryInbox,
   MemoryOutbox,
   MemoryPersistence,
+  MemoryScheduleStore,
   MemoryTransaction,
   type MemoryPersistenceOptions,
 } from './memory/memory-persistence.js';
 export * from './saga-store.js';
+export * from './schedule-store.js';
+export {
+  BusSchedules,
+  type ImmediatePublishOptions,
+  type PublishResult,
+  type SchedulePublishOptions,
+} from './scheduling.js';
+export type {
+  StandardIssue,
+  StandardResult,
+  StandardSchemaV1,
+  StandardSchemaV1Props,
+} from './standard-schema.js';

@@ -1,6 +1,10 @@
+import { ConfigurationError } from './errors.js';
+
 /**
  * One structured logger interface, pino-compatible: `logger.info({ messageId }, 'handled')`. Pass a pino
- * instance as it is. The default is silent, so tests and libraries print nothing unasked.
+ * instance as it is. Without one, the bus logs warnings and errors (retries, dead letters, failures to
+ * settle or to resolve a handler) to stderr, one JSON line each: see `defaultLogger`. `silentLogger`
+ * turns that off.
  */
 export interface Logger {
   debug(fields: Record<string, unknown>, message: string): void;
@@ -9,20 +13,68 @@ export interface Logger {
   error(fields: Record<string, unknown>, message: string): void;
 }
 
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
 const nothing = (): void => undefined;
 export const silentLogger: Logger = { debug: nothing, info: nothing, warn: nothing, error: nothing };
 
-/** A small JSON-lines logger for scripts and the demo, when pino is more than is wanted. */
-export function consoleLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'info'): Logger {
-  const order = ['debug', 'info', 'warn', 'error'] as const;
-  const min = order.indexOf(level);
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * A small JSON-lines logger on stderr, one line per entry at `level` and above:
+ * `{"level":"warn","time":"…","msg":"handler failed: retrying","messageId":"…",…}`. An entry is never lost
+ * to its fields: errors are written as their name, code and message, BigInts as strings, and fields that
+ * cannot be written at all (a cycle) are replaced by a note saying so.
+ */
+export function consoleLogger(level: LogLevel = 'info'): Logger {
+  const min = LEVELS.indexOf(level);
   const make =
-    (lvl: (typeof order)[number]) =>
+    (entryLevel: LogLevel) =>
     (fields: Record<string, unknown>, message: string): void => {
-      if (order.indexOf(lvl) < min) return;
-      process.stderr.write(
-        `${JSON.stringify({ level: lvl, time: new Date().toISOString(), msg: message, ...fields })}\n`,
-      );
+      if (LEVELS.indexOf(entryLevel) < min) return;
+      process.stderr.write(`${logLine(entryLevel, message, fields)}\n`);
     };
   return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
+}
+
+/** The environment variable that sets the default logger's level: debug, info, warn, error or silent. */
+export const LOG_LEVEL_VARIABLE = 'OMNIBUS_LOG_LEVEL';
+
+/**
+ * The logger of a bus or relay given none: `consoleLogger('warn')`, so retries and dead letters are
+ * visible from the first run. `OMNIBUS_LOG_LEVEL` changes the level (`silent` for none; the repository's
+ * mocha configuration sets it, so tests print nothing); an unknown value is a `ConfigurationError`.
+ */
+export function defaultLogger(env: NodeJS.ProcessEnv = process.env): Logger {
+  const level = env[LOG_LEVEL_VARIABLE];
+  if (level === undefined || level === '') return consoleLogger('warn');
+  if (level === 'silent') return silentLogger;
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigurationError(
+      LOG_LEVEL_VARIABLE,
+      `must be one of ${[...LEVELS, 'silent'].join(', ')}, got ${JSON.stringify(level)}`,
+    );
+  }
+  return consoleLogger(level as LogLevel);
+}
+
+function logLine(level: LogLevel, message: string, fields: Record<string, unknown>): string {
+  const head = { level, time: new Date().toISOString(), msg: message };
+  try {
+    return JSON.stringify({ ...head, ...fields }, writable);
+  } catch (error) {
+    return JSON.stringify({
+      ...head,
+      fieldsNotWritten: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+function writable(this: unknown, _key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    return { name: value.name, ...(code === undefined ? {} : { code }), message: value.message };
+  }
+  return value;
 }

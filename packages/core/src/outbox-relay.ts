@@ -4,8 +4,9 @@ import { systemClock } from './clock.js';
 import { exponential } from './backoff.js';
 import { ConfigurationError, toOmnibusError } from './errors.js';
 import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
+import { defaultLogger } from './logger.js';
 import type { OutboxBacklog, OutboxListener, OutboxRecord, OutboxStore } from './persistence.js';
+import type { ScheduleStore } from './schedule-store.js';
 import type { Transport } from './transport.js';
 import { describeDestination } from './transport.js';
 import { uuidv7 } from './uuid.js';
@@ -13,6 +14,11 @@ import { uuidv7 } from './uuid.js';
 export interface OutboxRelayOptions {
   /** The outbox to drain. */
   readonly store: OutboxStore;
+  /**
+   * The scheduled messages of the same persistence: each round first moves the due ones into the outbox
+   * (up to `batchSize`), and an idle relay sleeps no longer than until the earliest due time.
+   */
+  readonly schedules?: ScheduleStore;
   /** Where to publish; it must be connected (the bus's own transport is the usual choice). */
   readonly transport: Transport;
   /** Rows claimed, published and marked per round. Default 100. */
@@ -34,6 +40,7 @@ export interface OutboxRelayOptions {
   readonly retentionMs?: number;
   /** Wait after a round that failed (broker or database down). Default exponential, 100 ms to 30 s. */
   readonly backoff?: Backoff;
+  /** Default `defaultLogger()`: warnings and errors to stderr, one JSON line each; `silentLogger` for none. */
   readonly logger?: Logger;
   /** Time for the retention cut-off and the lag; injectable for tests. */
   readonly clock?: Clock;
@@ -53,6 +60,8 @@ export interface OutboxRelayMetrics {
   storeErrors: number;
   /** Rows given up on because the broker can never take them (marked failed in the store). */
   failed: number;
+  /** Scheduled messages moved into the outbox when due. */
+  released: number;
 }
 
 /** An outbox's backlog plus the lag: how long the oldest pending row has waited, in ms (0 when none). */
@@ -72,6 +81,9 @@ interface GroupOutcome {
  * published (deletes them, or keeps them for `retentionMs`). Several relays, in one process or many,
  * may drain one outbox: claims never overlap and a key is published by one relay at a time.
  *
+ * With `schedules`, each round first moves the due scheduled messages into the outbox, and an idle relay
+ * wakes at the earliest due time (or when the schedule store says a sooner one was added).
+ *
  * Wake-ups come from `store.listen` when it has one, with polling as the fallback. When the broker or the
  * database fails the relay releases what it holds and backs off; a row the broker rejects as too large is
  * marked failed instead of blocking its key forever. Delivery is at-least-once: a crash between publish
@@ -87,8 +99,10 @@ export class OutboxRelay {
     publishErrors: 0,
     storeErrors: 0,
     failed: 0,
+    released: 0,
   };
   readonly #store: OutboxStore;
+  readonly #schedules: ScheduleStore | undefined;
   readonly #transport: Transport;
   readonly #batchSize: number;
   readonly #leaseMs: number;
@@ -100,6 +114,7 @@ export class OutboxRelay {
   #stopping = new AbortController();
   #running: Promise<void> | undefined;
   #listener: OutboxListener | undefined;
+  #scheduleListener: OutboxListener | undefined;
   #woken = false;
   #wake: (() => void) | undefined;
 
@@ -115,13 +130,17 @@ export class OutboxRelay {
       throw new ConfigurationError('transport', 'must implement Transport');
     }
     this.#store = options.store;
+    if (options.schedules !== undefined && typeof options.schedules.releaseDue !== 'function') {
+      throw new ConfigurationError('schedules', 'must implement ScheduleStore');
+    }
+    this.#schedules = options.schedules;
     this.#transport = options.transport;
     this.#batchSize = options.batchSize ?? 100;
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? (options.store.listen === undefined ? 100 : 1_000);
     this.#retentionMs = options.retentionMs ?? 0;
     this.#backoff = options.backoff ?? exponential({ initialMs: 100, maxMs: 30_000 });
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? defaultLogger();
     this.#clock = options.clock ?? systemClock;
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
       throw new ConfigurationError('batchSize', `must be a positive integer, got ${String(this.#batchSize)}`);
@@ -158,6 +177,16 @@ export class OutboxRelay {
         );
       }
     }
+    if (this.#schedules?.listen !== undefined) {
+      try {
+        this.#scheduleListener = await this.#schedules.listen(() => this.#notify());
+      } catch (error) {
+        this.#logger.warn(
+          { relay: this.id, error: toOmnibusError(error).message },
+          'schedule notifications unavailable: polling',
+        );
+      }
+    }
     this.#running = this.#run();
   }
 
@@ -169,7 +198,9 @@ export class OutboxRelay {
     this.#wake?.();
     await running;
     await this.#listener?.close();
+    await this.#scheduleListener?.close();
     this.#listener = undefined;
+    this.#scheduleListener = undefined;
     this.#running = undefined;
   }
 
@@ -193,7 +224,7 @@ export class OutboxRelay {
     let nextPurge = 0;
     while (!this.#stopping.signal.aborted) {
       this.#woken = false;
-      let round: { claimed: number; failed: boolean };
+      let round: { claimed: number; failed: boolean; nextDueAt?: Date | undefined };
       try {
         const now = this.#clock.now();
         if (this.#retentionMs > 0 && now >= nextPurge) {
@@ -213,8 +244,14 @@ export class OutboxRelay {
       } else {
         failures = 0;
         // A short claim may only mean another relay holds some keys: claim again at once, and sleep only
-        // when there was nothing to take.
-        if (claimed === 0) await this.#pause(this.#pollIntervalMs, true);
+        // when there was nothing to take: until the next poll, or the next schedule's due time if sooner.
+        if (claimed === 0) {
+          const dueInMs =
+            round.nextDueAt === undefined ? Infinity : round.nextDueAt.getTime() - this.#clock.now();
+          // Due already yet not released: another transaction holds the row (a cancel): look again soon.
+          const waitMs = dueInMs <= 0 ? 5 : Math.min(this.#pollIntervalMs, dueInMs);
+          await this.#pause(waitMs, true);
+        }
       }
     }
   }
@@ -235,9 +272,15 @@ export class OutboxRelay {
     });
   }
 
-  async #round(): Promise<{ claimed: number; failed: boolean }> {
+  async #round(): Promise<{ claimed: number; failed: boolean; nextDueAt?: Date | undefined }> {
+    if (this.#schedules !== undefined) {
+      // Released rows are in the outbox now, in due order: the claim below takes them like any other.
+      this.metrics.released += await this.#schedules.releaseDue(this.#batchSize);
+    }
     const records = await this.#store.claim(this.id, this.#batchSize, this.#leaseMs);
-    if (records.length === 0) return { claimed: 0, failed: false };
+    if (records.length === 0) {
+      return { claimed: 0, failed: false, nextDueAt: await this.#schedules?.nextDueAt() };
+    }
     this.metrics.claimed += records.length;
     this.metrics.batches++;
     const groups = new Map<string, OutboxRecord[]>();

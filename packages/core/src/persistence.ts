@@ -1,5 +1,6 @@
 import type { Destination } from './transport.js';
 import type { Envelope } from './envelope.js';
+import type { ScheduleStore } from './schedule-store.js';
 
 /**
  * A database transaction opened by the framework: the handler's writes, its inbox record and its outbox
@@ -41,11 +42,15 @@ export interface OutboxWriter<Tx = unknown> {
   add(tx: Tx, messages: readonly OutboxMessage[]): Promise<void>;
 }
 
-/** What a bus needs for exactly-once effects: a unit of work, its inbox and its outbox. */
+/**
+ * What a bus needs for exactly-once effects: a unit of work, its inbox and its outbox; and, to schedule
+ * messages durably, its scheduled-messages table.
+ */
 export interface Persistence<Tx = unknown> {
   readonly unitOfWork: UnitOfWork<Tx>;
   readonly inbox: InboxStore<Tx>;
   readonly outbox: OutboxWriter<Tx>;
+  readonly schedules?: ScheduleStore<Tx>;
 }
 
 /** A committed outbox row as a relay claims it. */

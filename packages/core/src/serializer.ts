@@ -1,5 +1,6 @@
 import type { Contract } from './contracts.js';
 import { DeserializationError, ConfigurationError, SchemaError } from './errors.js';
+import { describeJsonFailure } from './json-failure.js';
 
 /**
  * Turns payloads into bytes and back. The bus picks a serializer for writing from the contract and for
@@ -23,9 +24,15 @@ export class JsonSerializer implements Serializer {
     try {
       text = JSON.stringify(payload);
     } catch (error) {
-      throw new SchemaError(`${contract.type}: payload cannot be written as JSON`, { cause: error });
+      const reason = describeJsonFailure(payload) ?? (error instanceof Error ? error.message : String(error));
+      throw new SchemaError(`${contract.type}: payload cannot be written as JSON: ${reason}`, {
+        cause: error,
+      });
     }
-    if (text === undefined) throw new SchemaError(`${contract.type}: payload cannot be written as JSON`);
+    if (text === undefined) {
+      const reason = describeJsonFailure(payload) ?? `payload is ${typeof payload}`;
+      throw new SchemaError(`${contract.type}: payload cannot be written as JSON: ${reason}`);
+    }
     return Buffer.from(text, 'utf8');
   }
 

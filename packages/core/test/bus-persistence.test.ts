@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { MessageContext, Persistence } from '../src/index.js';
 import {
   Bus,
+  Emits,
   Handle,
   MemoryPersistence,
   MemoryTransport,
@@ -92,5 +93,50 @@ describe('Bus with persistence', function () {
     await waitFor(() => handled.length === 1, { message: 'the message handled after the outage' });
     expect(bus.stats.deadLettered).to.equal(0);
     expect(bus.stats.retried).to.equal(6);
+  });
+
+  it('joins bus.transaction whichever API publishes: a transaction that throws sends nothing', async function () {
+    const placed: string[] = [];
+    @Subscriber({ group: 'g' })
+    class Handlers {
+      @Handle(c.OrderPlaced)
+      placed(e: OrderPlacedV1) {
+        placed.push(e.orderId);
+      }
+    }
+    class OrderService {
+      constructor(readonly bus: Bus) {}
+      @Emits(c.OrderPlaced, (self: OrderService) => self.bus)
+      async place(orderId: string): Promise<OrderPlacedV1> {
+        return { orderId, total: 1 };
+      }
+    }
+    const bus = new Bus({
+      transport: new MemoryTransport(),
+      serviceName: 's',
+      handlers: [Handlers],
+      persistence: new MemoryPersistence(),
+      outboxRelay: { pollIntervalMs: 10 },
+    });
+    buses.push(bus);
+    const service = new OrderService(bus);
+    await bus.start();
+    const failure = new Error('rolled back');
+    const thrown = await bus
+      .transaction(async ({ publish }) => {
+        await service.place('emits');
+        await bus.publish(c.OrderPlaced, { orderId: 'bus', total: 1 });
+        await publish(c.OrderPlaced, { orderId: 'scope', total: 1 });
+        throw failure;
+      })
+      .catch((error: unknown) => error);
+    expect(thrown).to.equal(failure);
+    await bus.transaction(async () => {
+      await service.place('committed');
+    });
+    await waitFor(() => placed.length > 0, { message: 'the committed event' });
+    await bus.publish(c.OrderPlaced, { orderId: 'after', total: 1 });
+    await waitFor(() => placed.length === 2, { message: 'the event published directly' });
+    expect(placed).to.deep.equal(['committed', 'after']);
   });
 });

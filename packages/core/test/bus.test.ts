@@ -11,6 +11,7 @@ import type {
 } from '../src/index.js';
 import {
   Bus,
+  BusNotStartedError,
   ConfigurationError,
   Handle,
   Header,
@@ -99,6 +100,39 @@ describe('Bus', function () {
     expect(got.sort()).to.deep.equal(['billing:o1', 'pay:10', 'shipping:o1']);
   });
 
+  it('refuses to publish or send before start with BUS_NOT_STARTED, and loses nothing after it', async function () {
+    const got: string[] = [];
+    @Subscriber({ group: 'billing' })
+    class Billing {
+      @Handle(c.OrderPlaced)
+      placed(e: OrderPlacedV1) {
+        got.push(e.orderId);
+      }
+      @Handle(c.ProcessPayment)
+      pay(cmd: ProcessPaymentV1) {
+        got.push(`pay:${cmd.orderId}`);
+      }
+    }
+    const b = bus({ handlers: [Billing] });
+    for (const early of [
+      b.publish(c.OrderPlaced, { orderId: 'early', total: 1 }),
+      b.send(c.ProcessPayment, { orderId: 'early', amount: 1 }),
+    ]) {
+      const error = await early.then(
+        () => expect.fail('expected a refusal'),
+        (e: unknown) => e,
+      );
+      expect(error)
+        .to.be.instanceOf(BusNotStartedError)
+        .and.include({ code: 'BUS_NOT_STARTED', retriable: false });
+    }
+    await b.start();
+    await b.publish(c.OrderPlaced, { orderId: 'o1', total: 1 });
+    await b.send(c.ProcessPayment, { orderId: 'o1', amount: 1 });
+    await waitFor(() => got.length === 2, { message: 'both messages handled' });
+    expect(got.sort()).to.deep.equal(['o1', 'pay:o1']);
+  });
+
   it('writes CloudEvents attributes and inherits correlation and causation', async function () {
     const seen: MessageContext[] = [];
     @Subscriber({ group: 'g' })
@@ -154,7 +188,8 @@ describe('Bus', function () {
     const attempts: number[] = [];
     @Subscriber({ group: 'g' })
     class Flaky {
-      @Handle(c.ProcessPayment, { retry: { immediate: 2, attempts: 1 } })
+      // attempts counts handler calls: three, all in the first delivery.
+      @Handle(c.ProcessPayment, { retry: { immediate: 2, attempts: 3 } })
       pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
         calls++;
         attempts.push(ctx.attempt);
@@ -191,6 +226,45 @@ describe('Bus', function () {
     fail = false;
     expect(await replayDeadLetters(transport, source, { limit: 1 })).to.equal(1);
     await waitFor(() => b.stats.handled === 1, { message: 'the replayed command handled' });
+  });
+
+  it('counts every handler call as a try: attempts 4 with 1 immediate retry is 4 calls in 2 deliveries, and the dead letter says 4', async function () {
+    const calls: number[] = [];
+    @Subscriber({ group: 'g' })
+    class Failing {
+      @Handle(c.ProcessPayment, { retry: { attempts: 4, immediate: 1 } })
+      pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        calls.push(ctx.attempt);
+        throw new Error('still failing');
+      }
+    }
+    const b = bus({ handlers: [Failing] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    const [dead] = await deadLetters({ kind: 'queue', queue: c.ProcessPayment.queue }, 1);
+    expect(calls).to.deep.equal([1, 1, 2, 2]);
+    expect(readFailure(dead!)).to.include({ code: 'HANDLER_ERROR', attempts: 4 });
+    expect(dead!.headers[Header.errorAttempts]).to.equal('4');
+    expect(b.stats).to.include({ retried: 1, deadLettered: 1 });
+  });
+
+  it('makes no immediate retry past the attempts: attempts 3 with 2 immediate retries is 3 calls in 1 delivery', async function () {
+    let calls = 0;
+    @Subscriber({ group: 'g' })
+    class Failing {
+      @Handle(c.ProcessPayment, { retry: { attempts: 3, immediate: 5 } })
+      pay() {
+        calls++;
+        throw new Error('still failing');
+      }
+    }
+    const b = bus({ handlers: [Failing] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    const [dead] = await deadLetters({ kind: 'queue', queue: c.ProcessPayment.queue }, 1);
+    expect(calls).to.equal(3);
+    expect(readFailure(dead!)).to.include({ attempts: 3 });
+    expect(b.stats.retried).to.equal(0);
   });
 
   it('dead-letters a NonRetriableError at once', async function () {
@@ -281,14 +355,34 @@ describe('Bus', function () {
       });
     }
 
-    it('acks and counts an unknown message type', async function () {
+    it('dead-letters an unknown message type on a command queue, with UNKNOWN_MESSAGE_TYPE', async function () {
       const b = await started();
       await transport.publish({ kind: 'queue', queue: c.ProcessPayment.queue }, [
         raw({ type: 'other.Thing' }),
       ]);
+      const [dead] = await deadLetters(queue(), 1);
+      expect(dead!.type).to.equal('other.Thing');
+      expect(readFailure(dead!)).to.include({ code: 'UNKNOWN_MESSAGE_TYPE', attempts: 1 });
+      expect(readFailure(dead!)?.message).to.include('other.Thing');
+      expect(b.stats).to.include({ unknownType: 1, deadLettered: 1 });
+    });
+
+    it("acks and counts an unknown message type on a subscription: other groups' types pass by", async function () {
+      @Subscriber({ group: 'g' })
+      class Handlers {
+        @Handle(c.OrderPlaced)
+        placed() {}
+      }
+      const b = bus({ handlers: [Handlers] });
+      await b.start();
+      const subscription = { kind: 'subscription', channel: c.OrderPlaced.channel, group: 'g' } as const;
+      await transport.publish({ kind: 'channel', channel: c.OrderPlaced.channel }, [
+        raw({ type: 'other.Thing' }),
+      ]);
       await waitFor(() => b.stats.unknownType === 1, { message: 'the unknown type counted' });
       expect(b.stats.deadLettered).to.equal(0);
-      expect(transport.depth(queue())).to.equal(0);
+      expect(transport.depth(subscription)).to.equal(0);
+      expect(transport.depth({ kind: 'deadLetters', of: subscription })).to.equal(0);
     });
 
     it('dead-letters a handler that throws a non-Error value, described', async function () {
@@ -642,7 +736,36 @@ describe('Bus', function () {
       await b.send(c.ProcessPayment, { orderId: 'o2', amount: 7 });
       await waitFor(() => charged.length === 2, { message: 'two payments' });
       expect(charged.sort()).to.deep.equal(['charged 5', 'charged 7']);
-      expect(instances.size).to.equal(2);
+      expect(instances.size).to.equal(3, 'one resolved at start to check the wiring, then one per message');
+    });
+
+    it('fails start with a ConfigurationError naming the handler class and its missing binding', async function () {
+      @injectable()
+      @Subscriber({ group: 'payments' })
+      class PaymentHandlers {
+        constructor(@inject(Gateway) private readonly gateway: Gateway) {}
+        @Handle(c.ProcessPayment)
+        pay(cmd: ProcessPaymentV1) {
+          this.gateway.charge(cmd.amount);
+        }
+      }
+      const container = new Container(); // Gateway is not bound
+      const b = createBus(container, {
+        transport,
+        serviceName: 'p',
+        handlers: [PaymentHandlers],
+        closeTransport: false,
+      });
+      buses.push(b);
+      const error = await b.start().then(
+        () => expect.fail('expected start to fail'),
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConfigurationError).and.include({ field: 'handlers', retriable: false });
+      expect((error as Error).message)
+        .to.include('PaymentHandlers')
+        .and.include('Gateway');
+      expect(b.state).to.equal('stopped');
     });
 
     it('wires a bus into an existing container with createBus', async function () {

@@ -19,6 +19,8 @@ function handling(options: HandlingContext['options'] = {}): HandlingContext {
     contract: { kind: 'command', type: 't', queue: 'q', ordered: false },
     options,
     payload: {},
+    triesBefore: 0,
+    calls: 0,
     message,
   };
 }

@@ -1,13 +1,11 @@
-import type { Consumer, DeliverySink, Failure, Logger, Source } from '@omnibus/core';
-import {
-  describeSource,
-  exponential,
-  toOmnibusError,
-  TransportError,
-  withFailureHeaders,
-} from '@omnibus/core';
-import type { Admin, Consumer as KafkaJsConsumer, EachBatchPayload, Kafka, Message } from 'kafkajs';
-import type { Settler } from './kafka-delivery.js';
+import type { Logger } from '@omnibus/core';
+import { exponential, toOmnibusError, TransportError, withFailureHeaders } from '@omnibus/core';
+import type { Consumer, DeliverySink, Failure, Source } from '@omnibus/core/transport';
+import { DONE, SinkCalls, describeSource } from '@omnibus/core/transport';
+import type { Admin, Consumer as KafkaJsConsumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { DecodeRules, OutgoingRecord } from './kafka-codec.js';
+import { toDeadLetterMessage, toRetryMessage } from './kafka-codec.js';
+import type { DeliverySettler, Outcome } from './kafka-delivery.js';
 import { KafkaDelivery } from './kafka-delivery.js';
 import { toTransportError } from './kafka-errors.js';
 import type { SourceTopology } from './kafka-names.js';
@@ -17,7 +15,6 @@ import { toFetchedRecord } from './fetched-record.js';
 import { PartitionTracker } from './partition-tracker.js';
 import type { TrackedEntry } from './partition-tracker.js';
 import { OffsetCommitter } from './offset-committer.js';
-import { toKafkaMessage, toRetryMessage } from './record-codec.js';
 import { decodeSettledOffsets } from './settled-offsets.js';
 
 export interface KafkaConsumerDeps {
@@ -29,7 +26,7 @@ export interface KafkaConsumerDeps {
   readonly concurrency: number;
   readonly options: ResolvedKafkaOptions;
   /** Sends records with the transport's idempotent producer; resolves once acknowledged. */
-  readonly produce: (topic: string, messages: Message[]) => Promise<void>;
+  readonly produce: (topic: string, messages: readonly OutgoingRecord[]) => Promise<void>;
   readonly onClosed: (consumer: KafkaConsumer) => void;
 }
 
@@ -50,7 +47,7 @@ const COMMIT_INTERVAL_MS = 100;
  * on where they were (kafkajs is told to seek there), partitions it lost are forgotten (deliveries of
  * them still in flight finish but are not committed: their next owner delivers them again).
  */
-export class KafkaConsumer implements Consumer, Settler {
+export class KafkaConsumer implements Consumer, DeliverySettler {
   readonly source: Source;
   readonly #deps: KafkaConsumerDeps;
   readonly #logger: Logger;
@@ -65,9 +62,8 @@ export class KafkaConsumer implements Consumer, Settler {
   /** Partitions whose fetching is paused because their buffer is full. */
   readonly #fetchPaused = new Set<PartitionTracker<FetchedRecord>>();
   readonly #committer: OffsetCommitter;
-  /** Sink calls that have not returned yet; `close` waits for them (`#idle` is woken at zero). */
-  #sinkCalls = 0;
-  #idle: (() => void) | undefined;
+  /** Sink calls that have not returned yet; `close` waits for them. */
+  readonly #sinkCalls: SinkCalls;
   readonly #writes = new Set<Promise<void>>();
   #unsettled = 0;
   #memberId: string | undefined;
@@ -94,6 +90,10 @@ export class KafkaConsumer implements Consumer, Settler {
       deps.concurrency,
     );
     this.#maxBufferedBytes = deps.options.consumer.maxBufferedBytesPerPartition;
+    this.#sinkCalls = new SinkCalls((error) =>
+      // The delivery stays unsettled (delivered again after close or rebalance); the consumer goes on.
+      this.#logger.error({ group: this.groupId, error: toOmnibusError(error).message }, 'sink threw'),
+    );
     this.#committer = new OffsetCommitter(
       () => this.#trackers,
       (offsets) => this.#kafka?.commitOffsets([...offsets]) ?? Promise.resolve(),
@@ -247,9 +247,8 @@ export class KafkaConsumer implements Consumer, Settler {
     } catch {
       // not running (crashed): nothing is fetched anyway
     }
-    while (this.#sinkCalls > 0 || this.#writes.size > 0) {
-      const idle = new Promise<void>((resolve) => (this.#idle = resolve));
-      await Promise.allSettled([...this.#writes, ...(this.#sinkCalls > 0 ? [idle] : [])]);
+    while (this.#sinkCalls.size > 0 || this.#writes.size > 0) {
+      await Promise.allSettled([...this.#writes, this.#sinkCalls.whenIdle()]);
     }
     this.#committer.stop();
     await this.#committer.flush();
@@ -382,7 +381,15 @@ export class KafkaConsumer implements Consumer, Settler {
     if (loading !== undefined) await loading;
     if (tracker.discarded) return;
     const receivedAt = new Date();
-    const records = batch.messages.map((message) => toFetchedRecord(message, receivedAt));
+    const rules: DecodeRules = {
+      fromRetryTopic: batch.topic === this.#deps.topology.retryTopic,
+      latestDueAt: receivedAt.getTime() + this.#deps.options.maxRetryDelayMs,
+      maxHeaders: this.#deps.options.consumer.maxHeaders,
+      maxHeaderBytes: this.#deps.options.consumer.maxHeaderBytes,
+    };
+    const records = batch.messages.map((message) =>
+      toFetchedRecord(message, Number(message.offset), receivedAt, rules),
+    );
     tracker.accept(records, Number(batch.lastOffset()));
     if (tracker.bufferedBytes >= this.#maxBufferedBytes && !this.#fetchPaused.has(tracker)) {
       this.#fetchPaused.add(tracker);
@@ -432,22 +439,26 @@ export class KafkaConsumer implements Consumer, Settler {
   #deliver(tracker: PartitionTracker<FetchedRecord>, entry: TrackedEntry<FetchedRecord>): void {
     this.#unsettled++;
     const delivery = new KafkaDelivery(this, tracker, entry);
-    this.#sinkCalls++;
-    void this.#invoke(delivery);
-  }
-
-  async #invoke(delivery: KafkaDelivery): Promise<void> {
-    try {
-      await this.#deps.sink(delivery);
-    } catch (error) {
-      // The delivery stays unsettled (delivered again after close or rebalance); the consumer goes on.
-      this.#logger.error(
-        { group: this.groupId, messageId: delivery.envelope.id, error: toOmnibusError(error).message },
-        'sink threw',
-      );
-    } finally {
-      if (--this.#sinkCalls === 0) this.#idle?.();
+    const refused = entry.record.refused;
+    if (refused === undefined) {
+      this.#sinkCalls.call(this.#deps.sink, delivery);
+      return;
     }
+    // Refused before decoding (over the header limits): it never reaches a handler.
+    const failure: Failure = {
+      message: refused,
+      code: 'RECORD_REFUSED',
+      attempts: entry.record.attempt,
+      failedAt: new Date(),
+    };
+    delivery
+      .deadLetter(failure)
+      .catch((error: unknown) =>
+        this.#logger.error(
+          { group: this.groupId, offset: entry.record.offset, error: toOmnibusError(error).message },
+          'kafka consumer: dead-lettering a refused record failed',
+        ),
+      );
   }
 
   /** Wakes the loop when the earliest delayed (retried) record becomes due. */
@@ -483,19 +494,37 @@ export class KafkaConsumer implements Consumer, Settler {
     }
   }
 
-  // --- settling (Settler) -------------------------------------------------------------------------
+  // --- settling (DeliverySettler) -----------------------------------------------------------------
 
-  writeRetry(record: FetchedRecord, delayMs: number): Promise<void> {
-    const dueAt = Date.now() + Math.max(0, delayMs);
-    return this.#write(this.#deps.topology.retryTopic, toRetryMessage(record.raw, record.attempt + 1, dueAt));
+  settle(delivery: KafkaDelivery, outcome: Outcome): Promise<void> {
+    if (outcome.kind === 'ack') {
+      this.#settled(delivery);
+      return DONE;
+    }
+    const record = delivery.entry.record;
+    const write =
+      outcome.kind === 'retry'
+        ? this.#write(
+            this.#deps.topology.retryTopic,
+            toRetryMessage(record.raw, record.attempt + 1, Date.now() + this.#retryDelay(outcome.delayMs)),
+          )
+        : this.#write(
+            this.#deps.topology.deadLetterTopic,
+            toDeadLetterMessage(
+              record.raw,
+              withFailureHeaders(NO_HEADERS, outcome.failure, this.source).headers,
+              record.refused === undefined,
+            ),
+          );
+    return write.then(() => this.#settled(delivery));
   }
 
-  writeDeadLetter(record: FetchedRecord, failure: Failure): Promise<void> {
-    const dead = withFailureHeaders(record.envelope, failure, this.source);
-    return this.#write(this.#deps.topology.deadLetterTopic, toKafkaMessage(dead));
+  /** A retry waits at least 0 ms and at most `maxRetryDelayMs` (a timer longer than 2^31-1 ms fires at once). */
+  #retryDelay(delayMs: number): number {
+    return Number.isFinite(delayMs) ? Math.min(Math.max(0, delayMs), this.#deps.options.maxRetryDelayMs) : 0;
   }
 
-  #write(topic: string, message: Message): Promise<void> {
+  #write(topic: string, message: OutgoingRecord): Promise<void> {
     const write = this.#deps.produce(topic, [message]);
     const tracked = write.then(
       () => undefined,
@@ -506,7 +535,7 @@ export class KafkaConsumer implements Consumer, Settler {
     return write;
   }
 
-  settled(delivery: KafkaDelivery): void {
+  #settled(delivery: KafkaDelivery): void {
     this.#unsettled--;
     // A delivery of a revoked partition (or of an earlier assignment of it) settles without a commit.
     const tracker = delivery.tracker;
@@ -525,6 +554,9 @@ export class KafkaConsumer implements Consumer, Settler {
     }
   }
 }
+
+/** An envelope with no headers: `withFailureHeaders` of it gives the failure headers alone. */
+const NO_HEADERS = { id: '', type: '', headers: {}, body: new Uint8Array(0) };
 
 function trackerKey(topic: string, partition: number): string {
   return `${topic}:${partition}`;

@@ -30,6 +30,13 @@ export interface KafkaConsumerOptions {
    * in `maxWaitTimeMs`, or it waits for data between fetches. Default 4 MiB.
    */
   readonly maxBufferedBytesPerPartition?: number;
+  /**
+   * A record with more headers than this is not decoded: it goes to the dead-letter topic (without its
+   * headers) with the reason. Default 128.
+   */
+  readonly maxHeaders?: number;
+  /** The same for a record whose header names and values add up to more bytes than this. Default 64 KiB. */
+  readonly maxHeaderBytes?: number;
 }
 
 export interface KafkaTransportOptions {
@@ -62,6 +69,12 @@ export interface KafkaTransportOptions {
    * sequence numbers of one that may have been written. Default 5.
    */
   readonly publishRetries?: number;
+  /**
+   * The longest a retried record waits on its retry topic: longer `retry(delay)` calls, and due times
+   * read from a retry topic, are cut to it. At most 2,147,483,647 (Node's longest timer). Default
+   * 86,400,000 (a day).
+   */
+  readonly maxRetryDelayMs?: number;
   readonly consumer?: KafkaConsumerOptions;
   readonly logger?: Logger;
 }
@@ -78,6 +91,7 @@ export interface ResolvedKafkaOptions {
   readonly maxMessageBytes: number;
   readonly deadLetterTopic: ((source: SubscriptionSource | QueueSource) => string) | undefined;
   readonly publishRetries: number;
+  readonly maxRetryDelayMs: number;
   readonly consumer: Required<Omit<KafkaConsumerOptions, 'partitionConcurrency'>> & {
     readonly partitionConcurrency: number | undefined;
   };
@@ -162,6 +176,8 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
       consumer.maxBufferedBytesPerPartition,
       4 * 1024 * 1024,
     ),
+    maxHeaders: positiveInteger('consumer.maxHeaders', consumer.maxHeaders, 128),
+    maxHeaderBytes: positiveInteger('consumer.maxHeaderBytes', consumer.maxHeaderBytes, 64 * 1024),
   };
   if (resolvedConsumer.heartbeatIntervalMs >= resolvedConsumer.sessionTimeoutMs) {
     throw new ConfigurationError('consumer.heartbeatIntervalMs', 'must be below consumer.sessionTimeoutMs');
@@ -180,6 +196,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
     maxMessageBytes: positiveInteger('maxMessageBytes', options.maxMessageBytes, 1_000_000),
     deadLetterTopic,
     publishRetries: positiveInteger('publishRetries', options.publishRetries, 5),
+    maxRetryDelayMs: maxRetryDelay(options.maxRetryDelayMs),
     consumer: resolvedConsumer,
     logger: options.logger ?? silentLogger,
   };
@@ -189,6 +206,16 @@ function brokersFromEnvironment(): readonly string[] {
   const fromEnv = process.env.OMNIBUS_KAFKA_BROKERS;
   if (fromEnv === undefined || fromEnv.trim() === '') return DEFAULT_KAFKA_BROKERS;
   return fromEnv.split(',').map((broker) => broker.trim());
+}
+
+/** Node's timers hold at most 2^31-1 ms; longer ones fire at once, with a warning. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function maxRetryDelay(value: number | undefined): number {
+  const resolved = positiveInteger('maxRetryDelayMs', value, 86_400_000);
+  if (resolved > MAX_TIMER_MS)
+    throw new ConfigurationError('maxRetryDelayMs', `must be at most ${MAX_TIMER_MS}`);
+  return resolved;
 }
 
 function positiveInteger(field: string, value: number | undefined, fallback: number): number {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { MessageContext } from '@omnibus/core';
 import { Bus, defineEvent, Handle, readFailure, Subscriber } from '@omnibus/core';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { KafkaMessage } from 'kafkajs';
@@ -100,6 +101,12 @@ describeIntegration('kafka bad input through the bus', probeKafka, () => {
       expect(header(dead[1]!, 'omnibus-error-code')).to.equal('MALFORMED_BODY');
       expect(header(dead[1]!, 'ce_id')).to.equal('bad-json');
       expect(dead[1]!.key?.toString()).to.equal('o-1');
+      // The copies carry exactly the original's headers plus the failure: no empty ce_id/ce_type added.
+      const failureHeaders = (message: KafkaMessage) =>
+        Object.keys(message.headers ?? {}).filter((name) => !name.startsWith('omnibus-error-'));
+      expect(failureHeaders(dead[0]!)).to.deep.equal([]);
+      expect(failureHeaders(dead[1]!).sort()).to.deep.equal(['ce_id', 'ce_type', 'content-type']);
+      expect(header(dead[1]!, 'content-type')).to.equal('application/json');
 
       const replayable: string[] = [];
       const dlq = await transport.consume(
@@ -117,6 +124,100 @@ describeIntegration('kafka bad input through the bus', probeKafka, () => {
       });
       await dlq.close();
       expect(replayable).to.deep.equal(['MISSING_HEADER', 'MALFORMED_BODY']);
+    } finally {
+      await bus.stop();
+    }
+  });
+
+  it('ignores omnibus-due-at and omnibus-attempt from a foreign producer, and dead-letters records over the header limits', async function () {
+    const channel = uniqueName('orders');
+    const group = uniqueName('billing');
+    const Placed = defineEvent<OrderPlaced>({ type: 'test.OrderPlaced', channel, key: (e) => e.orderId });
+    const handled: { id: string; attempt: number }[] = [];
+
+    @Subscriber({ group })
+    class Billing {
+      @Handle(Placed)
+      placed(event: OrderPlaced, ctx: MessageContext): void {
+        handled.push({ id: event.orderId, attempt: ctx.attempt });
+      }
+    }
+
+    const transport = await testTransport({ partitions: 1, consumer: { maxHeaders: 16 } });
+    const bus = new Bus({
+      transport,
+      serviceName: 'bad-input-test',
+      handlers: [Billing],
+      retry: { attempts: 1 },
+    });
+    await bus.start();
+    try {
+      const topic = transport.names.channelTopic(channel);
+      const event = (orderId: string, extra: Record<string, string>) => ({
+        key: 'k-1',
+        value: JSON.stringify({ orderId }),
+        headers: {
+          ce_id: `id-${orderId}`,
+          ce_type: 'test.OrderPlaced',
+          ce_specversion: '1.0',
+          'content-type': 'application/json',
+          ...extra,
+        },
+      });
+      const many: Record<string, string> = {};
+      for (let i = 0; i < 20; i++) many[`x-h${i}`] = 'v';
+      // A header named __proto__ (own property, as a decoder of the wire makes it).
+      const hostile = JSON.parse('{"__proto__":"p"}') as Record<string, string>;
+      const producer = rawKafka().producer();
+      await producer.connect();
+      try {
+        await producer.send({
+          topic,
+          messages: [
+            // Far in the future: would park key k-1 and pin the partition's commit offset.
+            event('parked', { 'omnibus-due-at': '9000000000000000', 'omnibus-attempt': '99' }),
+            event('crowded', many),
+            event('proto', hostile),
+            event('after', {}),
+          ],
+        });
+      } finally {
+        await producer.disconnect();
+      }
+      await waitFor(() => handled.some((h) => h.id === 'after'), {
+        timeoutMs: 20_000,
+        message: 'the record after the hostile ones',
+      });
+      expect(handled).to.deep.equal([
+        { id: 'parked', attempt: 1 },
+        { id: 'proto', attempt: 1 },
+        { id: 'after', attempt: 1 },
+      ]);
+
+      const dead: KafkaMessage[] = [];
+      const consumer = rawKafka().consumer({
+        groupId: uniqueName('inspect'),
+        sessionTimeout: fastConsumer.sessionTimeoutMs,
+        heartbeatInterval: fastConsumer.heartbeatIntervalMs,
+        maxWaitTimeInMs: fastConsumer.maxWaitTimeMs,
+      });
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic: `${testPrefix}${group}.${channel}.dlq`, fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            dead.push(message);
+          },
+        });
+        await waitFor(() => dead.length === 1, { timeoutMs: 20_000, message: 'the refused record' });
+      } finally {
+        await consumer.disconnect();
+      }
+      expect(dead[0]!.headers?.['omnibus-error-code']?.toString()).to.equal('RECORD_REFUSED');
+      expect(dead[0]!.headers?.['omnibus-error-message']?.toString()).to.match(
+        /24 headers, over the limit of 16/,
+      );
+      expect(JSON.parse(dead[0]!.value!.toString())).to.deep.equal({ orderId: 'crowded' });
     } finally {
       await bus.stop();
     }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ConfigurationError } from '@omnibus/core';
-import { KafkaNames } from '../src/index.js';
+import { KafkaNames } from '../src/kafka-names.js';
 
 describe('KafkaNames', function () {
   const names = new KafkaNames('');

@@ -25,6 +25,9 @@ describe('KafkaTransport options', function () {
     expect(resolved.namePrefix).to.equal('');
     expect(resolved.consumer.sessionTimeoutMs).to.equal(30_000);
     expect(resolved.consumer.partitionConcurrency).to.equal(undefined);
+    expect(resolved.consumer.maxHeaders).to.equal(128);
+    expect(resolved.consumer.maxHeaderBytes).to.equal(65_536);
+    expect(resolved.maxRetryDelayMs).to.equal(86_400_000);
     expect(new KafkaTransport({ brokers: ['nowhere.invalid:9092'] }).capabilities.maxMessageBytes).to.equal(
       1_000_000,
     );
@@ -78,6 +81,10 @@ describe('KafkaTransport options', function () {
     ['maxMessageBytes', { brokers: ['a:1'], maxMessageBytes: -1 }],
     ['publishRetries', { brokers: ['a:1'], publishRetries: 0 }],
     ['deadLetterTopic', { brokers: ['a:1'], deadLetterTopic: 'dlq' }],
+    ['maxRetryDelayMs', { brokers: ['a:1'], maxRetryDelayMs: 0 }],
+    ['maxRetryDelayMs', { brokers: ['a:1'], maxRetryDelayMs: 2 ** 31 }],
+    ['consumer.maxHeaders', { brokers: ['a:1'], consumer: { maxHeaders: 0 } }],
+    ['consumer.maxHeaderBytes', { brokers: ['a:1'], consumer: { maxHeaderBytes: 1.5 } }],
     ['consumer', { brokers: ['a:1'], consumer: 5 }],
     ['consumer.sessionTimeoutMs', { brokers: ['a:1'], consumer: { sessionTimeoutMs: 0 } }],
     [

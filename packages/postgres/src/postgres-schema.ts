@@ -7,8 +7,9 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,39}$/;
 export class PostgresSchema {
   readonly outbox: string;
   readonly inbox: string;
+  readonly schedules: string;
   readonly migrations: string;
-  /** The LISTEN/NOTIFY channel of this schema's outbox. */
+  /** The LISTEN/NOTIFY channel of this schema's outbox (and of its schedules, which it releases into). */
   readonly channel: string;
   readonly quoted: string;
 
@@ -22,6 +23,7 @@ export class PostgresSchema {
     this.quoted = `"${name}"`;
     this.outbox = `${this.quoted}.omnibus_outbox`;
     this.inbox = `${this.quoted}.omnibus_inbox`;
+    this.schedules = `${this.quoted}.omnibus_schedules`;
     this.migrations = `${this.quoted}.omnibus_migrations`;
     this.channel = `omnibus_outbox:${name}`;
   }

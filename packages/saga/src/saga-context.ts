@@ -106,20 +106,20 @@ export class StepContext<State> implements SagaContext<State> {
     return this.data.timeouts.map((timeout) => timeout.name);
   }
 
-  send<C extends CommandContract>(
+  async send<C extends CommandContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<void> {
-    return this.message.send(contract, payload, options);
+    await this.message.send(contract, payload, options);
   }
 
-  publish<C extends EventContract>(
+  async publish<C extends EventContract>(
     contract: C,
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<void> {
-    return this.message.publish(contract, payload, options);
+    await this.message.publish(contract, payload, options);
   }
 
   async requestTimeout(name: string, when: TimeoutRequest): Promise<void> {

@@ -30,8 +30,14 @@ export interface SagaRuntimeOptions {
   readonly sagas: readonly SagaClass[];
   /** Sends timeouts for later; without it `requestTimeout` is a `ConfigurationError`. */
   readonly scheduler?: TimeoutScheduler;
-  /** How long completed instances are kept before `purgeExpired` deletes them. Default 7 days. */
+  /** How long completed instances are kept (for `get`, `list` and the CLI) before they are purged. Default 7 days. */
   readonly retentionMs?: number;
+  /**
+   * How often the runtime purges expired instances: after a step, once this long has passed since the
+   * last purge (so an idle service purges nothing, and each process purges at most this often).
+   * Default 1 minute.
+   */
+  readonly purgeIntervalMs?: number;
   /** Makes the saga object for a step. Default `new SagaClass()`. */
   readonly instantiate?: (sagaClass: SagaClass) => object;
   readonly clock?: Clock;
@@ -63,6 +69,9 @@ export class SagaRuntime {
   readonly #definitions = new Map<string, SagaDefinition>();
   readonly #env: StepEnvironment;
   readonly #retentionMs: number;
+  readonly #purgeIntervalMs: number;
+  #nextPurgeAt = 0;
+  #purging = false;
 
   constructor(options: SagaRuntimeOptions) {
     if (options === null || typeof options !== 'object')
@@ -75,6 +84,10 @@ export class SagaRuntime {
     this.#retentionMs = options.retentionMs ?? 7 * 24 * 3_600_000;
     if (!(this.#retentionMs > 0))
       throw new ConfigurationError('retentionMs', `must be > 0, got ${String(this.#retentionMs)}`);
+    this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+    if (!(this.#purgeIntervalMs > 0)) {
+      throw new ConfigurationError('purgeIntervalMs', `must be > 0, got ${String(this.#purgeIntervalMs)}`);
+    }
     const instantiate = options.instantiate ?? ((sagaClass: SagaClass) => new sagaClass());
     this.#env = {
       store: options.store,
@@ -107,9 +120,28 @@ export class SagaRuntime {
     return records.map((record) => toInstance<State>(definition, record));
   }
 
-  /** Deletes instances completed longer than `retentionMs` ago; returns how many. */
-  purgeExpired(): Promise<number> {
-    return this.#env.store.purgeCompleted(new Date(this.#env.clock.now() - this.#retentionMs));
+  /** Deletes instances completed longer than `retentionMs` ago; returns how many. Steps call it on their own. */
+  async purgeExpired(): Promise<number> {
+    const purged = await this.#env.store.purgeCompleted(new Date(this.#env.clock.now() - this.#retentionMs));
+    this.stats.purged += purged;
+    return purged;
+  }
+
+  /** After a step: purges in the background once `purgeIntervalMs` has passed; a failure is logged. */
+  #purgeWhenDue(): void {
+    const now = this.#env.clock.now();
+    if (this.#purging || now < this.#nextPurgeAt) return;
+    this.#nextPurgeAt = now + this.#purgeIntervalMs;
+    this.#purging = true;
+    setImmediate(() => {
+      this.purgeExpired()
+        .catch((error: unknown) => {
+          this.#env.logger.warn({ error: toOmnibusError(error).message }, 'saga purge failed');
+        })
+        .finally(() => {
+          this.#purging = false;
+        });
+    });
   }
 
   #definition(saga: string): SagaDefinition {
@@ -130,6 +162,7 @@ export class SagaRuntime {
       const method = `step:${step.contract.type}`;
       prototype[method] = async (payload: unknown, message: MessageContext): Promise<void> => {
         cancelLater(env, (await runMessageStep(env, definition, step, payload, message)).obsoleteSchedules);
+        this.#purgeWhenDue();
       };
       const { correlate: _correlate, ...handleOptions } = step.options;
       decorate(compiled, method, handleOptions, step.contract);
@@ -138,6 +171,7 @@ export class SagaRuntime {
       const method = 'timeout';
       prototype[method] = async (payload: SagaTimeoutMessage, message: MessageContext): Promise<void> => {
         cancelLater(env, (await runTimeoutStep(env, definition, payload, message)).obsoleteSchedules);
+        this.#purgeWhenDue();
       };
       decorate(compiled, method, {}, definition.timeoutContract);
     }

@@ -19,10 +19,12 @@ export interface SagaStats {
   unmatched: number;
   /** Timeouts that came after their reason was gone (cancelled, replaced, completed): acked and ignored. */
   staleTimeouts: number;
+  /** Completed instances deleted once their retention passed. */
+  purged: number;
 }
 
 export function emptyStats(): SagaStats {
-  return { steps: 0, started: 0, completed: 0, unmatched: 0, staleTimeouts: 0 };
+  return { steps: 0, started: 0, completed: 0, unmatched: 0, staleTimeouts: 0, purged: 0 };
 }
 
 /** What a step needs from around it. */

@@ -2,7 +2,15 @@ import 'reflect-metadata';
 import { expect } from 'chai';
 import type { Envelope, MemoryTransaction, Source } from '@omnibus/core';
 import type { TimeoutScheduler } from '../src/index.js';
-import { Bus, Header, MemoryPersistence, MemoryTransport, constant, defineEvent } from '@omnibus/core';
+import {
+  Bus,
+  ConfigurationError,
+  Header,
+  MemoryPersistence,
+  MemoryTransport,
+  constant,
+  defineEvent,
+} from '@omnibus/core';
 import { collectChannel, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { SagaContext } from '../src/index.js';
 import { Handles, MemorySagaStore, Saga, SagaRuntime, StartedBy } from '../src/index.js';
@@ -188,6 +196,169 @@ describe('sagas on the bus (memory transport, memory persistence)', function () 
     );
     expect(dead!.headers[Header.errorCode]).to.equal('SAGA_NOT_FOUND');
     expect(dead!.headers[Header.errorMessage]).to.contain('ghost');
+  });
+
+  it('a message for a missing or completed instance is acked and counted by default (unmatched: ack)', async function () {
+    const prefix = uniqueName();
+    const Start = defineEvent<{ id: string }>({ type: `${prefix}.Start`, channel: `${prefix}-c` });
+    const Finish = defineEvent<{ id: string }>({ type: `${prefix}.Finish`, channel: `${prefix}-c` });
+    @Saga<object>({ name: `${prefix}-lenient`, initial: () => ({}) })
+    class Lenient {
+      @StartedBy(Start, { correlate: (m) => m.id }) start() {}
+      @Handles(Finish, { correlate: (m) => m.id }) finish(_m: { id: string }, saga: SagaContext<object>) {
+        saga.complete();
+      }
+    }
+    const runtime = new SagaRuntime({ store, sagas: [Lenient] });
+    const bus = await start(runtime);
+    await bus.publish(Finish, { id: 'ghost' });
+    await bus.publish(Start, { id: 'k' });
+    await waitFor(async () => (await runtime.get(`${prefix}-lenient`, 'k')) !== undefined);
+    await bus.publish(Finish, { id: 'k' });
+    await waitFor(async () => (await runtime.get(`${prefix}-lenient`, 'k'))?.status === 'completed');
+    await bus.publish(Finish, { id: 'k' });
+    await waitFor(() => runtime.stats.unmatched === 2, { message: 'two unmatched messages counted' });
+    await waitFor(() => bus.stats.handled === 4, { message: 'all four acked' });
+    expect(bus.stats.deadLettered).to.equal(0);
+    expect(runtime.stats.steps).to.equal(2);
+    expect(await runtime.get(`${prefix}-lenient`, 'ghost')).to.equal(undefined);
+  });
+
+  it('a message for a completed instance is dead-lettered with the reason when the saga says so', async function () {
+    const prefix = uniqueName();
+    const Start = defineEvent<{ id: string }>({ type: `${prefix}.Start`, channel: `${prefix}-c` });
+    const Finish = defineEvent<{ id: string }>({ type: `${prefix}.Finish`, channel: `${prefix}-c` });
+    @Saga<object>({ name: `${prefix}-strict`, initial: () => ({}), unmatched: 'deadLetter' })
+    class Strict {
+      @StartedBy(Start, { correlate: (m) => m.id }) start(_m: { id: string }, saga: SagaContext<object>) {
+        saga.complete();
+      }
+      @Handles(Finish, { correlate: (m) => m.id }) finish() {}
+    }
+    const runtime = new SagaRuntime({ store, sagas: [Strict] });
+    const bus = await start(runtime);
+    await bus.publish(Start, { id: 'done' });
+    await waitFor(async () => (await runtime.get(`${prefix}-strict`, 'done'))?.status === 'completed');
+    await bus.publish(Finish, { id: 'done' });
+    const [dead] = await deadLetters(
+      { kind: 'subscription', channel: Finish.channel, group: `${prefix}-strict` },
+      1,
+    );
+    expect(dead!.type).to.equal(Finish.type);
+    expect(dead!.headers[Header.errorCode]).to.equal('SAGA_NOT_FOUND');
+    expect(dead!.headers[Header.errorMessage]).to.contain('instance done').and.contain('instance completed');
+    expect(runtime.stats.unmatched).to.equal(0);
+  });
+
+  it('state its readState refuses dead-letters the message with the reason; other instances go on', async function () {
+    const prefix = uniqueName();
+    const Step = defineEvent<{ id: string }>({ type: `${prefix}.Step`, channel: `${prefix}-c` });
+    interface CountV2 {
+      count: number;
+    }
+    @Saga<CountV2>({
+      name: `${prefix}-versioned`,
+      initial: () => ({ count: 0 }),
+      readState: (raw) => {
+        if (typeof (raw as Partial<CountV2>).count !== 'number') throw new Error('count is missing');
+        return raw as CountV2;
+      },
+    })
+    class Versioned {
+      @StartedBy(Step, { correlate: (m) => m.id }) step(_m: { id: string }, saga: SagaContext<CountV2>) {
+        saga.state.count++;
+      }
+    }
+    const name = `${prefix}-versioned`;
+    const runtime = new SagaRuntime({ store, sagas: [Versioned] });
+    const bus = await start(runtime);
+    await bus.publish(Step, { id: 'old' });
+    await bus.publish(Step, { id: 'new' });
+    await waitFor(async () => (await runtime.list(name)).length === 2, { message: 'two instances' });
+    const record = (await store.get(name, 'old'))!;
+    const v1 = JSON.stringify({ state: { total: 1 }, timeouts: [], compensations: [], compensated: false });
+    await persistence.unitOfWork.transaction(async (tx: MemoryTransaction) =>
+      store.save(tx, { ...record, version: record.version + 1, data: v1 }, record.version),
+    );
+    await bus.publish(Step, { id: 'old' });
+    await bus.publish(Step, { id: 'new' });
+    const [dead] = await deadLetters({ kind: 'subscription', channel: Step.channel, group: name }, 1);
+    expect(dead!.headers[Header.errorCode]).to.equal('SAGA_STATE_UNREADABLE');
+    expect(dead!.headers[Header.errorMessage]).to.contain('instance old').and.contain('count is missing');
+    expect(dead!.headers[Header.errorAttempts]).to.equal('1');
+    await waitFor(async () => (await runtime.get<CountV2>(name, 'new'))?.state.count === 2, {
+      message: 'the healthy instance moves on',
+    });
+    expect(bus.stats.deadLettered).to.equal(1);
+  });
+
+  it('a second start message for an existing instance is handled by that instance, not a new one', async function () {
+    const runtime = new SagaRuntime({ store, sagas: [OrderFulfilment], scheduler });
+    const bus = await start(runtime);
+    await bus.publish(OrderPlaced, { orderId: 'twice', amount: 5, lines: [] });
+    await waitFor(async () => (await runtime.get('order-fulfilment', 'twice')) !== undefined);
+    await bus.publish(OrderPlaced, { orderId: 'twice', amount: 99, lines: [] });
+    await waitFor(async () => (await runtime.get('order-fulfilment', 'twice'))?.version === 2, {
+      message: 'the second OrderPlaced ran as a step of the same instance',
+    });
+    const instance = await runtime.get<OrderState>('order-fulfilment', 'twice');
+    expect(instance?.state.amount).to.equal(5);
+    expect(instance?.state.history).to.deep.equal(['placed']);
+    expect(runtime.stats.started).to.equal(1);
+    expect(runtime.stats.steps).to.equal(2);
+    expect(await runtime.list('order-fulfilment')).to.have.length(1);
+  });
+
+  it('keeps completed instances for the retention period, then a later step purges them', async function () {
+    const prefix = uniqueName();
+    const Start = defineEvent<{ id: string; done: boolean }>({
+      type: `${prefix}.Start`,
+      channel: `${prefix}-c`,
+    });
+    @Saga<object>({ name: `${prefix}-kept`, initial: () => ({}) })
+    class Kept {
+      @StartedBy(Start, { correlate: (m) => m.id })
+      start(m: { id: string; done: boolean }, saga: SagaContext<object>) {
+        if (m.done) saga.complete();
+      }
+    }
+    const name = `${prefix}-kept`;
+    let now = Date.UTC(2026, 0, 1);
+    const runtime = new SagaRuntime({
+      store,
+      sagas: [Kept],
+      clock: { now: () => now },
+      retentionMs: 60_000,
+      purgeIntervalMs: 1_000,
+    });
+    const bus = await start(runtime);
+    await bus.publish(Start, { id: 'finished', done: true });
+    await bus.publish(Start, { id: 'running', done: false });
+    await waitFor(() => runtime.stats.steps === 2);
+    now += 59_000;
+    await bus.publish(Start, { id: 'second', done: true });
+    await waitFor(() => runtime.stats.steps === 3);
+    expect((await runtime.list(name, { status: 'completed' })).map((i) => i.key)).to.have.members([
+      'finished',
+      'second',
+    ]);
+    now += 2_000; // 'finished' is past its retention, 'second' is not
+    await bus.publish(Start, { id: 'third', done: false });
+    await waitFor(() => runtime.stats.purged === 1, { message: 'the expired instance purged' });
+    expect(await runtime.get(name, 'finished')).to.equal(undefined);
+    expect((await runtime.list(name)).map((i) => i.key)).to.have.members(['running', 'second', 'third']);
+    now += 60_000;
+    expect(await runtime.purgeExpired()).to.equal(1);
+    expect((await runtime.list(name)).map((i) => i.key)).to.have.members(['running', 'third']);
+  });
+
+  it('checks retentionMs and purgeIntervalMs at construction, naming the field', function () {
+    expect(() => new SagaRuntime({ store, sagas: [OrderFulfilment], retentionMs: 0 }))
+      .to.throw(ConfigurationError)
+      .with.property('field', 'retentionMs');
+    expect(() => new SagaRuntime({ store, sagas: [OrderFulfilment], purgeIntervalMs: -1 }))
+      .to.throw(ConfigurationError)
+      .with.property('field', 'purgeIntervalMs');
   });
 
   it('concurrent messages of one instance lose no update: conflicts retry with fresh state', async function () {

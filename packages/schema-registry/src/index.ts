@@ -3,3 +3,4 @@ export { startRegistry, type RegistryServerOptions, type RunningRegistry } from 
 export type { RegistryMode, RegistryStore, StoredVersion } from './store.js';
 export { MemoryRegistryStore } from './stores/memory-store.js';
 export { SqliteRegistryStore } from './stores/sqlite-store.js';
+export { DEFAULT_REGISTRY_LIMITS, type RegistryLimits } from './registry-limits.js';

@@ -24,6 +24,18 @@ export const Refusal = {
   methodNotAllowed: () => new RegistryHttpError(405, 405, 'HTTP 405 Method Not Allowed'),
   badRequest: (detail: string) => new RegistryHttpError(400, 400, detail),
   tooLarge: (limit: number) => new RegistryHttpError(413, 413, `Request body larger than ${limit} bytes`),
+  unsupportedMediaType: (contentType: string | undefined) =>
+    new RegistryHttpError(
+      415,
+      415,
+      `Unsupported content type ${JSON.stringify(contentType ?? '')}: send application/vnd.schemaregistry.v1+json or application/json`,
+    ),
+  hostNotAllowed: (host: string | undefined) =>
+    new RegistryHttpError(
+      403,
+      40301,
+      `Host ${JSON.stringify(host ?? '')} is not allowed by this registry (see the allowedHosts option)`,
+    ),
   subjectNotFound: (subject: string) => new RegistryHttpError(404, 40401, `Subject '${subject}' not found.`),
   versionNotFound: (version: number | string) =>
     new RegistryHttpError(404, 40402, `Version ${version} not found.`),
@@ -80,6 +92,8 @@ export const Refusal = {
       42204,
       `Invalid mode ${JSON.stringify(mode)}. Valid values are READWRITE and READONLY (IMPORT and READONLY_OVERRIDE are not supported by this registry)`,
     ),
+  /** Ours: Confluent's registry has no quotas. */
+  quotaExceeded: (detail: string) => new RegistryHttpError(422, 42210, `Quota exceeded: ${detail}`),
   readOnly: (subject: string) => new RegistryHttpError(422, 42205, `Subject ${subject} is in read-only mode`),
   storeError: () => new RegistryHttpError(500, 50001, 'Error in the backend data store'),
 } as const;

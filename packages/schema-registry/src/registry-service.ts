@@ -1,6 +1,8 @@
 import type { CompatibilityLevel, ParsedSchema } from '@omnibus/avro';
 import { checkCompatibility, isCompatibilityLevel, parseSchema } from '@omnibus/avro';
 import { Refusal } from './registry-http-error.js';
+import type { ResolvedRegistryLimits } from './registry-limits.js';
+import { DEFAULT_REGISTRY_LIMITS, jsonDepthExceeds } from './registry-limits.js';
 import type { RegistryMode, RegistryStore, StoredVersion } from './store.js';
 
 /** What a client asks to register, look up or check: Confluent's request body. */
@@ -31,11 +33,17 @@ const MODES: readonly RegistryMode[] = ['READWRITE', 'READONLY'];
 export class RegistryService {
   readonly #store: RegistryStore;
   readonly #defaultCompatibility: CompatibilityLevel;
+  readonly #limits: ResolvedRegistryLimits;
   #writes: Promise<unknown> = Promise.resolve();
 
-  constructor(store: RegistryStore, defaultCompatibility: CompatibilityLevel) {
+  constructor(
+    store: RegistryStore,
+    defaultCompatibility: CompatibilityLevel,
+    limits: ResolvedRegistryLimits = DEFAULT_REGISTRY_LIMITS,
+  ) {
     this.#store = store;
     this.#defaultCompatibility = defaultCompatibility;
+    this.#limits = limits;
   }
 
   async subjects(includeDeleted: boolean): Promise<string[]> {
@@ -59,7 +67,7 @@ export class RegistryService {
 
   /** The version of `subject` holding exactly this schema (canonical comparison). */
   async lookup(subject: string, request: SchemaRequest, includeDeleted: boolean): Promise<VersionView> {
-    const parsed = parseRequest(request);
+    const parsed = parseRequest(request, this.#limits);
     const versions = await this.#versionsOf(subject, includeDeleted);
     const id = await this.#store.schemaId(parsed.canonical);
     const found = versions.find((v) => v.id === id);
@@ -69,15 +77,16 @@ export class RegistryService {
 
   /** Registers `request.schema` under `subject`, or returns the id it already has there. */
   async register(subject: string, request: SchemaRequest): Promise<{ id: number }> {
-    const parsed = parseRequest(request);
+    const parsed = parseRequest(request, this.#limits);
     return this.#exclusive(async () => {
       const versions = (await this.#store.versions(subject)).filter((v) => !v.deleted);
       const existingId = await this.#store.schemaId(parsed.canonical);
       if (existingId !== undefined && versions.some((v) => v.id === existingId)) return { id: existingId };
       await this.#assertWritable(subject);
+      await this.#assertRoom(subject, existingId === undefined);
       const level = await this.compatibility(subject);
       const result = checkCompatibility(
-        parsed.json,
+        parsed.canonical,
         await Promise.all(
           versions.map(async (v) => ({ version: v.version, schema: await this.schemaById(v.id) })),
         ),
@@ -100,7 +109,7 @@ export class RegistryService {
     ref: VersionRef,
     request: SchemaRequest,
   ): Promise<{ compatible: boolean; messages: readonly string[] }> {
-    const parsed = parseRequest(request);
+    const parsed = parseRequest(request, this.#limits);
     const live = (await this.#store.versions(subject)).filter((v) => !v.deleted);
     let against: StoredVersion[];
     if (ref === 'latest') {
@@ -115,7 +124,7 @@ export class RegistryService {
     }
     const level = await this.compatibility(subject);
     const result = checkCompatibility(
-      parsed.json,
+      parsed.canonical,
       await Promise.all(
         against.map(async (v) => ({ version: v.version, schema: await this.schemaById(v.id) })),
       ),
@@ -238,6 +247,26 @@ export class RegistryService {
     };
   }
 
+  /** Refuses a registration that would pass a quota: subject name length, subjects, versions, schemas. */
+  async #assertRoom(subject: string, newSchema: boolean): Promise<void> {
+    const limits = this.#limits;
+    if (subject.length > limits.maxSubjectLength) {
+      throw Refusal.quotaExceeded(`subject names are limited to ${limits.maxSubjectLength} characters`);
+    }
+    const all = await this.#store.versions(subject);
+    if (all.length >= limits.maxVersionsPerSubject) {
+      throw Refusal.quotaExceeded(
+        `subject "${subject}" holds ${all.length} versions, the limit (soft-deleted ones count until removed)`,
+      );
+    }
+    if (all.length === 0 && (await this.#store.subjects(true)).length >= limits.maxSubjects) {
+      throw Refusal.quotaExceeded(`the registry holds ${limits.maxSubjects} subjects, the limit`);
+    }
+    if (newSchema && (await this.#store.schemaCount()) >= limits.maxSchemas) {
+      throw Refusal.quotaExceeded(`the registry holds ${limits.maxSchemas} schemas, the limit`);
+    }
+  }
+
   /** Runs `work` after every change before it: one change at a time. */
   #exclusive<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#writes.then(work, work);
@@ -246,7 +275,7 @@ export class RegistryService {
   }
 }
 
-function parseRequest(request: SchemaRequest): ParsedSchema {
+function parseRequest(request: SchemaRequest, limits: ResolvedRegistryLimits): ParsedSchema {
   if (request === null || typeof request !== 'object')
     throw Refusal.invalidSchema('request body must be an object');
   if (request.schemaType !== undefined && request.schemaType !== null && request.schemaType !== 'AVRO') {
@@ -259,6 +288,20 @@ function parseRequest(request: SchemaRequest): ParsedSchema {
   }
   if (typeof request.schema !== 'string' || request.schema.trim() === '') {
     throw Refusal.invalidSchema('schema must be a non-empty string');
+  }
+  const bytes = Buffer.byteLength(request.schema);
+  if (bytes > limits.maxSchemaBytes) {
+    throw Refusal.invalidSchema(`of ${bytes} bytes: schemas are limited to ${limits.maxSchemaBytes} bytes`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(request.schema);
+  } catch (error) {
+    throw Refusal.invalidSchema(`${request.schema.slice(0, 200)}: not JSON: ${(error as Error).message}`);
+  }
+  // Before avsc, which parses recursively: a deep schema would be accepted while the stack allows.
+  if (jsonDepthExceeds(json, limits.maxSchemaDepth)) {
+    throw Refusal.invalidSchema(`nested deeper than ${limits.maxSchemaDepth} levels (the limit)`);
   }
   try {
     return parseSchema(request.schema);

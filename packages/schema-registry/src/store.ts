@@ -29,6 +29,8 @@ export interface RegistryStore {
   schemaId(schema: string): Promise<number | undefined>;
   /** The text of the schema with this id, if any. */
   schemaText(id: number): Promise<string | undefined>;
+  /** How many schema texts are stored (deleted versions do not remove their schema). */
+  schemaCount(): Promise<number>;
   /** Stores a new schema text under the next id and returns the id. */
   addSchema(schema: string): Promise<number>;
   /** Subjects with at least one version; with `includeDeleted`, also those with only soft-deleted ones. Sorted. */

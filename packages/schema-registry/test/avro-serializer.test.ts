@@ -8,6 +8,7 @@ import {
   RecordNameStrategy,
   RegistryError,
   SchemaRegistryClient,
+  TopicNameStrategy,
   TopicRecordNameStrategy,
   frame,
 } from '@omnibus/avro';
@@ -74,14 +75,17 @@ describe('AvroSerializer', () => {
     const decoded = (await avro.decode(body, OrderPlacedEvent)) as OrderPlaced;
     expect({ ...decoded, lines: decoded.lines.map((line) => ({ ...line })) }).to.deep.equal(order);
     expect(decoded.placedAt).to.be.instanceOf(Date);
-    expect(await client.listSubjects()).to.deep.equal(['orders-value']);
+    expect(await client.listSubjects()).to.deep.equal(['orders-orders.OrderPlaced']);
   });
 
   it('registers once per subject and schema, then serves ids and writer schemas from cache', async () => {
     for (let i = 0; i < 50; i++) {
       await avro.decode(await avro.encode(sampleOrder(), OrderPlacedEvent), OrderPlacedEvent);
     }
-    expect(registry.requests).to.deep.equal(['POST /subjects/orders-value/versions', 'GET /schemas/ids/1']);
+    expect(registry.requests).to.deep.equal([
+      'POST /subjects/orders-orders.OrderPlaced/versions',
+      'GET /schemas/ids/1',
+    ]);
     // Warm, both directions are synchronous; failures still arrive as rejections, never as throws.
     const body = avro.encode(sampleOrder(), OrderPlacedEvent);
     expect(body).to.be.instanceOf(Uint8Array);
@@ -94,7 +98,12 @@ describe('AvroSerializer', () => {
     });
   });
 
-  it('names subjects by the chosen strategy', async () => {
+  it('names subjects by the chosen strategy; TopicRecordNameStrategy by default', async () => {
+    const byTopic = new AvroSerializer({
+      registry: client,
+      schemasDir,
+      subjectNameStrategy: TopicNameStrategy,
+    });
     const byRecord = new AvroSerializer({
       registry: client,
       schemasDir,
@@ -107,7 +116,8 @@ describe('AvroSerializer', () => {
       subjectNameStrategy: TopicRecordNameStrategy,
     });
     await byTopicRecord.encode(sampleOrder(), OrderPlacedEvent);
-    await avro.encode(
+    await avro.encode(sampleOrder(), OrderPlacedEvent); // the default: the same subject as byTopicRecord
+    await byTopic.encode(
       {
         paymentId: '0190f0c2-7a3b-7c1d-8e2f-000000000001',
         orderId: sampleOrder().orderId,
@@ -126,9 +136,14 @@ describe('AvroSerializer', () => {
   });
 
   it('refuses a second record type on a TopicNameStrategy subject, saying which strategy fits', async () => {
-    await avro.encode(sampleOrder(), OrderPlacedEvent);
+    const byTopic = new AvroSerializer({
+      registry: client,
+      schemasDir,
+      subjectNameStrategy: TopicNameStrategy,
+    });
+    await byTopic.encode(sampleOrder(), OrderPlacedEvent);
     const error = await rejection(
-      avro.encode(
+      byTopic.encode(
         {
           orderId: sampleOrder().orderId,
           paymentId: sampleOrder().orderId,
@@ -152,7 +167,7 @@ describe('AvroSerializer', () => {
     const body = await strict.encode(sampleOrder(), OrderPlacedEvent);
     expect(Buffer.from(body).readUInt32BE(1)).to.equal(1);
     expect(
-      registry.requests.filter((r) => r.startsWith('POST /subjects/orders-value/versions')),
+      registry.requests.filter((r) => r.startsWith('POST /subjects/orders-orders.OrderPlaced/versions')),
     ).to.have.length(1);
   });
 

@@ -155,6 +155,7 @@ describe('a Bus with Avro contracts, on the in-memory transport', () => {
   it('refuses to publish a payload that does not match the schema', async () => {
     const c = contracts();
     bus = new Bus({ transport, serviceName: 'orders-test', serializers: [avro()] });
+    await bus.start();
     const error = await bus.publish(c.OrderPlaced, { ...sampleOrder(), total: 25.99 as never }).then(
       () => expect.fail('expected a refusal'),
       (e: unknown) => e,

@@ -86,6 +86,26 @@ describe('schema registry REST API', () => {
       expectError(await registry.call('POST', '/subjects/nope', { schema: v1 }), 404, 40401);
     });
 
+    it('registers primitive schemas (as Confluent clients do for keys) and checks their compatibility', async () => {
+      // A primitive's parsed JSON is a bare string; it used to be parsed a second time (500 / 50001).
+      for (const primitive of ['"string"', '"int"', '{"type":"long"}', '"bytes"']) {
+        const reply = await register(`keys-${primitive.length}-key`, primitive);
+        expect(reply.status, JSON.stringify(reply.body)).to.equal(200);
+      }
+      expect((await register('k-key', '"string"')).body).to.deep.equal({ id: 1 });
+      expect((await register('k-key', '"string"')).body).to.deep.equal({ id: 1 });
+      // string → int is not BACKWARD compatible; int → long is (promotion).
+      expectError(await register('k-key', '"int"'), 409, 409);
+      expect((await register('n-key', '"int"')).status).to.equal(200);
+      expect((await register('n-key', '"long"')).status).to.equal(200);
+      const tested = await registry.call('POST', '/compatibility/subjects/k-key/versions/latest', {
+        schema: '"string"',
+      });
+      expect(tested).to.deep.include({ status: 200, body: { is_compatible: true } });
+      const lookedUp = await registry.call('POST', '/subjects/k-key', { schema: '"string"' });
+      expect(lookedUp.body).to.deep.include({ subject: 'k-key', version: 1, schema: '"string"' });
+    });
+
     it('handles subjects with characters that need encoding', async () => {
       const subject = 'team a/orders.Placed-value';
       expect((await register(subject, v1)).status).to.equal(200);

@@ -11,6 +11,7 @@ import type {
   Persistence,
   UnitOfWork,
 } from '../persistence.js';
+import type { ScheduledMessage, ScheduleListOptions, ScheduleStore } from '../schedule-store.js';
 import { describeDestination } from '../transport.js';
 
 export interface MemoryPersistenceOptions {
@@ -98,12 +99,14 @@ export class MemoryTransaction {
 
 /**
  * Persistence in memory, for tests and the demo: a unit of work with buffered writes applied on commit,
- * a best-effort inbox and an outbox store with the full claim rules. Nothing survives the process.
+ * a best-effort inbox, an outbox store with the full claim rules and a schedule store releasing into it.
+ * Nothing survives the process.
  */
 export class MemoryPersistence implements Persistence<MemoryTransaction> {
   readonly unitOfWork: UnitOfWork<MemoryTransaction>;
   readonly inbox: MemoryInbox;
   readonly outbox: MemoryOutbox;
+  readonly schedules: MemoryScheduleStore;
   readonly #tables = new Map<string, Map<string, unknown>>();
 
   constructor(options: MemoryPersistenceOptions = {}) {
@@ -114,6 +117,7 @@ export class MemoryPersistence implements Persistence<MemoryTransaction> {
       clock,
     );
     this.outbox = new MemoryOutbox(clock);
+    this.schedules = new MemoryScheduleStore(this.outbox, clock);
     this.unitOfWork = {
       transaction: async <T>(work: (tx: MemoryTransaction) => Promise<T>): Promise<T> => {
         const tx = new MemoryTransaction(this.#tables);
@@ -233,27 +237,31 @@ export class MemoryOutbox implements OutboxStore<MemoryTransaction> {
     if (messages.length === 0) return;
     const copy = [...messages];
     tx.onSettled((committed) => {
-      if (!committed) return;
-      const createdAt = new Date(this.clock.now());
-      for (const message of copy) {
-        const id = this.#nextId++;
-        const key = message.envelope.key;
-        this.#rows.set(id, {
-          id,
-          message,
-          orderingKey:
-            key === undefined ? undefined : `${describeDestination(message.destination)}\u0000${key}`,
-          createdAt,
-          attempts: 0,
-          leaseOwner: undefined,
-          leaseUntil: 0,
-          publishedAt: undefined,
-          failedAt: undefined,
-          failure: undefined,
-        });
-      }
-      for (const listener of this.#listeners) queueMicrotask(listener);
+      if (committed) this.append(copy);
     });
+  }
+
+  /** Appends committed rows at once (the schedule store's release), in this order, and wakes listeners. */
+  append(messages: readonly OutboxMessage[]): void {
+    const createdAt = new Date(this.clock.now());
+    for (const message of messages) {
+      const id = this.#nextId++;
+      const key = message.envelope.key;
+      this.#rows.set(id, {
+        id,
+        message,
+        orderingKey:
+          key === undefined ? undefined : `${describeDestination(message.destination)}\u0000${key}`,
+        createdAt,
+        attempts: 0,
+        leaseOwner: undefined,
+        leaseUntil: 0,
+        publishedAt: undefined,
+        failedAt: undefined,
+        failure: undefined,
+      });
+    }
+    for (const listener of this.#listeners) queueMicrotask(listener);
   }
 
   async claim(owner: string, limit: number, leaseMs: number): Promise<OutboxRecord[]> {
@@ -343,5 +351,120 @@ export class MemoryOutbox implements OutboxStore<MemoryTransaction> {
   /** Rows kept after publishing (with `retentionMs`) and failed rows, for tests and inspection. */
   get size(): number {
     return this.#rows.size;
+  }
+}
+
+interface ScheduleRow {
+  readonly message: ScheduledMessage;
+  /** Add order: ties of due time release in it. */
+  readonly seq: number;
+  readonly dueMs: number;
+}
+
+/**
+ * Scheduled messages in memory, with the rules of {@link ScheduleStore}: rows appear on commit, and a
+ * release moves them into `outbox` synchronously (one step of the event loop: nothing can get between
+ * the removal and the append, so a racing `cancel` sees either a waiting row or none). Nothing survives
+ * the process.
+ */
+export class MemoryScheduleStore implements ScheduleStore<MemoryTransaction> {
+  readonly #rows = new Map<string, ScheduleRow>();
+  /** Waiting rows by (due time, seq); cancelled and rescheduled rows are dropped when met. */
+  readonly #due: ScheduleRow[] = [];
+  readonly #listeners = new Set<() => void>();
+  #nextSeq = 1;
+
+  constructor(
+    private readonly outbox: MemoryOutbox,
+    private readonly clock: Clock,
+  ) {}
+
+  async add(tx: MemoryTransaction | undefined, messages: readonly ScheduledMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const copy = [...messages];
+    if (tx === undefined) this.#insert(copy);
+    else tx.onSettled((committed) => committed && this.#insert(copy));
+  }
+
+  async releaseDue(limit: number): Promise<number> {
+    const now = this.clock.now();
+    const released: OutboxMessage[] = [];
+    while (released.length < limit && this.#due.length > 0 && this.#due[0]!.dueMs <= now) {
+      const row = this.#due.shift()!;
+      if (this.#rows.get(row.message.id) !== row) continue; // cancelled or rescheduled
+      this.#rows.delete(row.message.id);
+      released.push({ destination: row.message.destination, envelope: row.message.envelope });
+    }
+    if (released.length > 0) this.outbox.append(released);
+    return released.length;
+  }
+
+  async cancel(id: string): Promise<boolean> {
+    return this.#rows.delete(id);
+  }
+
+  async reschedule(id: string, deliverAt: Date): Promise<boolean> {
+    const row = this.#rows.get(id);
+    if (row === undefined) return false;
+    this.#place({ ...row.message, deliverAt: new Date(deliverAt.getTime()) });
+    this.#wake();
+    return true;
+  }
+
+  async list(options: ScheduleListOptions = {}): Promise<ScheduledMessage[]> {
+    const limit = options.limit ?? 100;
+    const before = options.dueBefore?.getTime() ?? Infinity;
+    const found: ScheduledMessage[] = [];
+    for (const row of this.#due) {
+      if (found.length >= limit || row.dueMs >= before) break;
+      if (this.#rows.get(row.message.id) !== row) continue;
+      if (options.type !== undefined && row.message.envelope.type !== options.type) continue;
+      found.push(row.message);
+    }
+    return found;
+  }
+
+  async get(id: string): Promise<ScheduledMessage | undefined> {
+    return this.#rows.get(id)?.message;
+  }
+
+  async nextDueAt(): Promise<Date | undefined> {
+    while (this.#due.length > 0 && this.#rows.get(this.#due[0]!.message.id) !== this.#due[0]) {
+      this.#due.shift();
+    }
+    return this.#due[0]?.message.deliverAt;
+  }
+
+  async pending(): Promise<number> {
+    return this.#rows.size;
+  }
+
+  async listen(onAdded: () => void): Promise<OutboxListener> {
+    const listener = (): void => onAdded();
+    this.#listeners.add(listener);
+    return { close: async () => void this.#listeners.delete(listener) };
+  }
+
+  #insert(messages: readonly ScheduledMessage[]): void {
+    for (const message of messages) this.#place(message);
+    this.#wake();
+  }
+
+  #place(message: ScheduledMessage): void {
+    const row: ScheduleRow = { message, seq: this.#nextSeq++, dueMs: message.deliverAt.getTime() };
+    this.#rows.set(message.id, row);
+    // Binary search for the first row due later: ties keep add order.
+    let low = 0;
+    let high = this.#due.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#due[middle]!.dueMs <= row.dueMs) low = middle + 1;
+      else high = middle;
+    }
+    this.#due.splice(low, 0, row);
+  }
+
+  #wake(): void {
+    for (const listener of this.#listeners) queueMicrotask(listener);
   }
 }

@@ -11,6 +11,10 @@ export interface HandlingContext {
   readonly contract: Contract;
   readonly options: HandleOptions;
   readonly payload: unknown;
+  /** Tries this message had in earlier deliveries; with `calls`, what `retry.attempts` limits. */
+  readonly triesBefore: number;
+  /** Handler calls in this delivery so far, immediate retries included. */
+  calls: number;
   /** The handler's context; middleware may replace its `tx` and `signal` for the layers inside. */
   message: MessageContext;
 }

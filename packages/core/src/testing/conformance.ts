@@ -1,4 +1,4 @@
-import { expect } from 'chai';
+import { expect } from './expect.js';
 import type { Envelope } from '../envelope.js';
 import { Header } from '../envelope.js';
 import { isOmnibusError } from '../errors.js';

@@ -6,6 +6,7 @@ export {
 } from './saga-scenario.js';
 export { runSagaStoreConformance, type SagaStoreUnderTest } from './saga-store-conformance.js';
 export { runSagaConcurrency, type SagaConcurrencyOptions } from './saga-concurrency.js';
+export { runSagaCrash, type SagaCrashOptions, type SagaCrashReport } from './saga-crash.js';
 export {
   forkSagaWorker,
   serveSagaWorker,

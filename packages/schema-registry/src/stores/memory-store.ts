@@ -19,6 +19,10 @@ export class MemoryRegistryStore implements RegistryStore {
     return this.#schemas[id - 1];
   }
 
+  async schemaCount(): Promise<number> {
+    return this.#schemas.length;
+  }
+
   async addSchema(schema: string): Promise<number> {
     this.#schemas.push(schema);
     const id = this.#schemas.length;

@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { CompatibilityLevel } from '@omnibus/avro';
-import { ConfigurationError } from '@omnibus/core';
+import { ConfigurationError, OmnibusError } from '@omnibus/core';
 import type { RegistryMode, RegistryStore, StoredVersion } from '../store.js';
 
 /** Scope key of the registry-wide settings; subject names are never empty, so it cannot clash. */
@@ -28,7 +28,12 @@ const SCHEMA = `
 
 /**
  * A durable registry store in one SQLite file, through `node:sqlite` (Node ≥ 22.16, no flag). Ids come
- * from an AUTOINCREMENT key, so they are never reused. One registry process per file.
+ * from an AUTOINCREMENT key, so they are never reused.
+ *
+ * One registry process per file, enforced: the store holds SQLite's exclusive lock for as long as it is
+ * open (the registry serialises its changes in process, and two processes writing one file gave a 500
+ * under concurrent registration). A second `open` of the same file fails at once with
+ * `REGISTRY_STORE_LOCKED`; the lock goes with the process, even on SIGKILL.
  */
 export class SqliteRegistryStore implements RegistryStore {
   readonly #db: DatabaseSync;
@@ -45,8 +50,21 @@ export class SqliteRegistryStore implements RegistryStore {
     }
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
-    db.exec(SCHEMA);
+    try {
+      // EXCLUSIVE before the first WAL access: no shared-memory index, and the first write lock is kept.
+      db.exec('PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL;');
+      db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
+      db.exec('PRAGMA synchronous = FULL;');
+    } catch (error) {
+      db.close();
+      if ((error as { errcode?: number }).errcode === 5 /* SQLITE_BUSY */) {
+        throw new OmnibusError(
+          `the registry store ${path} is open in another process: one registry process per SQLite file`,
+          { code: 'REGISTRY_STORE_LOCKED', retriable: false, cause: error },
+        );
+      }
+      throw error;
+    }
     return new SqliteRegistryStore(db);
   }
 
@@ -69,6 +87,10 @@ export class SqliteRegistryStore implements RegistryStore {
     const row = this.#sql('SELECT schema FROM registry_schemas WHERE id = ?').get(id) as
       { schema: string } | undefined;
     return row?.schema;
+  }
+
+  async schemaCount(): Promise<number> {
+    return (this.#sql('SELECT COUNT(*) AS n FROM registry_schemas').get() as { n: number }).n;
   }
 
   async addSchema(schema: string): Promise<number> {

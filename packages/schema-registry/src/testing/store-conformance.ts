@@ -33,6 +33,7 @@ export function runRegistryStoreConformance(name: string, options: RegistryStore
       expect(await store.schemaId('"long"')).to.equal(2);
       expect(await store.schemaText(1)).to.equal('"int"');
       expect(await store.schemaText(3)).to.equal(undefined);
+      expect(await store.schemaCount()).to.equal(2);
     });
 
     it('numbers versions per subject from 1, soft-deleted ones included', async () => {
