@@ -1,7 +1,7 @@
 import type { Connection, ConnectionOptions, EventContext } from 'rhea';
 import rhea from 'rhea';
 import type { ResolvedAmqp10Options } from './amqp10-options.js';
-import { TransportClosedError } from '@omnibus/core/transport';
+import { DONE, TransportClosedError } from '@omnibus/core/transport';
 import { notConnected, toTransportError } from './amqp10-errors.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -15,6 +15,7 @@ export class Amqp10Connection {
   readonly #options: ResolvedAmqp10Options;
   #connection: Connection | undefined;
   #state: ConnectionState = 'idle';
+  #opening: Promise<void> | undefined;
   #recoveries = 0;
   #lastError: string | undefined;
   readonly #lost = new Set<() => void>();
@@ -46,7 +47,18 @@ export class Amqp10Connection {
   /** Connects; rejects with a `TransportError` if the first attempt fails (refused, bad login, TLS). */
   open(signal?: AbortSignal): Promise<void> {
     if (this.#state === 'closed') return Promise.reject(new TransportClosedError('amqp10'));
-    if (this.#connection !== undefined) return Promise.resolve();
+    if (this.#opening !== undefined) return this.#opening;
+    if (this.#connection !== undefined) return DONE;
+    this.#opening = this.#open(signal).finally(() => (this.#opening = undefined));
+    return this.#opening;
+  }
+
+  /** Whether no connection was made yet (or the first attempt failed): the next use connects. */
+  get neverConnected(): boolean {
+    return this.#state === 'idle' || this.#state === 'connecting';
+  }
+
+  #open(signal?: AbortSignal): Promise<void> {
     const o = this.#options;
     this.#state = 'connecting';
     const container = rhea.create_container({ id: o.containerId });

@@ -3,6 +3,7 @@ import type { Logger } from '@omnibus/core';
 import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
 import type {
   Consumer,
+  ConsumerSettings,
   DeliveryOutcome,
   DeliverySettler,
   DeliverySink,
@@ -22,7 +23,14 @@ export const MAX_RETRY_DELAY_MS = 24 * 60 * 60 * 1000;
 export interface ConsumerContext {
   readonly connection: Amqp10Connection;
   readonly publisher: Amqp10Publisher;
+  /** Unsettled deliveries of one copy before the consumer dead-letters it (see `deliveryLimit`). */
+  readonly deliveryLimit: number;
   readonly logger: Logger;
+}
+
+export interface Amqp10ConsumerSettings extends ConsumerSettings<Amqp10Consumer> {
+  readonly targets: ConsumerTargets;
+  readonly context: ConsumerContext;
 }
 
 export interface ConsumerTargets {
@@ -72,14 +80,7 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
   #closing = false;
   #closed: Promise<void> | undefined;
 
-  constructor(
-    source: Source,
-    targets: ConsumerTargets,
-    sink: DeliverySink,
-    concurrency: number,
-    context: ConsumerContext,
-    onClosed: (consumer: Amqp10Consumer) => void,
-  ) {
+  constructor({ source, targets, sink, concurrency, context, onClosed }: Amqp10ConsumerSettings) {
     this.source = source;
     this.#targets = targets;
     this.#sink = sink;
@@ -157,6 +158,21 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
     const decoded = decodeMessage(message);
     const delivery = new Amqp10Delivery(this, wire, this.#epoch, decoded.envelope, decoded.attempt);
     this.#holding.add(delivery);
+    if (decoded.failedDeliveries >= this.#context.deliveryLimit && this.source.kind !== 'deadLetters') {
+      // Delivered this often without a settlement (its consumer crashed or hung each time): the bus's
+      // retry policy never saw it, so the reason is recorded here, before the broker's own limit moves it
+      // to its DLQ without one.
+      void delivery
+        .deadLetter({
+          message: `delivered ${decoded.failedDeliveries + 1} times without being settled (deliveryLimit ${this.#context.deliveryLimit})`,
+          code: 'MAX_DELIVERIES',
+          attempts: decoded.attempt,
+          failedAt: new Date(),
+        })
+        .catch(() => undefined);
+      return;
+    }
+    delivery.gated = true;
     if (this.#gate.admit(delivery.envelope.key, delivery)) this.#handOut(delivery);
   }
 
@@ -266,7 +282,7 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
 
   #done(delivery: Amqp10Delivery): void {
     this.#holding.delete(delivery);
-    if (delivery.epoch === this.#epoch) {
+    if (delivery.gated && delivery.epoch === this.#epoch) {
       const next = this.#gate.release(delivery.envelope.key);
       if (next !== undefined) this.#handOut(next);
     }

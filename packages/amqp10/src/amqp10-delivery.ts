@@ -13,6 +13,8 @@ export class Amqp10Delivery implements Delivery {
   readonly #once = new SettleOnce();
   /** Handed to the sink and the call has not returned. */
   inSink = false;
+  /** Admitted through its consumer's key gate (so settling it releases its key). */
+  gated = false;
 
   constructor(
     private readonly settler: DeliverySettler<Amqp10Delivery>,

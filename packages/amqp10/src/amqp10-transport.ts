@@ -41,7 +41,10 @@ export class Amqp10Transport implements Transport {
   readonly #consumers = new Set<Amqp10Consumer>();
   #closed: Promise<void> | undefined;
 
-  /** Validates `options` (a `ConfigurationError` names the bad field); connects on `connect()`. */
+  /**
+   * Validates `options` (a `ConfigurationError` names the bad field). Connects on `connect()`, or on the
+   * first `provision`, `publish` or `consume`.
+   */
   constructor(options: Amqp10TransportOptions = {}) {
     this.#options = resolveAmqp10Options(options);
     this.#names = new Amqp10Names(this.#options.namePrefix);
@@ -69,6 +72,7 @@ export class Amqp10Transport implements Transport {
 
   async provision(topology: Topology): Promise<void> {
     this.#assertOpen();
+    if (this.#connection.neverConnected) await this.#connection.open();
     await this.#provisioner.provision(topology);
   }
 
@@ -77,6 +81,9 @@ export class Amqp10Transport implements Transport {
       this.#assertOpen();
       if (messages.length === 0) return DONE;
       checkMessageSizes(messages, this.capabilities.maxMessageBytes);
+      if (this.#connection.neverConnected) {
+        return this.#connection.open().then(() => this.publish(destination, messages));
+      }
       const target =
         destination.kind === 'channel'
           ? this.#names.channel(destination.channel)
@@ -99,14 +106,20 @@ export class Amqp10Transport implements Transport {
         `must be an integer from 1 to 10000, got ${String(concurrency)}`,
       );
     }
-    const consumer = new Amqp10Consumer(
+    if (this.#connection.neverConnected) await this.#connection.open();
+    const consumer = new Amqp10Consumer({
       source,
-      { source: this.#names.source(source), deadLetters: this.#names.deadLetters(source) },
+      targets: { source: this.#names.source(source), deadLetters: this.#names.deadLetters(source) },
       sink,
       concurrency,
-      { connection: this.#connection, publisher: this.#publisher, logger: this.#options.logger },
-      (closed) => this.#consumers.delete(closed),
-    );
+      context: {
+        connection: this.#connection,
+        publisher: this.#publisher,
+        deliveryLimit: this.#options.deliveryLimit,
+        logger: this.#options.logger,
+      },
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     this.#consumers.add(consumer);
     try {
       await consumer.start();

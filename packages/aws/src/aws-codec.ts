@@ -31,7 +31,10 @@ export const KEY_ATTRIBUTE = 'omnibus-key';
 /** `base64` when the body is not text SQS can carry; `empty` for an empty body (SQS refuses ''). */
 export const BODY_ENCODING_ATTRIBUTE = 'omnibus-body-encoding';
 
-/** Attributes written one by one first, so filter policies and foreign tools see them directly. */
+/**
+ * Attributes written one by one first, in this order, so filter policies and foreign tools see them
+ * directly; custom headers come after them (docs/aws.md lists the order).
+ */
 const PRIORITY = [
   BODY_ENCODING_ATTRIBUTE,
   'ce-id',
@@ -39,6 +42,7 @@ const PRIORITY = [
   'ce-source',
   'ce-specversion',
   'content-type',
+  KEY_ATTRIBUTE,
   'ce-time',
   'ce-subject',
   'ce-correlationid',
@@ -70,14 +74,20 @@ export function encodeMessage(envelope: Envelope): EncodedMessage {
   const headers = toBindingHeaders(envelope, SQS_BINDING);
   const entries: [string, string][] = [];
   if (encoding !== undefined) entries.push([BODY_ENCODING_ATTRIBUTE, encoding]);
-  for (const name of PRIORITY) if (name in headers) entries.push([name, headers[name]!]);
-  for (const name in headers) if (!PRIORITY.includes(name)) entries.push([name, headers[name]!]);
-  if (envelope.key !== undefined) entries.push([KEY_ATTRIBUTE, envelope.key]);
+  for (const name of PRIORITY) {
+    if (name === KEY_ATTRIBUTE) {
+      if (envelope.key !== undefined) entries.push([KEY_ATTRIBUTE, envelope.key]);
+    } else if (headers[name] !== undefined) {
+      entries.push([name, headers[name]]);
+    }
+  }
+  for (const name of Object.keys(headers)) if (!PRIORITY.includes(name)) entries.push([name, headers[name]!]);
 
   const fitsOneEach =
     entries.length <= MAX_ATTRIBUTES && entries.every(([name, value]) => canBeAttribute(name, value));
-  const attributes: Record<string, AttributeValue> = {};
-  const packed: Record<string, string> = {};
+  // Null prototypes: a header named `__proto__` is an attribute like any other.
+  const attributes = Object.create(null) as Record<string, AttributeValue>;
+  const packed = Object.create(null) as Record<string, string>;
   let single = 0;
   for (const [name, value] of entries) {
     if (fitsOneEach || (single < MAX_ATTRIBUTES - 1 && canBeAttribute(name, value))) {
@@ -91,7 +101,7 @@ export function encodeMessage(envelope: Envelope): EncodedMessage {
     attributes[PACKED_ATTRIBUTE] = { DataType: 'String', StringValue: JSON.stringify(packed) };
 
   let size = Buffer.byteLength(body);
-  for (const name in attributes) {
+  for (const name of Object.keys(attributes)) {
     size += Buffer.byteLength(name) + 'String'.length + Buffer.byteLength(attributes[name]!.StringValue!);
   }
   return { body, attributes, size };
@@ -148,8 +158,8 @@ export function decodeMessage(received: ReceivedParts): Envelope {
       attributes = notification.attributes;
     }
   }
-  const raw: Record<string, string> = {};
-  for (const name in attributes) {
+  const raw = Object.create(null) as Record<string, string>;
+  for (const name of Object.keys(attributes)) {
     const value = attributeText(attributes[name]!);
     if (name === PACKED_ATTRIBUTE) {
       const packed = parsePacked(value);
@@ -196,7 +206,7 @@ function parsePacked(value: string): Record<string, string> | undefined {
     return undefined;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const [name, item] of Object.entries(parsed as Record<string, unknown>)) {
     if (typeof item !== 'string') return undefined;
     out[name] = item;

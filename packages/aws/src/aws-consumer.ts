@@ -11,9 +11,9 @@ import {
 } from '@omnibus/core';
 import type {
   Consumer,
+  ConsumerSettings,
   DeliveryOutcome,
   DeliverySettler,
-  DeliverySink,
   Failure,
   Source,
 } from '@omnibus/core/transport';
@@ -34,12 +34,9 @@ const VISIBILITY_MARGIN_SECONDS = 10;
 const MAX_RECEIVE = 10;
 const pollBackoff = exponential({ initialMs: 200, maxMs: 5_000 });
 
-export interface AwsConsumerSettings {
+export interface AwsConsumerSettings extends ConsumerSettings<AwsConsumer> {
   readonly sqs: SQSClient;
   readonly queue: QueueRef;
-  readonly source: Source;
-  readonly sink: DeliverySink;
-  readonly concurrency: number;
   readonly visibilityTimeoutSeconds: number;
   readonly waitTimeSeconds: number;
   readonly logger: Logger;
@@ -53,7 +50,6 @@ export interface AwsConsumerSettings {
   readonly redriveMaxReceiveCount?: number | undefined;
   /** Called with each envelope received (the transport notes dead letters read, for replays). */
   readonly onReceived?: (envelope: Envelope) => void;
-  readonly onClosed: () => void;
 }
 
 /**
@@ -140,7 +136,7 @@ export class AwsConsumer implements Consumer, DeliverySettler<AwsDelivery> {
     const unsettled = [...this.#held].filter((delivery) => delivery.claim());
     await Promise.allSettled(unsettled.map((delivery) => this.#release(delivery)));
     clearInterval(this.#heartbeat);
-    this.#settings.onClosed();
+    this.#settings.onClosed(this);
   }
 
   // ---- polling ----

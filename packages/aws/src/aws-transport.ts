@@ -131,7 +131,7 @@ export class SqsSnsTransport implements Transport {
         .then((of) => this.#resources.maxReceiveCount(of))
         .catch(() => undefined);
     }
-    const consumer: AwsConsumer = new AwsConsumer({
+    const consumer = new AwsConsumer({
       sqs: this.#sqs,
       queue,
       source,
@@ -147,7 +147,7 @@ export class SqsSnsTransport implements Transport {
       ...(source.kind === 'deadLetters'
         ? { onReceived: (envelope: Envelope) => this.#deadLetterReads.noteRead(envelope.id) }
         : {}),
-      onClosed: () => this.#consumers.delete(consumer),
+      onClosed: (closed) => this.#consumers.delete(closed),
     });
     this.#consumers.add(consumer);
     consumer.start();

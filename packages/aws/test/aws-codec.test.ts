@@ -8,6 +8,7 @@ import {
   encodeMessage,
   MAX_ATTRIBUTES,
   MAX_MESSAGE_BYTES,
+  KEY_ATTRIBUTE,
   PACKED_ATTRIBUTE,
 } from '../src/aws-codec.js';
 
@@ -62,21 +63,54 @@ describe('SQS/SNS message codec', function () {
     const encoded = encodeMessage(sent);
     const names = Object.keys(encoded.attributes);
     expect(names).to.have.length(MAX_ATTRIBUTES);
-    expect(names).to.include.members([
+    expect(names).to.deep.equal([
       'ce-id',
       'ce-type',
       'ce-source',
+      'ce-specversion',
       'content-type',
-      'ce-traceparent',
+      KEY_ATTRIBUTE,
+      'ce-time',
+      'ce-subject',
+      'ce-correlationid',
       PACKED_ATTRIBUTE,
     ]);
     const packed = JSON.parse(encoded.attributes[PACKED_ATTRIBUTE]!.StringValue!) as Record<string, string>;
     expect(packed).to.include({
       'ce-tenant': 'acme',
-      'omnibus-key': 'o-1',
+      'ce-traceparent': headers[Header.traceParent],
       'ce-tracestate': 'congo=t61rcWkgMzE',
     });
     expectSame(roundTrip(sent), sent);
+  });
+
+  it('keeps the key in its own attribute before custom headers (#15.4)', function () {
+    const headers: Record<string, string> = { [Header.specVersion]: '1.0' };
+    for (let i = 0; i < 12; i++) headers[`x-custom-${i}`] = `v${i}`;
+    const encoded = encodeMessage(envelope({ key: 'o-1', headers }));
+    expect(encoded.attributes[KEY_ATTRIBUTE]).to.deep.equal({ DataType: 'String', StringValue: 'o-1' });
+    const packed = JSON.parse(encoded.attributes[PACKED_ATTRIBUTE]!.StringValue!) as Record<string, string>;
+    expect(packed).to.not.have.property(KEY_ATTRIBUTE);
+    expect(packed).to.include({ 'x-custom-11': 'v11' });
+  });
+
+  it('keeps a __proto__ attribute as a header and leaks nothing inherited (hostile input, #16.7)', function () {
+    const attributes = JSON.parse(
+      '{"ce-id":{"DataType":"String","StringValue":"1"},"ce-type":{"DataType":"String","StringValue":"t"},' +
+        '"__proto__":{"DataType":"String","StringValue":"x"}}',
+    ) as Record<string, AttributeValue>;
+    const decoded = decodeMessage({ body: '{}', attributes });
+    expect(Object.getPrototypeOf(decoded.headers)).to.equal(null);
+    expect(Object.keys(decoded.headers)).to.deep.equal(['__proto__']);
+    const encoded = encodeMessage(decoded);
+    expect(Object.getPrototypeOf(encoded.attributes)).to.equal(null);
+    expect(Object.keys(encoded.attributes)).to.deep.equal(['ce-id', 'ce-type', '__proto__']);
+    expectSame(roundTrip(decoded), decoded);
+  });
+
+  it('writes no empty ce-id or ce-type for a foreign message without them (a dead-letter copy, #15.1)', function () {
+    const encoded = encodeMessage({ id: '', type: '', headers: { 'x-custom': 'v' }, body: Buffer.from('?') });
+    expect(Object.keys(encoded.attributes)).to.deep.equal(['x-custom']);
   });
 
   it('packs empty values and names SQS refuses even when there are few', function () {

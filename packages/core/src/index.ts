@@ -26,11 +26,7 @@ export { Header, type Envelope } from './envelope.js';
 
 // The bus, its options and its wiring
 export { Bus, type BusStats, type TransactionScope } from './bus.js';
-export {
-  formatBusDescription,
-  type BusDescription,
-  type HandlerDescription,
-} from './bus-description.js';
+export { formatBusDescription, type BusDescription, type HandlerDescription } from './bus-description.js';
 export { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
 export {
   BusSchedules,

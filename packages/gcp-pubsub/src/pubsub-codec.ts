@@ -79,7 +79,7 @@ function isStructured(contentType: string | undefined): boolean {
 /** Size as Pub/Sub counts it: data, attribute keys and values, and the ordering key, in bytes. */
 export function messageSize(message: OutgoingMessage): number {
   let size = message.data.byteLength + Buffer.byteLength(message.orderingKey ?? '');
-  for (const name in message.attributes) {
+  for (const name of Object.keys(message.attributes)) {
     size += Buffer.byteLength(name) + Buffer.byteLength(message.attributes[name]!);
   }
   return size;
@@ -94,7 +94,7 @@ export function messageSize(message: OutgoingMessage): number {
 export function checkPublishable(message: OutgoingMessage, id: string, maxMessageBytes: number): void {
   let count = 0;
   let upperBound = message.data.byteLength;
-  for (const name in message.attributes) {
+  for (const name of Object.keys(message.attributes)) {
     const value = message.attributes[name]!;
     count++;
     if (RESERVED_ATTRIBUTE.test(name)) {
@@ -142,7 +142,7 @@ function invalid(id: string, reason: string): TransportError {
  */
 export function fitFailureHeaders(envelope: Envelope): Envelope {
   const headers: Record<string, string> = { ...envelope.headers };
-  for (const name in headers) {
+  for (const name of Object.keys(headers)) {
     if (name.startsWith('omnibus-error-'))
       headers[name] = truncateUtf8(headers[name]!, ATTRIBUTE_LIMITS.valueBytes);
   }

@@ -3,9 +3,9 @@ import type { Envelope, Logger } from '@omnibus/core';
 import { exponential, toOmnibusError } from '@omnibus/core';
 import type {
   Consumer,
+  ConsumerSettings,
   DeliveryOutcome,
   DeliverySettler,
-  DeliverySink,
   Failure,
   Source,
 } from '@omnibus/core/transport';
@@ -14,12 +14,9 @@ import type { AttemptCounter } from './attempt-counter.js';
 import { fromPubSubMessage } from './pubsub-codec.js';
 import { PubSubDelivery } from './pubsub-delivery.js';
 
-export interface PubSubConsumerOptions {
-  readonly source: Source;
+export interface PubSubConsumerSettings extends ConsumerSettings<PubSubConsumer> {
   /** The client library's subscription, configured with flow control; not yet listened to. */
   readonly subscription: Subscription;
-  readonly sink: DeliverySink;
-  readonly concurrency: number;
   /** The subscription has message ordering: one delivery per ordering key at a time. */
   readonly ordered: boolean;
   /**
@@ -35,7 +32,6 @@ export interface PubSubConsumerOptions {
   /** Adjusts a decoded envelope (dead-letter sources add the reason the server did not write). */
   readonly decorate?: (envelope: Envelope, message: Message) => Envelope;
   readonly logger: Logger;
-  readonly onClosed: (consumer: PubSubConsumer) => void;
 }
 
 const reconnectBackoff = exponential({ initialMs: 250, maxMs: 30_000 });
@@ -57,7 +53,7 @@ const reconnectBackoff = exponential({ initialMs: 250, maxMs: 30_000 });
 export class PubSubConsumer implements Consumer, DeliverySettler<PubSubDelivery> {
   readonly source: Source;
   readonly #subscription: Subscription;
-  readonly #options: PubSubConsumerOptions;
+  readonly #options: PubSubConsumerSettings;
   /** Received, not yet handed to the sink (no capacity, paused, or their key is busy). */
   #ready: PubSubDelivery[] = [];
   /** The delivery stays unsettled when its sink throws, and is released for redelivery when the consumer closes. */
@@ -81,7 +77,7 @@ export class PubSubConsumer implements Consumer, DeliverySettler<PubSubDelivery>
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnects = 0;
 
-  constructor(options: PubSubConsumerOptions) {
+  constructor(options: PubSubConsumerSettings) {
     this.#options = options;
     this.source = options.source;
     this.#subscription = options.subscription;

@@ -174,4 +174,22 @@ describe('Pub/Sub message codec', function () {
     );
     expect(withServerDeadLetterReason(ours, {}, of, new Date())).to.equal(ours);
   });
+
+  it('writes no empty ce-id or ce-type for a foreign message without them (#15.1)', function () {
+    const message = toPubSubMessage(
+      { id: '', type: '', headers: { 'x-custom': 'v' }, body: Buffer.from('?') },
+      false,
+    );
+    expect(Object.keys(message.attributes)).to.deep.equal(['x-custom']);
+  });
+
+  it('keeps a __proto__ attribute as a header and leaks nothing inherited (hostile input, #16.7)', function () {
+    const attributes = JSON.parse('{"ce-id":"1","ce-type":"t","__proto__":"x"}') as Record<string, string>;
+    const envelope = fromPubSubMessage({ data: Buffer.from('{}'), attributes });
+    expect(Object.keys(envelope.headers)).to.deep.equal(['__proto__']);
+    expect(envelope.headers['__proto__']).to.equal('x');
+    const message = toPubSubMessage(envelope, false);
+    expect(Object.getPrototypeOf(message.attributes)).to.equal(null);
+    expect(Object.keys(message.attributes).sort()).to.deep.equal(['__proto__', 'ce-id', 'ce-type']);
+  });
 });

@@ -51,10 +51,16 @@ describeIntegration('pubsub', probeEmulator, function () {
     );
   });
 
-  runTransportConformance('pubsub', { createTransport: () => connected(), waitMs: 15_000 });
+  runTransportConformance('pubsub', {
+    createTransport: () => connected(),
+    createUnconnectedTransport: () => new PubSubTransport({ projectId, emulatorHost }),
+    waitMs: 15_000,
+  });
   // Again with the server's dead-letter policy on every subscription (the default on Google Cloud).
   runTransportConformance('pubsub with dead-letter policies', {
     createTransport: () => connected({ deadLetterPolicy: true }),
+    createUnconnectedTransport: () =>
+      new PubSubTransport({ projectId, emulatorHost, deadLetterPolicy: true }),
     waitMs: 15_000,
   });
 

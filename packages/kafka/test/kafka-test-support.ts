@@ -57,7 +57,10 @@ export async function probeKafka(): Promise<void> {
 export const testPrefix = `omnibus-test-${randomBytes(3).toString('hex')}.`;
 
 /** A connected transport with test settings. */
-export async function testTransport(options: KafkaTransportOptions = {}): Promise<KafkaTransport> {
+export async function testTransport(
+  options: KafkaTransportOptions = {},
+  { connect = true }: { connect?: boolean } = {},
+): Promise<KafkaTransport> {
   const transport = new KafkaTransport({
     brokers,
     clientId: 'omnibus-test',
@@ -66,7 +69,7 @@ export async function testTransport(options: KafkaTransportOptions = {}): Promis
     ...options,
     consumer: { ...fastConsumer, ...options.consumer },
   });
-  await transport.connect();
+  if (connect) await transport.connect();
   return transport;
 }
 

@@ -14,6 +14,7 @@ describeIntegration('kafka', probeKafka, () => {
     describe(`on ${client}`, function () {
       runTransportConformance(`kafka (${client})`, {
         createTransport: () => testTransport({ client }),
+        createUnconnectedTransport: () => testTransport({ client }, { connect: false }),
         restartBroker: restartKafka,
         reconnectMessages: 10_000,
       });

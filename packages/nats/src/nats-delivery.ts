@@ -13,6 +13,8 @@ export class NatsDelivery implements Delivery {
   readonly #once = new SettleOnce();
   /** Admitted through its consumer's key gate (so settling it releases its key). */
   gated = false;
+  /** In the sink, holding one of its consumer's `concurrency` slots. */
+  active = false;
 
   constructor(
     private readonly settler: DeliverySettler<NatsDelivery>,

@@ -49,8 +49,12 @@ export class NatsTransport implements Transport {
   #jsm: JetStreamManager | undefined;
   #reconnects = 0;
   #closed: Promise<void> | undefined;
+  #connecting: Promise<void> | undefined;
 
-  /** Validates `options` (a `ConfigurationError` names the bad field); connects on `connect()`. */
+  /**
+   * Validates `options` (a `ConfigurationError` names the bad field). Connects on `connect()`, or on the
+   * first `provision`, `publish` or `consume`.
+   */
   constructor(options: NatsTransportOptions = {}) {
     this.#options = resolveNatsOptions(options);
     this.#names = new NatsNames(this.#options.namePrefix);
@@ -66,9 +70,18 @@ export class NatsTransport implements Transport {
     };
   }
 
-  async connect(signal?: AbortSignal): Promise<void> {
-    this.#assertOpen();
-    if (this.#nc !== undefined) return;
+  connect(signal?: AbortSignal): Promise<void> {
+    try {
+      this.#assertOpen();
+    } catch (error) {
+      return Promise.reject(toOmnibusError(error));
+    }
+    if (this.#nc !== undefined) return DONE;
+    this.#connecting ??= this.#connect(signal).finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  async #connect(signal?: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         signal?.throwIfAborted();
@@ -129,6 +142,7 @@ export class NatsTransport implements Transport {
 
   async provision(topology: Topology): Promise<void> {
     this.#assertOpen();
+    await this.connect();
     await this.#provisioner.provision(topology);
   }
 
@@ -137,6 +151,7 @@ export class NatsTransport implements Transport {
       this.#assertOpen();
       if (messages.length === 0) return DONE;
       checkMessageSizes(messages, this.capabilities.maxMessageBytes);
+      if (this.#nc === undefined) return this.connect().then(() => this.publish(destination, messages));
       const subject = this.#names.publishSubject(destination);
       return this.#provisioner
         .ensureDestination(destination)
@@ -171,13 +186,14 @@ export class NatsTransport implements Transport {
         `must be an integer from 1 to maxAckPending (${this.#options.maxAckPending}), got ${String(concurrency)}`,
       );
     }
+    await this.connect();
     await this.#provisioner.ensureSource(source);
     await this.#provisioner.ensureDeadLetters();
-    const consumer = new NatsConsumer(
+    const consumer = new NatsConsumer({
       source,
       sink,
       concurrency,
-      {
+      context: {
         js: () => this.#client(),
         names: this.#names,
         deliveryLimit: this.#options.deliveryLimit,
@@ -185,8 +201,8 @@ export class NatsTransport implements Transport {
         publish: this.#publishOne,
         logger: this.#options.logger,
       },
-      (closed) => this.#consumers.delete(closed),
-    );
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;
@@ -244,7 +260,7 @@ export class NatsTransport implements Transport {
 }
 
 function notConnected(): TransportError {
-  return new TransportError('nats transport is not connected: call connect() first', {
+  return new TransportError('nats transport is not connected', {
     code: 'NOT_CONNECTED',
     retriable: true,
   });

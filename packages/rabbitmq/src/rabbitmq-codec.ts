@@ -1,6 +1,6 @@
 import type { Message, Options } from 'amqplib';
 import type { BindingStyle, Envelope } from '@omnibus/core';
-import { Header, fromBindingHeaders, toBindingHeaders } from '@omnibus/core';
+import { Header, fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '@omnibus/core';
 
 /**
  * The CloudEvents AMQP binding, binary mode: attributes as `cloudEvents_<attr>` application properties
@@ -14,6 +14,8 @@ const KEY_ATTRIBUTE = 'partitionkey';
 /** The delivery number of a retried copy (1 on the first publish, so absent then). */
 export const ATTEMPT_HEADER = 'omnibus-attempt';
 const CONTENT_TYPE_ATTRIBUTE = `${AMQP_BINDING.prefix}${Header.contentType}`;
+/** The CloudEvents structured-mode content type: the whole event is the body. */
+const STRUCTURED = 'application/cloudevents+json';
 
 /** Headers the broker adds; they describe one delivery, not the message, and are not copied on. */
 const BROKER_HEADERS = new Set([
@@ -47,7 +49,14 @@ export function encodeEnvelope(envelope: Envelope, attempt = 1): EncodedMessage 
   return {
     content: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
     // One literal shape for every message; amqplib leaves an undefined content type out.
-    options: { persistent: true, mandatory: true, messageId: envelope.id, contentType, headers },
+    // An empty id (a foreign message being dead-lettered) is left out, not sent as an empty message-id.
+    options: {
+      persistent: true,
+      mandatory: true,
+      messageId: envelope.id === '' ? undefined : envelope.id,
+      contentType,
+      headers,
+    },
   };
 }
 
@@ -67,15 +76,17 @@ export interface DecodedMessage {
 /**
  * AMQP message → envelope. Never throws: whatever a foreign client sent becomes an envelope, with `id`
  * and `type` empty when absent (the bus dead-letters those with the reason). Header values of any AMQP
- * type are turned into strings; `message-id` and `type` properties stand in for missing attributes.
+ * type are turned into strings; `message-id` and `type` properties stand in for missing attributes. A
+ * structured-mode CloudEvent (`content-type: application/cloudevents+json`) is unpacked.
  */
 export function decodeMessage(message: Message): DecodedMessage {
-  const raw: Record<string, string> = {};
+  const raw: Record<string, string> = Object.create(null) as Record<string, string>;
   let attempt = 1;
   let failedDeliveries = 0;
   let death: BrokerDeath | undefined;
   const table = (message.properties.headers ?? {}) as Record<string, unknown>;
-  for (const name in table) {
+  // Own keys only: a field table from the wire may carry `__proto__`, and nothing inherited is a header.
+  for (const name of Object.keys(table)) {
     const value = table[name];
     if (name === ATTEMPT_HEADER) {
       attempt = countOr(value, 1, 1);
@@ -88,11 +99,22 @@ export function decodeMessage(message: Message): DecodedMessage {
       if (text !== undefined) raw[name] = text;
     }
   }
+  const contentType = propertyText(message.properties.contentType);
+  if (contentType?.toLowerCase().startsWith(STRUCTURED) === true) {
+    // Structured mode (the AMQP binding's other mode): the event is the body. A body that is not an event
+    // falls through to binary mode below, so it is dead-lettered with the attributes it came with.
+    const event = fromStructuredCloudEvent(message.content);
+    if (event !== undefined) {
+      const key = event.headers[KEY_ATTRIBUTE];
+      delete event.headers[KEY_ATTRIBUTE];
+      const envelope: Envelope = key === undefined ? event : { ...event, key };
+      return { envelope, attempt: attempt + failedDeliveries, death };
+    }
+  }
   const decoded = fromBindingHeaders(raw, AMQP_BINDING);
   const headers = decoded.headers;
   const key = headers[KEY_ATTRIBUTE];
   if (key !== undefined) delete headers[KEY_ATTRIBUTE];
-  const contentType = propertyText(message.properties.contentType);
   if (contentType !== undefined && headers[Header.contentType] === undefined) {
     headers[Header.contentType] = contentType;
   }

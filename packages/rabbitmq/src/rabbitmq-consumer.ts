@@ -2,6 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '@omnibus/core';
 import type {
   Consumer,
+  ConsumerSettings,
   DeliveryOutcome,
   DeliverySettler,
   DeliverySink,
@@ -25,6 +26,12 @@ export interface ConsumerContext {
   readonly publisher: ConfirmPublisher;
   readonly topology: RabbitMqProvisioner;
   readonly logger: Logger;
+}
+
+export interface RabbitMqConsumerSettings extends ConsumerSettings<RabbitMqConsumer> {
+  /** The queue `source` reads. */
+  readonly queue: string;
+  readonly context: ConsumerContext;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'detached' | 'closing' | 'closed';
@@ -65,14 +72,7 @@ export class RabbitMqConsumer implements Consumer, DeliverySettler<RabbitMqDeliv
   #recovered: ChannelModel | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(
-    source: Source,
-    queue: string,
-    sink: DeliverySink,
-    concurrency: number,
-    context: ConsumerContext,
-    onClosed: (consumer: RabbitMqConsumer) => void,
-  ) {
+  constructor({ source, queue, sink, concurrency, context, onClosed }: RabbitMqConsumerSettings) {
     this.source = source;
     this.queue = queue;
     this.#sink = sink;

@@ -42,7 +42,10 @@ export class RabbitMqTransport implements Transport {
   readonly #consumers = new Set<RabbitMqConsumer>();
   #closed: Promise<void> | undefined;
 
-  /** Validates `options` (a `ConfigurationError` names the bad field); connects on `connect()`. */
+  /**
+   * Validates `options` (a `ConfigurationError` names the bad field). Connects on `connect()`, or on the
+   * first `provision`, `publish` or `consume`.
+   */
   constructor(options: RabbitMqTransportOptions = {}) {
     this.#options = resolveRabbitMqOptions(options);
     const logger = this.#options.logger;
@@ -79,6 +82,7 @@ export class RabbitMqTransport implements Transport {
 
   async provision(topology: Topology): Promise<void> {
     this.#assertOpen();
+    await this.#connectOnFirstUse();
     await this.#topology.provision(topology);
   }
 
@@ -88,6 +92,9 @@ export class RabbitMqTransport implements Transport {
       this.#assertOpen();
       if (messages.length === 0) return DONE;
       checkMessageSizes(messages, this.capabilities.maxMessageBytes);
+      if (this.#neverConnected()) {
+        return this.#connection.open().then(() => this.publish(destination, messages));
+      }
       const exists = this.#topology.ensureDestination(destination);
       if (exists !== undefined) return exists.then(() => this.#publish(destination, messages));
       return this.#publish(destination, messages);
@@ -123,19 +130,20 @@ export class RabbitMqTransport implements Transport {
         `must be an integer from 1 to 65535, got ${String(concurrency)}`,
       );
     }
-    const consumer = new RabbitMqConsumer(
+    await this.#connectOnFirstUse();
+    const consumer = new RabbitMqConsumer({
       source,
-      this.#names.queue(source),
+      queue: this.#names.queue(source),
       sink,
       concurrency,
-      {
+      context: {
         connection: this.#connection,
         publisher: this.#publisher,
         topology: this.#topology,
         logger: this.#options.logger,
       },
-      (closed) => this.#consumers.delete(closed),
-    );
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;
@@ -173,6 +181,16 @@ export class RabbitMqTransport implements Transport {
     await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
     await this.#publisher.close();
     await this.#connection.close();
+  }
+
+  /** Not yet connected, and not reconnecting either (that the connection does by itself). */
+  #neverConnected(): boolean {
+    const state = this.#connection.state;
+    return state === 'idle' || state === 'connecting';
+  }
+
+  #connectOnFirstUse(): Promise<void> {
+    return this.#neverConnected() ? this.#connection.open() : DONE;
   }
 
   #assertOpen(): void {

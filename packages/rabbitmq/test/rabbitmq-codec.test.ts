@@ -165,4 +165,68 @@ describe('AMQP message binding', function () {
     cyclic.self = cyclic;
     expect(headerText(cyclic)).to.equal(undefined);
   });
+
+  it('writes no empty CloudEvents id or type and no empty message-id for a foreign message (#15.1)', function () {
+    const { options } = encodeEnvelope({
+      id: '',
+      type: '',
+      headers: { 'x-custom': 'v' },
+      body: Buffer.from('?'),
+    });
+    expect(options.messageId).to.equal(undefined);
+    expect(Object.keys(options.headers)).to.deep.equal(['x-custom']);
+  });
+
+  it('unpacks a structured-mode CloudEvent (content-type application/cloudevents+json) (#15.2)', function () {
+    const event = {
+      specversion: '1.0',
+      id: 'e1',
+      type: 'orders.OrderPlaced',
+      source: 'shop',
+      partitionkey: 'o-1',
+      data: { orderId: 'o-1' },
+    };
+    const { envelope } = decodeMessage(
+      received(Buffer.from(JSON.stringify(event)), {
+        contentType: 'application/cloudevents+json; charset=utf-8',
+      }),
+    );
+    expect(envelope.id).to.equal('e1');
+    expect(envelope.type).to.equal('orders.OrderPlaced');
+    expect(envelope.key).to.equal('o-1');
+    expect(envelope.headers).to.deep.include({
+      source: 'shop',
+      specversion: '1.0',
+      [Header.contentType]: 'application/json',
+    });
+    expect(JSON.parse(Buffer.from(envelope.body).toString())).to.deep.equal({ orderId: 'o-1' });
+  });
+
+  it('keeps a structured-mode body that is not an event as it came, with its attributes', function () {
+    const { envelope } = decodeMessage(
+      received(Buffer.from('not json'), {
+        contentType: 'application/cloudevents+json',
+        headers: { 'x-custom': 'v' },
+      }),
+    );
+    expect(envelope.type).to.equal('');
+    expect(envelope.headers).to.deep.include({ 'x-custom': 'v' });
+    expect(Buffer.from(envelope.body).toString()).to.equal('not json');
+  });
+
+  it('keeps a __proto__ field-table entry as a header and leaks nothing inherited (hostile input, #16.7)', function () {
+    const table = JSON.parse('{"cloudEvents_id":"1","cloudEvents_type":"t","__proto__":"x"}') as Record<
+      string,
+      unknown
+    >;
+    const { envelope } = decodeMessage(received(Buffer.from('{}'), { headers: table }));
+    expect(Object.getPrototypeOf(envelope.headers)).to.equal(null);
+    expect(Object.keys(envelope.headers)).to.deep.equal(['__proto__']);
+    const { options } = encodeEnvelope(envelope);
+    expect(Object.keys(options.headers).sort()).to.deep.equal([
+      '__proto__',
+      'cloudEvents_id',
+      'cloudEvents_type',
+    ]);
+  });
 });

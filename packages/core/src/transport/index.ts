@@ -38,6 +38,7 @@ export { withFailureHeaders, withoutFailureHeaders } from '../dead-letter.js';
 export { abortableDelay } from '../clock.js';
 export { positiveInteger } from '../bus-options.js';
 export { DONE } from '../done.js';
+export type { ConsumerSettings } from './consumer-settings.js';
 export type { DeliveryOutcome, DeliverySettler } from './delivery-settler.js';
 export { KeyOrderGate } from './key-order-gate.js';
 export { checkMessageSizes } from './message-size.js';
