@@ -47,13 +47,13 @@ export const OrderCancelled = defineEvent<OrderCancelledV1>({
 
 export const ReserveStock = defineCommand<ReserveStockV1>({
   type: 'inventory.ReserveStock',
-  queue: 'inventory',
+  queue: 'inventory-commands', // not 'inventory': on Kafka and Artemis a queue and a channel share names
   key: (c) => c.orderId,
   schema: 'inventory/ReserveStock.avsc',
 });
 export const ReleaseStock = defineCommand<ReleaseStockV1>({
   type: 'inventory.ReleaseStock',
-  queue: 'inventory',
+  queue: 'inventory-commands',
   key: (c) => c.orderId,
   schema: 'inventory/ReleaseStock.avsc',
 });
@@ -78,13 +78,13 @@ export const StockReleased = defineEvent<StockReleasedV1>({
 
 export const ProcessPayment = defineCommand<ProcessPaymentV1>({
   type: 'payments.ProcessPayment',
-  queue: 'payments',
+  queue: 'payments-commands', // likewise, apart from the payments channel
   key: (c) => c.orderId,
   schema: 'payments/ProcessPayment.avsc',
 });
 export const RefundPayment = defineCommand<RefundPaymentV1>({
   type: 'payments.RefundPayment',
-  queue: 'payments',
+  queue: 'payments-commands',
   key: (c) => c.orderId,
   schema: 'payments/RefundPayment.avsc',
 });
