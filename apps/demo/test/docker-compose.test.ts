@@ -33,7 +33,7 @@ function service(name: string): ComposeService {
 function containerPorts(name: string): number[] {
   const s = service(name);
   const published = (s.ports ?? []).map((mapping) => Number(mapping.split(':').at(-1)));
-  const kafkaListeners = String(s.environment?.KAFKA_LISTENERS ?? '')
+  const kafkaListeners = String((s.environment?.KAFKA_LISTENERS as string | undefined) ?? '')
     .split(',')
     .map((listener) => Number(listener.split(':').at(-1)))
     .filter((port) => port > 0);

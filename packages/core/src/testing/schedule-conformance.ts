@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { expect } from 'chai';
+import { expect } from './expect.js';
 import { constant } from '../backoff.js';
 import { Bus } from '../bus.js';
 import type { EventContract } from '../contracts.js';
