@@ -31,9 +31,9 @@ export class Timeline {
   /** Middleware of one service's bus: records every handling attempt and its outcome. */
   middleware(service: string): Middleware {
     return async (ctx, next) => {
-      const who = ctx.message.group === undefined ? service : `${service}/${ctx.message.group}`;
+      const who = ctx.handlerContext.group === undefined ? service : `${service}/${ctx.handlerContext.group}`;
       const what = `${ctx.envelope.type} for ${this.label(ctx.envelope.key)}`;
-      const attempt = ctx.message.attempt > 1 ? ` (attempt ${ctx.message.attempt})` : '';
+      const attempt = ctx.handlerContext.attempt > 1 ? ` (attempt ${ctx.handlerContext.attempt})` : '';
       this.record(who, `handles ${what}${attempt}`);
       try {
         await next();

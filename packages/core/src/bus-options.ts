@@ -1,3 +1,4 @@
+import type { Backoff } from './backoff.js';
 import type { CircuitBreakerOptions } from './pipeline/circuit-breaker.js';
 import type { HandlerClass, RetryPolicy } from './decorators.js';
 import { ConfigurationError } from './errors.js';
@@ -25,6 +26,13 @@ export interface BusOptions<Tx = unknown> {
   readonly concurrency?: number;
   /** Retry policy of handlers that set none. */
   readonly retry?: RetryPolicy;
+  /**
+   * A handling that loses an optimistic-concurrency update (a `ConcurrencyError`, e.g. a saga step) runs
+   * again at once, in the same delivery, with fresh state and without spending `retry.attempts`: up to
+   * `maxRetries` conflicts in a row (default 200), `backoff` apart (default exponential from 5 ms to
+   * 500 ms, full jitter); past that it is dead-lettered (a livelock ends loudly).
+   */
+  readonly conflictRetry?: { readonly maxRetries?: number; readonly backoff?: Backoff };
   /** Handler timeout for handlers that set none. Default: none. */
   readonly timeoutMs?: number;
   /** A circuit breaker per consumer; off unless given. */
@@ -57,6 +65,7 @@ export function validateBusOptions<Tx>(options: BusOptions<Tx>): void {
   positiveInteger('concurrency', options.concurrency);
   positiveInteger('retry.attempts', options.retry?.attempts);
   nonNegativeInteger('retry.immediate', options.retry?.immediate);
+  nonNegativeInteger('conflictRetry.maxRetries', options.conflictRetry?.maxRetries);
   positiveNumber('timeoutMs', options.timeoutMs);
   positiveNumber('drainTimeoutMs', options.drainTimeoutMs);
 }

@@ -87,6 +87,17 @@ export class CircuitOpenError extends OmnibusError {
   }
 }
 
+/**
+ * The database is down or busy, not the message. The persistence packages (SQLite, PostgreSQL) throw it
+ * for their own statements (connect, BEGIN, COMMIT, claims); the bus retries the delivery without
+ * spending its retry budget, so an outage pauses consumption instead of dead-lettering what arrives.
+ */
+export class PersistenceUnavailableError extends OmnibusError {
+  constructor(message: string, options: OmnibusErrorOptions = {}) {
+    super(message, { code: 'PERSISTENCE_UNAVAILABLE', ...options, retriable: true });
+  }
+}
+
 /** A configuration object failed validation; `field` names the offending option. */
 export class ConfigurationError extends OmnibusError {
   readonly field: string;

@@ -1,6 +1,13 @@
+import type { Backoff } from './backoff.js';
 import type { RetryPolicy } from './decorators.js';
 import type { OmnibusError } from './errors.js';
-import { toOmnibusError } from './errors.js';
+import {
+  CircuitOpenError,
+  ConcurrencyError,
+  NonRetriableError,
+  PersistenceUnavailableError,
+  toOmnibusError,
+} from './errors.js';
 
 /** A handler's retry policy with every default filled in. */
 export type ResolvedRetryPolicy = Required<RetryPolicy>;
@@ -43,10 +50,10 @@ export function failureOutcome(
   options: FailurePolicyOptions,
 ): FailureOutcome {
   const error = toOmnibusError(thrown);
-  if (error.code === 'CIRCUIT_OPEN') {
+  if (error instanceof CircuitOpenError) {
     return { kind: 'retry', delayMs: options.circuitCooldownMs, tries: attempt.before + attempt.calls };
   }
-  if (error.code === 'PERSISTENCE_UNAVAILABLE') {
+  if (error instanceof PersistenceUnavailableError) {
     return {
       kind: 'retry',
       delayMs: policy.backoff(Math.min(attempt.delivery, policy.attempts)),
@@ -74,4 +81,37 @@ export function triesBefore(
   if (delivery <= 1) return 0;
   if (known !== undefined) return known;
   return Math.min(policy.attempts - 1, (delivery - 1) * (1 + policy.immediate));
+}
+
+/** How a handling that lost an optimistic-concurrency update (`CONCURRENCY_CONFLICT`) is run again. */
+export interface ConflictPolicy {
+  /** Conflicts in a row after which the message is dead-lettered (a livelock). */
+  readonly maxRetries: number;
+  /** Delay before run `conflicts + 1`, jittered so racing handlings spread out. */
+  readonly backoff: Backoff;
+}
+
+export type ConflictOutcome =
+  | { readonly kind: 'rerun'; readonly delayMs: number }
+  | { readonly kind: 'giveUp'; readonly error: OmnibusError };
+
+/**
+ * After the `conflicts`-th conflict in a row of one delivery: run the handler again, in the same
+ * delivery and with fresh state (a new transaction re-reads what changed), spending no try; or, past
+ * `maxRetries`, give up with a non-retriable error so a livelock ends in the dead-letter queue.
+ */
+export function conflictOutcome(conflicts: number, thrown: unknown, policy: ConflictPolicy): ConflictOutcome {
+  if (conflicts <= policy.maxRetries) return { kind: 'rerun', delayMs: policy.backoff(conflicts) };
+  return {
+    kind: 'giveUp',
+    error: new NonRetriableError(
+      `gave up after ${conflicts} optimistic-concurrency conflicts in a row: ${toOmnibusError(thrown).message}`,
+      { code: 'CONCURRENCY_CONFLICT', cause: thrown },
+    ),
+  };
+}
+
+/** Whether `thrown` is a lost optimistic-concurrency update. */
+export function isConflict(thrown: unknown): boolean {
+  return thrown instanceof ConcurrencyError && thrown.retriable;
 }

@@ -78,7 +78,7 @@ export interface Publisher {
  * `tx`) and, inside `bus.transaction`, the transaction's publisher, which then takes what is published.
  */
 export interface MessageContextHolder {
-  readonly message: MessageContext | undefined;
+  readonly handlerContext: MessageContext | undefined;
   readonly publisher?: Publisher;
 }
 
@@ -86,7 +86,7 @@ const current = new AsyncLocalStorage<MessageContextHolder>();
 
 /** The context of the message being handled on this async path, if any. */
 export function currentMessageContext(): MessageContext | undefined {
-  return current.getStore()?.message;
+  return current.getStore()?.handlerContext;
 }
 
 /**
@@ -95,7 +95,7 @@ export function currentMessageContext(): MessageContext | undefined {
  */
 export function currentPublisher(): Publisher | undefined {
   const store = current.getStore();
-  return store?.publisher ?? store?.message;
+  return store?.publisher ?? store?.handlerContext;
 }
 
 /** Runs `work` with `holder` ambient; a holder replaces the outer one entirely (a handler's own scope). */

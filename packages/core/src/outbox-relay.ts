@@ -2,6 +2,7 @@ import type { Backoff } from './backoff.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { exponential } from './backoff.js';
+import { ErrorCode } from './error-codes.js';
 import { ConfigurationError, toOmnibusError } from './errors.js';
 import type { Logger } from './logger.js';
 import { defaultLogger } from './logger.js';
@@ -372,5 +373,5 @@ export class OutboxRelay {
 }
 
 function isTooLarge(error: unknown): boolean {
-  return toOmnibusError(error).code === 'MESSAGE_TOO_LARGE';
+  return toOmnibusError(error).code === ErrorCode.MESSAGE_TOO_LARGE;
 }

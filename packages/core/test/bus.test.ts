@@ -12,6 +12,7 @@ import type {
 import {
   Bus,
   BusNotStartedError,
+  ConcurrencyError,
   ConfigurationError,
   Handle,
   Header,
@@ -265,6 +266,45 @@ describe('Bus', function () {
     expect(calls).to.equal(3);
     expect(readFailure(dead!)).to.include({ attempts: 3 });
     expect(b.stats.retried).to.equal(0);
+  });
+
+  it('runs a handling that lost an optimistic-concurrency update again, in the same delivery, spending no try', async function () {
+    const attempts: number[] = [];
+    @Subscriber({ group: 'g' })
+    class Contended {
+      @Handle(c.ProcessPayment, { retry: { attempts: 2, backoff: constant(0) } })
+      pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        attempts.push(ctx.attempt);
+        if (attempts.length <= 10) throw new ConcurrencyError('saga moved on');
+      }
+    }
+    const b = bus({ handlers: [Contended], conflictRetry: { backoff: constant(0) } });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    await waitFor(() => b.stats.handled === 1, { message: 'handled after ten conflicts' });
+    expect(attempts).to.deep.equal(Array<number>(11).fill(1), 'eleven runs, all in the first delivery');
+    expect(b.stats).to.include({ conflicts: 10, retried: 10, deadLettered: 0 });
+  });
+
+  it('dead-letters a livelock past conflictRetry.maxRetries, saying so', async function () {
+    let runs = 0;
+    @Subscriber({ group: 'g' })
+    class Livelocked {
+      @Handle(c.ProcessPayment)
+      pay() {
+        runs++;
+        throw new ConcurrencyError('saga moved on');
+      }
+    }
+    const b = bus({ handlers: [Livelocked], conflictRetry: { maxRetries: 4, backoff: constant(0) } });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    const [dead] = await deadLetters({ kind: 'queue', queue: c.ProcessPayment.queue }, 1);
+    expect(runs).to.equal(5);
+    const failure = readFailure(dead!)!;
+    expect(failure.code).to.equal('CONCURRENCY_CONFLICT');
+    expect(failure.message).to.include('gave up after 5 optimistic-concurrency conflicts');
+    expect(b.stats).to.include({ conflicts: 4, retried: 4, deadLettered: 1 });
   });
 
   it('dead-letters a NonRetriableError at once', async function () {

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import type { FailedAttempt, FailureOutcome, ResolvedRetryPolicy } from '../src/failure-policy.js';
-import { failureOutcome, triesBefore } from '../src/failure-policy.js';
+import { conflictOutcome, failureOutcome, isConflict, triesBefore } from '../src/failure-policy.js';
 import {
   CircuitOpenError,
+  ConcurrencyError,
   DeserializationError,
   NonRetriableError,
-  OmnibusError,
+  PersistenceUnavailableError,
   TimeoutError,
 } from '../src/index.js';
 
@@ -16,7 +17,7 @@ const policy = (attempts: number, immediate = 0): ResolvedRetryPolicy => ({
   backoff: (delivery) => delivery * 10,
 });
 const options = { circuitCooldownMs: 30_000 };
-const unavailable = new OmnibusError('db down', { code: 'PERSISTENCE_UNAVAILABLE' });
+const unavailable = new PersistenceUnavailableError('db down');
 
 describe('failure policy', function () {
   const table: [string, unknown, FailedAttempt, ResolvedRetryPolicy, FailureOutcome | string][] = [
@@ -102,5 +103,22 @@ describe('failure policy', function () {
     expect(triesBefore(2, 1, policy(5, 2))).to.equal(1);
     expect(triesBefore(2, undefined, policy(5, 1))).to.equal(2);
     expect(triesBefore(4, undefined, policy(5, 1))).to.equal(4);
+  });
+
+  it('runs a lost optimistic-concurrency update again after a jittered delay, and gives up loudly past the cap', function () {
+    const conflicts = { maxRetries: 3, backoff: (n: number) => n * 7 };
+    const lost = new ConcurrencyError('saga o1 moved to version 4');
+    expect(isConflict(lost)).to.equal(true);
+    expect(isConflict(new Error('x'))).to.equal(false);
+    expect(conflictOutcome(1, lost, conflicts)).to.deep.equal({ kind: 'rerun', delayMs: 7 });
+    expect(conflictOutcome(3, lost, conflicts)).to.deep.equal({ kind: 'rerun', delayMs: 21 });
+    const outcome = conflictOutcome(4, lost, conflicts);
+    expect(outcome.kind).to.equal('giveUp');
+    if (outcome.kind !== 'giveUp') return;
+    expect(outcome.error).to.include({ code: 'CONCURRENCY_CONFLICT', retriable: false, cause: lost });
+    expect(outcome.error.message).to.include('4 optimistic-concurrency conflicts');
+    expect(isConflict(outcome.error)).to.equal(false, 'a give-up is not run again');
+    const dead = failureOutcome(outcome.error, { delivery: 1, before: 0, calls: 0 }, policy(5), options);
+    expect(dead).to.include({ kind: 'deadLetter', attempts: 1 });
   });
 });

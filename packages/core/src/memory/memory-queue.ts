@@ -36,6 +36,7 @@ export class MemoryQueue {
   readonly #lowWater: number;
   #pumping = false;
   #pumpAgain = false;
+  #wakeScheduled = false;
   #deadLetters: MemoryQueue | undefined;
 
   constructor(
@@ -158,7 +159,6 @@ export class MemoryQueue {
     }
   }
 
-  #wakeScheduled = false;
   readonly #wakeIfRoom = (): void => {
     this.#wakeScheduled = false;
     if (this.#space !== undefined && this.depth < this.capacity) this.#resolveSpace();

@@ -1,4 +1,5 @@
 import { toOmnibusError } from '../errors.js';
+import { isConflict } from '../failure-policy.js';
 import type { Middleware } from './middleware.js';
 
 /**
@@ -18,7 +19,8 @@ export const immediateRetry: Middleware = async (ctx, next) => {
         tries >= retries ||
         ctx.triesBefore + ctx.calls >= attempts ||
         !toOmnibusError(error).retriable ||
-        ctx.message.signal.aborted
+        isConflict(error) || // the bus runs a lost optimistic-concurrency update again, spending no try
+        ctx.handlerContext.signal.aborted
       )
         throw error;
     }

@@ -32,7 +32,7 @@ export function tallyContracts(prefix: string) {
     @StartedBy(TallyItem, {
       correlate: (i) => i.tally, // A conflict is retried with fresh state; until the bus stops spending attempts on conflicts, a
       // generous budget keeps a hot instance from running out.
-      retry: { attempts: 1_000, backoff: exponential({ initialMs: 2, maxMs: 100 }) },
+      retry: { attempts: 5, backoff: exponential({ initialMs: 2, maxMs: 100 }) },
     })
     async item(item: TallyItemV1, saga: SagaContext<TallyState>) {
       saga.state.steps++;
