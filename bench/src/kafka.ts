@@ -32,7 +32,7 @@ import type { KafkaClientName } from '@omnibus/kafka';
 import { KafkaTransport } from '@omnibus/kafka';
 
 /** The client `KafkaTransport` uses when none is given (docs/kafka.md, "Two clients"). */
-const DEFAULT_CLIENT: KafkaClientName = 'platformatic';
+const DEFAULT_CLIENT: KafkaClientName = 'kafkajs';
 import type { Tick } from './harness.js';
 import { Receiver, median, tick } from './harness.js';
 import { percentile, printTable } from './table.js';

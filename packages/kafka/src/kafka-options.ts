@@ -49,8 +49,8 @@ export interface KafkaConsumerOptions {
 
 export interface KafkaTransportOptions {
   /**
-   * The Kafka client library: `'platformatic'` (@platformatic/kafka) or `'kafkajs'` (kafkajs 2.2).
-   * Default `'platformatic'`. See docs/kafka.md, "Two clients".
+   * The Kafka client library: `'kafkajs'` (kafkajs 2.2) or `'platformatic'` (@platformatic/kafka).
+   * Default `'kafkajs'`. See docs/kafka.md, "Two clients".
    */
   readonly client?: KafkaClientName;
   /** `host:port` of one or more bootstrap brokers. Default: `OMNIBUS_KAFKA_BROKERS` (comma-separated), else `127.0.0.1:9092`. */
@@ -129,7 +129,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('options', 'must be an object');
   }
-  const client = options.client ?? 'platformatic';
+  const client = options.client ?? 'kafkajs';
   if (!CLIENTS.includes(client)) {
     throw new ConfigurationError('client', `must be one of ${CLIENTS.join(', ')}`);
   }

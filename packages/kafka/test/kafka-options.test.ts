@@ -28,13 +28,16 @@ describe('KafkaTransport options', function () {
     expect(resolved.consumer.maxHeaders).to.equal(128);
     expect(resolved.consumer.maxHeaderBytes).to.equal(65_536);
     expect(resolved.maxRetryDelayMs).to.equal(86_400_000);
-    expect(resolved.client).to.equal('platformatic');
+    expect(resolved.client).to.equal('kafkajs');
     expect(resolved.consumer.rebalancing).to.equal('eager');
     expect(
-      resolveKafkaOptions({ brokers: ['b:1'], consumer: { rebalancing: 'cooperative' } }).consumer
-        .rebalancing,
+      resolveKafkaOptions({
+        brokers: ['b:1'],
+        client: 'platformatic',
+        consumer: { rebalancing: 'cooperative' },
+      }).consumer.rebalancing,
     ).to.equal('cooperative');
-    expect(resolveKafkaOptions({ brokers: ['b:1'], client: 'kafkajs' }).client).to.equal('kafkajs');
+    expect(resolveKafkaOptions({ brokers: ['b:1'], client: 'platformatic' }).client).to.equal('platformatic');
     expect(new KafkaTransport({ brokers: ['nowhere.invalid:9092'] }).capabilities.maxMessageBytes).to.equal(
       1_000_000,
     );
@@ -92,7 +95,7 @@ describe('KafkaTransport options', function () {
     ['maxRetryDelayMs', { brokers: ['a:1'], maxRetryDelayMs: 0 }],
     ['maxRetryDelayMs', { brokers: ['a:1'], maxRetryDelayMs: 2 ** 31 }],
     ['consumer.maxHeaders', { brokers: ['a:1'], consumer: { maxHeaders: 0 } }],
-    ['consumer.rebalancing', { brokers: ['a:1'], consumer: { rebalancing: 'lazy' } }],
+    ['consumer.rebalancing', { brokers: ['a:1'], client: 'platformatic', consumer: { rebalancing: 'lazy' } }],
     [
       'consumer.rebalancing',
       { brokers: ['a:1'], client: 'kafkajs', consumer: { rebalancing: 'cooperative' } },
