@@ -48,6 +48,7 @@ describe('@omnibus/core exports', function () {
       'describeDestination',
       'describeSource',
       'exponential',
+    'formatBusDescription',
       'fromBindingHeaders',
       'fromStructuredCloudEvent',
       'isCloudEventsAttributeName',

@@ -12,6 +12,7 @@ describe('@omnibus/saga exports', function () {
       'SAGA_TIMEOUT_TYPE',
       'Saga',
       'SagaRuntime',
+    'ScheduledTimeouts',
       'StartedBy',
       'Timeout',
     ]);
@@ -23,6 +24,7 @@ describe('@omnibus/saga exports', function () {
       'runSagaConcurrency',
       'runSagaCrash',
       'runSagaStoreConformance',
+    'runSagaTimeoutTests',
       'serveSagaWorker',
       'shuffledItems',
       'startSagaWorker',
