@@ -138,6 +138,21 @@ export interface OrderLine {
   unitPrice: string;
 }
 
+/** The order cannot be fulfilled as placed (e.g. out of stock); nothing was reserved or charged. Ends the order saga. */
+export interface OrderRejected {
+  /** The order. */
+  orderId: string;
+  /** Why the order was rejected. */
+  reason: RejectionReason;
+  /** Human-readable explanation. */
+  detail: string | null;
+  /** When the order was rejected. */
+  rejectedAt: Date;
+}
+
+/** Why an order was rejected; UNKNOWN reads symbols added by newer writers. */
+export type RejectionReason = 'UNKNOWN' | 'OUT_OF_STOCK' | 'INVALID_ORDER';
+
 /** The customer could not be charged; nothing was taken. */
 export interface PaymentFailed {
   /** The payment. */

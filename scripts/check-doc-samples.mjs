@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /* global process, console, URL -- a Node script; the repo's eslint config declares no Node globals for .mjs */
 /**
- * Part of `npm run lint`: every ```ts block of README.md and docs/*.md (or of the markdown files given as
- * arguments) compiles, against the built workspace packages, with the tsconfig a user of Omnibus needs
- * (docs/getting-started.md shows it). Each block is its own module in a scratch project under .cache/;
+ * Part of `npm run lint`: every ```ts block of README.md, docs/*.md and each package's README.md (or of
+ * the markdown files given as arguments) compiles, against the built workspace packages, with the
+ * tsconfig a user of Omnibus needs (docs/getting-started.md shows it). Each block is its own module in a scratch project under .cache/;
  * errors are reported at the markdown line they come from. Run `npm run build` first.
  *
  * Info strings:
@@ -63,7 +63,11 @@ function defaultFiles() {
     .filter((name) => name.endsWith('.md'))
     .sort()
     .map((name) => join(root, 'docs', name));
-  return [join(root, 'README.md'), ...docs];
+  const packageReadmes = readdirSync(join(root, 'packages'))
+    .sort()
+    .filter((name) => readdirSync(join(root, 'packages', name)).includes('README.md'))
+    .map((name) => join(root, 'packages', name, 'README.md'));
+  return [join(root, 'README.md'), ...docs, ...packageReadmes];
 }
 
 const files = process.argv.length > 2 ? process.argv.slice(2).map((f) => resolve(f)) : defaultFiles();

@@ -40,7 +40,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import type { SqsSnsTransportOptions } from '@omnibus/aws';
-import { ResourceNames, SqsSnsTransport } from '@omnibus/aws';
+import { AwsNames, SqsSnsTransport } from '@omnibus/aws';
 import type { BrokerRound as Round, Tick } from './harness.js';
 import {
   Receiver,
@@ -100,7 +100,7 @@ async function topology(): Promise<{ channel: string; group: string; topicArn: s
     const { url } = await transport.queueOf({ kind: 'subscription', channel, group });
     const sns = new SNSClient(clientConfig);
     const { TopicArn } = await sns.send(
-      new CreateTopicCommand({ Name: new ResourceNames(prefix).topic(channel, false) }),
+      new CreateTopicCommand({ Name: new AwsNames(prefix).topic(channel, false) }),
     );
     sns.destroy();
     return { channel, group, topicArn: TopicArn!, queueUrl: url };

@@ -22,8 +22,17 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Consumer, Producer } from 'kafkajs';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import {
+  Consumer as PlatformaticConsumer,
+  Producer as PlatformaticProducer,
+  stringSerializers,
+} from '@platformatic/kafka';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
+import type { KafkaClientName } from '@omnibus/kafka';
 import { KafkaTransport } from '@omnibus/kafka';
+
+/** The client `KafkaTransport` uses when none is given (docs/kafka.md, "Two clients"). */
+const DEFAULT_CLIENT: KafkaClientName = 'kafkajs';
 import type { Tick } from './harness.js';
 import { Receiver, median, tick } from './harness.js';
 import { percentile, printTable } from './table.js';
@@ -97,7 +106,15 @@ interface Client {
   close(): Promise<void>;
 }
 
-type Variant = 'raw' | 'raw+ce' | 'transport' | 'bus';
+type Variant =
+  | 'raw'
+  | 'raw+ce'
+  | 'platformatic'
+  | 'platformatic+ce'
+  | 'transport'
+  | 'bus'
+  | 'transport-platformatic'
+  | 'bus-platformatic';
 
 const ceHeaders = (): Record<string, string> => ({
   ce_id: randomUUID(),
@@ -161,18 +178,71 @@ async function rawClient(receiver: Receiver, withHeaders: boolean): Promise<Clie
   };
 }
 
-const kafkaTransport = () =>
+/** The same two raw clients on @platformatic/kafka: idempotent producer, acks -1, one send of 256. */
+async function platformaticClient(receiver: Receiver, withHeaders: boolean): Promise<Client> {
+  const topic = `${RUN_PREFIX}platformatic-${randomUUID()}`;
+  const kafka = new Kafka({ brokers, clientId: 'bench-raw', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: false });
+  await waitForLeaders(kafka, topic);
+  await admin.disconnect();
+  const producer = new PlatformaticProducer({
+    clientId: 'bench-platformatic',
+    bootstrapBrokers: brokers,
+    idempotent: true,
+    acks: -1,
+    serializers: stringSerializers,
+  });
+  let consumer: PlatformaticConsumer | undefined;
+  return {
+    publish: async (ticks) => {
+      await producer.send({
+        messages: ticks.map((t) => ({
+          topic,
+          value: JSON.stringify(t),
+          ...(withHeaders ? { headers: ceHeaders() } : {}),
+        })),
+      });
+    },
+    startConsuming: async () => {
+      consumer = new PlatformaticConsumer({
+        clientId: 'bench-platformatic',
+        bootstrapBrokers: brokers,
+        groupId: `${topic}.bench`,
+        sessionTimeout: consumerSettings.sessionTimeoutMs,
+        heartbeatInterval: consumerSettings.heartbeatIntervalMs,
+        maxWaitTime: consumerSettings.maxWaitTimeMs,
+      });
+      const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: true });
+      stream.on('data', (message) => {
+        if (withHeaders) {
+          const headers: Record<string, string> = {};
+          for (const [name, value] of message.headers) headers[name.toString()] = value.toString();
+        }
+        receiver.receive(JSON.parse(message.value.toString('utf8')) as Tick);
+      });
+    },
+    close: async () => {
+      await consumer?.close(true);
+      await producer.close();
+    },
+  };
+}
+
+const kafkaTransport = (client: KafkaClientName, rebalancing: 'eager' | 'cooperative' = 'eager') =>
   new KafkaTransport({
+    client,
     brokers,
     clientId: 'bench-omnibus',
     partitions: PARTITIONS,
-    consumer: consumerSettings,
+    consumer: { ...consumerSettings, rebalancing },
   });
 
-async function transportClient(receiver: Receiver): Promise<Client> {
+async function transportClient(receiver: Receiver, client: KafkaClientName): Promise<Client> {
   const channel = `transport-${randomUUID()}`;
   const group = 'bench';
-  const transport = kafkaTransport();
+  const transport = kafkaTransport(client);
   await transport.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
   let consumer: Awaited<ReturnType<KafkaTransport['consume']>> | undefined;
   return {
@@ -209,7 +279,7 @@ async function transportClient(receiver: Receiver): Promise<Client> {
   };
 }
 
-async function busClient(receiver: Receiver): Promise<Client> {
+async function busClient(receiver: Receiver, client: KafkaClientName): Promise<Client> {
   const channel = `bus-${randomUUID()}`;
   const group = 'bench';
   const Ticked = defineEvent<Tick>({ type: TYPE, channel });
@@ -220,8 +290,12 @@ async function busClient(receiver: Receiver): Promise<Client> {
       receiver.receive(event);
     }
   }
-  const publisher = new Bus({ transport: kafkaTransport(), serviceName: 'bench' });
-  const consumer = new Bus({ transport: kafkaTransport(), serviceName: 'bench', handlers: [TickHandler] });
+  const publisher = new Bus({ transport: kafkaTransport(client), serviceName: 'bench' });
+  const consumer = new Bus({
+    transport: kafkaTransport(client),
+    serviceName: 'bench',
+    handlers: [TickHandler],
+  });
   await publisher.start();
   // The subscription exists before anything is published, as the consumer's own start would make it.
   await publisher.transport.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
@@ -235,14 +309,77 @@ async function busClient(receiver: Receiver): Promise<Client> {
   };
 }
 
+/**
+ * How long consumption stops when a second member joins a group: one member consumes a steady stream
+ * (64 messages every 10 ms, each handled in 1 ms, 16 in flight), a second member joins, and the longest
+ * gap between two handled messages from the join until 3 s after is the pause. Duplicates are deliveries
+ * of a message id already handled (the rebalance redelivers what was in flight).
+ */
+async function rebalancePause(
+  client: KafkaClientName,
+  rebalancing: 'eager' | 'cooperative',
+): Promise<{ pauseMs: number; duplicates: number }> {
+  const channel = `rebalance-${randomUUID()}`;
+  const group = 'bench';
+  const source = { kind: 'subscription', channel, group } as const;
+  const first = kafkaTransport(client, rebalancing);
+  const second = kafkaTransport(client, rebalancing);
+  await first.provision({ channels: [{ name: channel }], subscriptions: [{ channel, group }] });
+  const handledAt: number[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  const sink = async (delivery: Parameters<Parameters<KafkaTransport['consume']>[1]>[0]) => {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    if (seen.has(delivery.envelope.id)) duplicates++;
+    seen.add(delivery.envelope.id);
+    handledAt.push(performance.now());
+    await delivery.ack();
+  };
+  let publishing = true;
+  let seq = 0;
+  const publisher = (async () => {
+    while (publishing) {
+      const batch = Array.from({ length: 64 }, () => ({
+        id: randomUUID(),
+        type: TYPE,
+        key: `k-${seq++ % 32}`,
+        headers: {},
+        body: Buffer.from(JSON.stringify(tick(seq))),
+      }));
+      await first.publish({ kind: 'channel', channel }, batch);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  const a = await first.consume(source, sink, { concurrency: 16 });
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const joinedAt = performance.now();
+  const b = await second.consume(source, sink, { concurrency: 16 });
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const until = performance.now();
+  publishing = false;
+  await publisher;
+  await Promise.all([a.close(), b.close()]);
+  await Promise.all([first.close(), second.close()]);
+  let pauseMs = 0;
+  let previous = joinedAt;
+  for (const at of handledAt) {
+    if (at < joinedAt || at > until) continue;
+    pauseMs = Math.max(pauseMs, at - previous);
+    previous = at;
+  }
+  return { pauseMs: Math.round(pauseMs), duplicates };
+}
+
 async function round(variant: Variant, messages: number): Promise<Round> {
   const receiver = new Receiver();
   const client =
     variant === 'raw' || variant === 'raw+ce'
       ? await rawClient(receiver, variant === 'raw+ce')
-      : variant === 'transport'
-        ? await transportClient(receiver)
-        : await busClient(receiver);
+      : variant === 'platformatic' || variant === 'platformatic+ce'
+        ? await platformaticClient(receiver, variant === 'platformatic+ce')
+        : variant === 'transport' || variant === 'transport-platformatic'
+          ? await transportClient(receiver, variant === 'transport' ? 'kafkajs' : 'platformatic')
+          : await busClient(receiver, variant === 'bus' ? 'kafkajs' : 'platformatic');
   try {
     return await phases(messages, receiver, client.publish, () => client.startConsuming());
   } finally {
@@ -318,8 +455,12 @@ function summary(name: string, rounds: Round[]): Record<string, string | number>
 const VARIANTS: readonly [Variant, string][] = [
   ['raw', 'kafkajs, value only'],
   ['raw+ce', 'kafkajs + CloudEvents headers'],
-  ['transport', 'Omnibus KafkaTransport'],
-  ['bus', 'Omnibus Bus (full pipeline)'],
+  ['platformatic', '@platformatic/kafka, value only'],
+  ['platformatic+ce', '@platformatic/kafka + CE headers'],
+  ['transport', 'KafkaTransport on kafkajs'],
+  ['bus', 'Bus on kafkajs (full pipeline)'],
+  ['transport-platformatic', 'KafkaTransport on platformatic'],
+  ['bus-platformatic', 'Bus on platformatic (full pipeline)'],
 ];
 
 export async function run(args: readonly string[]): Promise<void> {
@@ -353,6 +494,35 @@ export async function run(args: readonly string[]): Promise<void> {
       ratio('transport / kafkajs + CE headers', 'transport', 'raw+ce'),
       ratio('transport / kafkajs value only', 'transport', 'raw'),
       ratio('bus / kafkajs + CE headers', 'bus', 'raw+ce'),
+      ratio('bus / kafkajs value only', 'bus', 'raw'),
+      ratio('bus on platformatic / kafkajs value only', 'bus-platformatic', 'raw'),
+      ratio('bus on platformatic / platformatic value only', 'bus-platformatic', 'platformatic'),
     ],
+  );
+  const pauses: Record<string, string | number>[] = [];
+  try {
+    const setups = [
+      ['kafkajs', 'eager'],
+      ['platformatic', 'eager'],
+      ['platformatic', 'cooperative'],
+    ] as const;
+    for (const [client, rebalancing] of setups) {
+      const runs = [];
+      for (let r = 0; r < rounds; r++) runs.push(await rebalancePause(client, rebalancing));
+      pauses.push({
+        client: `${client}, ${rebalancing}`,
+        'pause ms (median)': median(runs.map((run) => run.pauseMs)),
+        'pause ms (max)': Math.max(...runs.map((run) => run.pauseMs)),
+        'duplicates (median)': median(runs.map((run) => run.duplicates)),
+      });
+    }
+  } finally {
+    await deleteRunTopics();
+  }
+  printTable(`Kafka: consumption pause when a second member joins a group, ${rounds} runs each`, pauses);
+  // The bus on the default client against bare kafkajs, the reference the targets are set against.
+  const bare = ratio('', DEFAULT_CLIENT === 'kafkajs' ? 'bus' : 'bus-platformatic', 'raw');
+  process.stdout.write(
+    `kafka: bus vs bare raw client: publish ${bare['publish msg/s']}, consume ${bare['consume msg/s']}, end-to-end ${bare['end-to-end msg/s']}\n`,
   );
 }

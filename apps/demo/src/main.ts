@@ -13,4 +13,5 @@ if (major < needMajor || (major === needMajor && minor < needMinor)) {
   process.stderr.write(`Omnibus needs Node >= ${needMajor}.${needMinor}, this is ${process.versions.node}\n`);
   process.exit(1);
 }
-await import('./print-demo.js');
+// `npm start -- --describe` prints what the services' buses are made of instead of running the demo.
+await import(process.argv.includes('--describe') ? './describe-main.js' : './print-demo.js');

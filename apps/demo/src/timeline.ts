@@ -11,24 +11,42 @@ export interface TimelineEntry {
 export class Timeline {
   readonly entries: TimelineEntry[] = [];
   readonly #start = Date.now();
+  /** Short names for long ids (order UUIDs): `#1`, `#2`, ... in order of first mention. */
+  readonly #names = new Map<string, string>();
 
   record(who: string, what: string): void {
     this.entries.push({ atMs: Date.now() - this.#start, who, what });
   }
 
-  /** Middleware that records every handling attempt and its outcome. */
-  readonly middleware: Middleware = async (ctx, next) => {
-    const who = ctx.message.group ?? 'payment-service';
-    const about = ctx.envelope.key ?? `…${ctx.envelope.id.slice(-6)}`;
-    this.record(who, `handles ${ctx.envelope.type} for ${about} (attempt ${ctx.message.attempt})`);
-    try {
-      await next();
-    } catch (error) {
-      const e = toOmnibusError(error);
-      this.record(who, `  failed: ${e.message} [${e.code}, ${e.retriable ? 'retriable' : 'not retriable'}]`);
-      throw error;
-    }
-  };
+  /** Names an order for the timeline, e.g. `#3 dave-flaky`. */
+  name(orderId: string, label: string): void {
+    this.#names.set(orderId, label);
+  }
+
+  label(orderId: string | undefined): string {
+    if (orderId === undefined) return '?';
+    return this.#names.get(orderId) ?? `…${orderId.slice(-6)}`;
+  }
+
+  /** Middleware of one service's bus: records every handling attempt and its outcome. */
+  middleware(service: string): Middleware {
+    return async (ctx, next) => {
+      const who = ctx.handlerContext.group === undefined ? service : `${service}/${ctx.handlerContext.group}`;
+      const what = `${ctx.envelope.type} for ${this.label(ctx.envelope.key)}`;
+      const attempt = ctx.handlerContext.attempt > 1 ? ` (attempt ${ctx.handlerContext.attempt})` : '';
+      this.record(who, `handles ${what}${attempt}`);
+      try {
+        await next();
+      } catch (error) {
+        const e = toOmnibusError(error);
+        this.record(
+          who,
+          `  failed: ${e.message} [${e.code}, ${e.retriable ? 'retriable' : 'not retriable'}]`,
+        );
+        throw error;
+      }
+    };
+  }
 
   format(): string {
     const width = Math.max(...this.entries.map((e) => e.who.length));

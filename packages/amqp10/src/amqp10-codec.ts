@@ -32,7 +32,8 @@ export function encodeEnvelope(envelope: Envelope, attempt = 1, deliverAt?: numb
   if (attempt > 1) properties[ATTEMPT_PROPERTY] = attempt;
   const body = envelope.body;
   const message: Message = {
-    message_id: envelope.id,
+    // An empty id (a foreign message being dead-lettered) is left out, not sent as an empty message-id.
+    message_id: envelope.id === '' ? undefined : envelope.id,
     durable: true,
     application_properties: properties,
     body: rhea.message.data_section(
@@ -51,6 +52,8 @@ export interface DecodedMessage {
   readonly envelope: Envelope;
   /** Our attempt property plus the broker's count of earlier failed deliveries (crashes, releases). */
   readonly attempt: number;
+  /** The broker's count of earlier deliveries of this copy that ended without a settlement. */
+  readonly failedDeliveries: number;
 }
 
 /**
@@ -61,10 +64,11 @@ export interface DecodedMessage {
  * as text (a string) or JSON (other values).
  */
 export function decodeMessage(message: Message): DecodedMessage {
-  const raw: Record<string, string> = {};
+  const raw = Object.create(null) as Record<string, string>;
   let attempt = 1;
   const table = (message.application_properties ?? {}) as Record<string, unknown>;
-  for (const name in table) {
+  // Own keys only: application properties from the wire may carry `__proto__`.
+  for (const name of Object.keys(table)) {
     const value = table[name];
     if (name === ATTEMPT_PROPERTY) {
       attempt = countOr(value, 1, 1);
@@ -94,7 +98,7 @@ export function decodeMessage(message: Message): DecodedMessage {
   const envelope: Envelope =
     key === undefined ? { id, type, headers, body } : { id, type, key, headers, body };
   const failed = typeof message.delivery_count === 'number' ? message.delivery_count : 0;
-  return { envelope, attempt: attempt + failed };
+  return { envelope, attempt: attempt + failed, failedDeliveries: failed };
 }
 
 /** The bytes of a body: data sections as they are, an `amqp-value` string as UTF-8, other values as JSON. */

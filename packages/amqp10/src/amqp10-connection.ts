@@ -1,7 +1,8 @@
 import type { Connection, ConnectionOptions, EventContext } from 'rhea';
 import rhea from 'rhea';
 import type { ResolvedAmqp10Options } from './amqp10-options.js';
-import { closedError, notConnected, toTransportError } from './amqp10-errors.js';
+import { DONE, TransportClosedError } from '@omnibus/core/transport';
+import { notConnected, toTransportError } from './amqp10-errors.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -14,6 +15,7 @@ export class Amqp10Connection {
   readonly #options: ResolvedAmqp10Options;
   #connection: Connection | undefined;
   #state: ConnectionState = 'idle';
+  #opening: Promise<void> | undefined;
   #recoveries = 0;
   #lastError: string | undefined;
   readonly #lost = new Set<() => void>();
@@ -44,8 +46,19 @@ export class Amqp10Connection {
 
   /** Connects; rejects with a `TransportError` if the first attempt fails (refused, bad login, TLS). */
   open(signal?: AbortSignal): Promise<void> {
-    if (this.#state === 'closed') return Promise.reject(closedError());
-    if (this.#connection !== undefined) return Promise.resolve();
+    if (this.#state === 'closed') return Promise.reject(new TransportClosedError('amqp10'));
+    if (this.#opening !== undefined) return this.#opening;
+    if (this.#connection !== undefined) return DONE;
+    this.#opening = this.#open(signal).finally(() => (this.#opening = undefined));
+    return this.#opening;
+  }
+
+  /** Whether no connection was made yet (or the first attempt failed): the next use connects. */
+  get neverConnected(): boolean {
+    return this.#state === 'idle' || this.#state === 'connecting';
+  }
+
+  #open(signal?: AbortSignal): Promise<void> {
     const o = this.#options;
     this.#state = 'connecting';
     const container = rhea.create_container({ id: o.containerId });
@@ -120,7 +133,7 @@ export class Amqp10Connection {
 
   /** The open rhea connection; throws a retriable `NOT_CONNECTED` while reconnecting. */
   current(doing: string): Connection {
-    if (this.#state === 'closed') throw closedError();
+    if (this.#state === 'closed') throw new TransportClosedError('amqp10');
     if (this.#state !== 'open' || this.#connection === undefined) throw notConnected(doing);
     return this.#connection;
   }

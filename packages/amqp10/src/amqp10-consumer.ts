@@ -1,23 +1,36 @@
 import type { EventContext, Receiver } from 'rhea';
-import type { Consumer, DeliverySink, Logger, Source } from '@omnibus/core';
-import { describeSource, toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import type { Logger } from '@omnibus/core';
+import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import type {
+  Consumer,
+  ConsumerSettings,
+  DeliveryOutcome,
+  DeliverySettler,
+  DeliverySink,
+  Source,
+} from '@omnibus/core/transport';
+import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import type { Amqp10Connection } from './amqp10-connection.js';
 import { decodeMessage, encodeEnvelope } from './amqp10-codec.js';
-import type { Outcome } from './amqp10-delivery.js';
 import { Amqp10Delivery } from './amqp10-delivery.js';
 import { toTransportError } from './amqp10-errors.js';
 import type { Terminus } from './amqp10-names.js';
 import type { Amqp10Publisher } from './amqp10-publisher.js';
-import { KeyOrderGate } from '@omnibus/core/transport';
 
-const DONE = Promise.resolve();
 /** Retry delays are capped so that a scheduled copy cannot be lost in the far future by a typo. */
 export const MAX_RETRY_DELAY_MS = 24 * 60 * 60 * 1000;
 
 export interface ConsumerContext {
   readonly connection: Amqp10Connection;
   readonly publisher: Amqp10Publisher;
+  /** Unsettled deliveries of one copy before the consumer dead-letters it (see `deliveryLimit`). */
+  readonly deliveryLimit: number;
   readonly logger: Logger;
+}
+
+export interface Amqp10ConsumerSettings extends ConsumerSettings<Amqp10Consumer> {
+  readonly targets: ConsumerTargets;
+  readonly context: ConsumerContext;
 }
 
 export interface ConsumerTargets {
@@ -46,7 +59,7 @@ export interface ConsumerTargets {
  * - After a connection drop rhea re-attaches the link; the old deliveries are the broker's again (their
  *   settlements do nothing), and credit is granted afresh.
  */
-export class Amqp10Consumer implements Consumer {
+export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery> {
   readonly source: Source;
   readonly #targets: ConsumerTargets;
   readonly #sink: DeliverySink;
@@ -66,17 +79,8 @@ export class Amqp10Consumer implements Consumer {
   #attached = false;
   #closing = false;
   #closed: Promise<void> | undefined;
-  readonly #settle = (delivery: Amqp10Delivery, outcome: Outcome): Promise<void> =>
-    this.#settleDelivery(delivery, outcome);
 
-  constructor(
-    source: Source,
-    targets: ConsumerTargets,
-    sink: DeliverySink,
-    concurrency: number,
-    context: ConsumerContext,
-    onClosed: (consumer: Amqp10Consumer) => void,
-  ) {
+  constructor({ source, targets, sink, concurrency, context, onClosed }: Amqp10ConsumerSettings) {
     this.source = source;
     this.#targets = targets;
     this.#sink = sink;
@@ -152,8 +156,23 @@ export class Amqp10Consumer implements Consumer {
     const message = context.message;
     if (wire === undefined || message === undefined) return;
     const decoded = decodeMessage(message);
-    const delivery = new Amqp10Delivery(this.#settle, wire, this.#epoch, decoded.envelope, decoded.attempt);
+    const delivery = new Amqp10Delivery(this, wire, this.#epoch, decoded.envelope, decoded.attempt);
     this.#holding.add(delivery);
+    if (decoded.failedDeliveries >= this.#context.deliveryLimit && this.source.kind !== 'deadLetters') {
+      // Delivered this often without a settlement (its consumer crashed or hung each time): the bus's
+      // retry policy never saw it, so the reason is recorded here, before the broker's own limit moves it
+      // to its DLQ without one.
+      void delivery
+        .deadLetter({
+          message: `delivered ${decoded.failedDeliveries + 1} times without being settled (deliveryLimit ${this.#context.deliveryLimit})`,
+          code: 'MAX_DELIVERIES',
+          attempts: decoded.attempt,
+          failedAt: new Date(),
+        })
+        .catch(() => undefined);
+      return;
+    }
+    delivery.gated = true;
     if (this.#gate.admit(delivery.envelope.key, delivery)) this.#handOut(delivery);
   }
 
@@ -213,7 +232,7 @@ export class Amqp10Consumer implements Consumer {
     if (want > 0) receiver.add_credit(want);
   }
 
-  #settleDelivery(delivery: Amqp10Delivery, outcome: Outcome): Promise<void> {
+  settle(delivery: Amqp10Delivery, outcome: DeliveryOutcome): Promise<void> {
     if (outcome.kind === 'ack') {
       if (this.#live(delivery)) delivery.wire.accept();
       this.#done(delivery);
@@ -226,7 +245,10 @@ export class Amqp10Consumer implements Consumer {
     return settlement;
   }
 
-  async #republish(delivery: Amqp10Delivery, outcome: Exclude<Outcome, { kind: 'ack' }>): Promise<void> {
+  async #republish(
+    delivery: Amqp10Delivery,
+    outcome: Exclude<DeliveryOutcome, { kind: 'ack' }>,
+  ): Promise<void> {
     try {
       if (outcome.kind === 'deadLetter') {
         const copy = withFailureHeaders(delivery.envelope, outcome.failure, this.source);
@@ -260,7 +282,7 @@ export class Amqp10Consumer implements Consumer {
 
   #done(delivery: Amqp10Delivery): void {
     this.#holding.delete(delivery);
-    if (delivery.epoch === this.#epoch) {
+    if (delivery.gated && delivery.epoch === this.#epoch) {
       const next = this.#gate.release(delivery.envelope.key);
       if (next !== undefined) this.#handOut(next);
     }

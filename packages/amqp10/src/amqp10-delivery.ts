@@ -1,29 +1,23 @@
 import type { Delivery as RheaDelivery } from 'rhea';
-import type { Delivery, Envelope, Failure } from '@omnibus/core';
-
-const DONE = Promise.resolve();
-
-export type Outcome =
-  | { readonly kind: 'ack' }
-  | { readonly kind: 'retry'; readonly delayMs: number }
-  | { readonly kind: 'deadLetter'; readonly failure: Failure };
-
-/** What a delivery settles through: its consumer. */
-export type Settle = (delivery: Amqp10Delivery, outcome: Outcome) => Promise<void>;
+import type { Envelope } from '@omnibus/core';
+import type { Delivery, DeliverySettler, Failure } from '@omnibus/core/transport';
+import { DONE, SettleOnce } from '@omnibus/core/transport';
 
 /**
- * One received message; the first of ack/retry/deadLetter counts, later calls resolve without effect.
- * `epoch` is the link incarnation that carried it: after a reconnect the broker has put it back already,
- * so its settlement must not touch the wire.
+ * One received message; the first of ack/retry/deadLetter counts and is carried out by its consumer, later
+ * calls resolve without effect. `epoch` is the link incarnation that carried it: after a reconnect the
+ * broker has put it back already, so its settlement must not touch the wire.
  */
 export class Amqp10Delivery implements Delivery {
   readonly #receivedAt = Date.now();
-  #settled = false;
+  readonly #once = new SettleOnce();
   /** Handed to the sink and the call has not returned. */
   inSink = false;
+  /** Admitted through its consumer's key gate (so settling it releases its key). */
+  gated = false;
 
   constructor(
-    private readonly settle: Settle,
+    private readonly settler: DeliverySettler<Amqp10Delivery>,
     readonly wire: RheaDelivery,
     readonly epoch: number,
     readonly envelope: Envelope,
@@ -35,24 +29,18 @@ export class Amqp10Delivery implements Delivery {
   }
 
   get settled(): boolean {
-    return this.#settled;
+    return this.#once.claimed;
   }
 
   ack(): Promise<void> {
-    if (this.#settled) return DONE;
-    this.#settled = true;
-    return this.settle(this, { kind: 'ack' });
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'ack' }) : DONE;
   }
 
   retry(delayMs: number): Promise<void> {
-    if (this.#settled) return DONE;
-    this.#settled = true;
-    return this.settle(this, { kind: 'retry', delayMs });
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'retry', delayMs }) : DONE;
   }
 
   deadLetter(failure: Failure): Promise<void> {
-    if (this.#settled) return DONE;
-    this.#settled = true;
-    return this.settle(this, { kind: 'deadLetter', failure });
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'deadLetter', failure }) : DONE;
   }
 }

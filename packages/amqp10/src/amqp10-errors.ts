@@ -40,7 +40,3 @@ export function notConnected(doing: string): TransportError {
     retriable: true,
   });
 }
-
-export function closedError(): TransportError {
-  return new TransportError('amqp10 transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
-}

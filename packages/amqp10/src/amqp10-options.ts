@@ -32,6 +32,13 @@ export interface Amqp10TransportOptions {
   readonly maxReconnectDelayMs?: number;
   /** AMQP container id; shown by the broker for the connection. Default `omnibus-<random>`. */
   readonly containerId?: string;
+  /**
+   * Deliveries of one message that end without a settlement (its consumer crashed, hung or lost the
+   * connection) before the consumer dead-letters it itself, code `MAX_DELIVERIES`, without handing it to a
+   * handler. Keep it below the broker's own limit (Artemis's `max-delivery-attempts`, 10 by default), so
+   * that such a message reaches our dead-letter queue with the reason, not the broker's `DLQ`. Default 5.
+   */
+  readonly deliveryLimit?: number;
   readonly logger?: Logger;
 }
 
@@ -47,6 +54,7 @@ export interface ResolvedAmqp10Options {
   readonly maxMessageBytes: number;
   readonly maxReconnectDelayMs: number;
   readonly containerId: string;
+  readonly deliveryLimit: number;
   readonly logger: Logger;
 }
 
@@ -80,6 +88,10 @@ export function resolveAmqp10Options(options: Amqp10TransportOptions): ResolvedA
   if (!Number.isFinite(maxReconnectDelayMs) || maxReconnectDelayMs < 100) {
     throw new ConfigurationError('maxReconnectDelayMs', `must be at least 100, got ${maxReconnectDelayMs}`);
   }
+  const deliveryLimit = options.deliveryLimit ?? 5;
+  if (!Number.isSafeInteger(deliveryLimit) || deliveryLimit < 1) {
+    throw new ConfigurationError('deliveryLimit', `must be a positive integer, got ${String(deliveryLimit)}`);
+  }
   const namePrefix = options.namePrefix ?? '';
   if (/[\s:]/.test(namePrefix)) {
     throw new ConfigurationError(
@@ -99,6 +111,7 @@ export function resolveAmqp10Options(options: Amqp10TransportOptions): ResolvedA
     maxMessageBytes,
     maxReconnectDelayMs,
     containerId: options.containerId ?? `omnibus-${Math.random().toString(36).slice(2, 10)}`,
+    deliveryLimit,
     logger: options.logger ?? silentLogger,
   };
 }

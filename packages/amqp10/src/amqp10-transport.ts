@@ -10,11 +10,11 @@ import type {
   Topology,
   Transport,
 } from '@omnibus/core';
-import { ConfigurationError, TransportError, envelopeSize, toOmnibusError } from '@omnibus/core';
+import { ConfigurationError, toOmnibusError } from '@omnibus/core';
+import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
 import { encodeEnvelope } from './amqp10-codec.js';
 import { Amqp10Connection } from './amqp10-connection.js';
 import { Amqp10Consumer } from './amqp10-consumer.js';
-import { closedError } from './amqp10-errors.js';
 import { Amqp10Names } from './amqp10-names.js';
 import type { Amqp10TransportOptions, ResolvedAmqp10Options } from './amqp10-options.js';
 import { redact, resolveAmqp10Options } from './amqp10-options.js';
@@ -41,7 +41,10 @@ export class Amqp10Transport implements Transport {
   readonly #consumers = new Set<Amqp10Consumer>();
   #closed: Promise<void> | undefined;
 
-  /** Validates `options` (a `ConfigurationError` names the bad field); connects on `connect()`. */
+  /**
+   * Validates `options` (a `ConfigurationError` names the bad field). Connects on `connect()`, or on the
+   * first `provision`, `publish` or `consume`.
+   */
   constructor(options: Amqp10TransportOptions = {}) {
     this.#options = resolveAmqp10Options(options);
     this.#names = new Amqp10Names(this.#options.namePrefix);
@@ -63,27 +66,23 @@ export class Amqp10Transport implements Transport {
   }
 
   async connect(signal?: AbortSignal): Promise<void> {
-    if (this.#closed !== undefined) throw closedError();
+    if (this.#closed !== undefined) throw new TransportClosedError('amqp10');
     await this.#connection.open(signal);
   }
 
   async provision(topology: Topology): Promise<void> {
     this.#assertOpen();
+    if (this.#connection.neverConnected) await this.#connection.open();
     await this.#provisioner.provision(topology);
   }
 
   publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
     try {
       this.#assertOpen();
-      if (messages.length === 0) return Promise.resolve();
-      for (const envelope of messages) {
-        const size = envelopeSize(envelope);
-        if (size > this.capabilities.maxMessageBytes) {
-          throw new TransportError(
-            `message ${envelope.id} is ${size} bytes, over the limit of ${this.capabilities.maxMessageBytes}`,
-            { code: 'MESSAGE_TOO_LARGE', retriable: false },
-          );
-        }
+      if (messages.length === 0) return DONE;
+      checkMessageSizes(messages, this.capabilities.maxMessageBytes);
+      if (this.#connection.neverConnected) {
+        return this.#connection.open().then(() => this.publish(destination, messages));
       }
       const target =
         destination.kind === 'channel'
@@ -107,14 +106,20 @@ export class Amqp10Transport implements Transport {
         `must be an integer from 1 to 10000, got ${String(concurrency)}`,
       );
     }
-    const consumer = new Amqp10Consumer(
+    if (this.#connection.neverConnected) await this.#connection.open();
+    const consumer = new Amqp10Consumer({
       source,
-      { source: this.#names.source(source), deadLetters: this.#names.deadLetters(source) },
+      targets: { source: this.#names.source(source), deadLetters: this.#names.deadLetters(source) },
       sink,
       concurrency,
-      { connection: this.#connection, publisher: this.#publisher, logger: this.#options.logger },
-      (closed) => this.#consumers.delete(closed),
-    );
+      context: {
+        connection: this.#connection,
+        publisher: this.#publisher,
+        deliveryLimit: this.#options.deliveryLimit,
+        logger: this.#options.logger,
+      },
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     this.#consumers.add(consumer);
     try {
       await consumer.start();
@@ -155,6 +160,6 @@ export class Amqp10Transport implements Transport {
   }
 
   #assertOpen(): void {
-    if (this.#closed !== undefined) throw closedError();
+    if (this.#closed !== undefined) throw new TransportClosedError('amqp10');
   }
 }

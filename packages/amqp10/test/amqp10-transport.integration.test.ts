@@ -18,6 +18,7 @@ describeIntegration('amqp10 (ActiveMQ Artemis)', probeBroker, () => {
 
   runTransportConformance('amqp10', {
     createTransport: () => createTransport(),
+    createUnconnectedTransport: () => new Amqp10Transport({ url }),
     restartBroker: async () => {
       try {
         await run(brokersScript, ['restart', 'activemq'], { timeout: 240_000 });

@@ -1,5 +1,6 @@
 import type { Backoff } from '@omnibus/core';
-import { ConfigurationError, TimeoutError, exponential, positiveInteger, retry } from '@omnibus/core';
+import { ConfigurationError, TimeoutError, exponential, retry } from '@omnibus/core';
+import { positiveInteger } from '@omnibus/core/transport';
 import type { CompatibilityLevel } from './compatibility.js';
 import { isCompatibilityLevel } from './compatibility.js';
 import { RegistryError } from './registry-error.js';

@@ -3,7 +3,7 @@ import { PublishBatchCommand } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { toTransportError } from './aws-errors.js';
-import type { AttributeValue } from './message-codec.js';
+import type { AttributeValue } from './aws-codec.js';
 
 /** Where a publish goes: an SNS topic (a channel) or an SQS queue (a command queue, a dead-letter queue). */
 export type PublishTarget =

@@ -1,16 +1,6 @@
-export { SqsSnsTransport } from './sqs-sns-transport.js';
-export type { SqsSnsTransportOptions, StaticCredentials } from './sqs-sns-options.js';
-export type { QueueRef } from './aws-resources.js';
-export { ResourceNames } from './resource-names.js';
-export {
-  decodeMessage,
-  encodeMessage,
-  SQS_BINDING,
-  MAX_ATTRIBUTES,
-  MAX_MESSAGE_BYTES,
-  PACKED_ATTRIBUTE,
-  KEY_ATTRIBUTE,
-  BODY_ENCODING_ATTRIBUTE,
-  type AttributeValue,
-  type EncodedMessage,
-} from './message-codec.js';
+// What an application configures: the transport and its options. The names class tells operators and
+// tools which topics and queues a topology becomes. Codecs and the rest are internal.
+export { SqsSnsTransport } from './aws-transport.js';
+export type { SqsSnsTransportOptions, StaticCredentials } from './aws-options.js';
+export type { QueueRef } from './aws-provisioner.js';
+export { AwsNames } from './aws-names.js';

@@ -1,9 +1,10 @@
 import type { Envelope } from '@omnibus/core';
 import { abortableDelay, exponential, TransportError } from '@omnibus/core';
+import { MessageTooLargeError } from '@omnibus/core/transport';
 import type { BatchEntry, BatchSender, EntryFailure, PublishTarget } from './batch-sender.js';
 import type { DeadLetterReads } from './fifo-ids.js';
 import { messageGroupId } from './fifo-ids.js';
-import { encodeMessage, MAX_MESSAGE_BYTES } from './message-codec.js';
+import { encodeMessage, MAX_MESSAGE_BYTES } from './aws-codec.js';
 
 /** `PublishBatch` and `SendMessageBatch` take up to 10 entries and 256 KiB in all. */
 const MAX_BATCH_ENTRIES = 10;
@@ -44,9 +45,11 @@ export class Publisher {
     const encoded = envelopes.map((envelope) => {
       const message = encodeMessage(envelope);
       if (message.size > MAX_MESSAGE_BYTES) {
-        throw new TransportError(
-          `message ${envelope.id} is ${message.size} bytes on the wire (body and attributes), over the SQS/SNS limit of ${MAX_MESSAGE_BYTES}`,
-          { code: 'MESSAGE_TOO_LARGE', retriable: false },
+        throw new MessageTooLargeError(
+          envelope.id,
+          message.size,
+          MAX_MESSAGE_BYTES,
+          ' on the wire (body and attributes, the SQS/SNS limit)',
         );
       }
       return message;

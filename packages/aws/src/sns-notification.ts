@@ -1,4 +1,4 @@
-import type { AttributeValue } from './message-codec.js';
+import type { AttributeValue } from './aws-codec.js';
 
 /** What an SNS notification carried: the published message and its attributes. */
 export interface SnsNotification {
@@ -35,7 +35,7 @@ export function unwrapSnsNotification(body: string): SnsNotification | undefined
   ) {
     return undefined;
   }
-  const attributes: Record<string, AttributeValue> = {};
+  const attributes = Object.create(null) as Record<string, AttributeValue>;
   const given = parsed.MessageAttributes;
   if (given !== null && typeof given === 'object') {
     for (const [name, value] of Object.entries(given as Record<string, unknown>)) {

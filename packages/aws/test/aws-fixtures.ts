@@ -36,6 +36,11 @@ export const testOptions: SqsSnsTransportOptions = {
   waitTimeSeconds: 1,
 };
 
+/** A transport not yet connected: it connects on first use. */
+export function unconnectedTransport(options: SqsSnsTransportOptions = {}): SqsSnsTransport {
+  return new SqsSnsTransport({ ...testOptions, ...options });
+}
+
 export async function connectedTransport(options: SqsSnsTransportOptions = {}): Promise<SqsSnsTransport> {
   const transport = new SqsSnsTransport({ ...testOptions, ...options });
   await transport.connect();

@@ -17,9 +17,10 @@ import {
 } from '@omnibus/core';
 import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { SqsSnsTransport } from '../src/index.js';
-import { decodeMessage, MAX_ATTRIBUTES, PACKED_ATTRIBUTE } from '../src/index.js';
+import { decodeMessage, MAX_ATTRIBUTES, PACKED_ATTRIBUTE } from '../src/aws-codec.js';
 import {
   connectedTransport,
+  unconnectedTransport,
   deleteTestResources,
   probe,
   rawSns,
@@ -39,11 +40,13 @@ describeIntegration('aws', probe, () => {
   // 500 messages: on a busy 2-core machine moto handles a few dozen a second.
   runTransportConformance('aws standard', {
     createTransport: () => connectedTransport(),
+    createUnconnectedTransport: () => unconnectedTransport(),
     restartBroker: restartMoto,
     reconnectMessages: 500,
   });
   runTransportConformance('aws fifo', {
     createTransport: () => connectedTransport({ fifo: true }),
+    createUnconnectedTransport: () => unconnectedTransport({ fifo: true }),
     restartBroker: restartMoto,
     reconnectMessages: 500,
   });
@@ -161,11 +164,11 @@ describeIntegration('aws', probe, () => {
       expect(attributes['ce-type']?.StringValue).to.equal('aws.Test');
       expect(attributes['ce-source']?.StringValue).to.equal('aws-test');
       expect(attributes['content-type']?.StringValue).to.equal('application/json');
-      expect(JSON.parse(attributes[PACKED_ATTRIBUTE]!.StringValue!)).to.include({
-        'x-empty': '',
-        'name with spaces': 'kept',
-        'omnibus-key': 'order-7',
-      });
+      // The key comes before every custom header in the priority list (#15.4): its own attribute.
+      expect(attributes['omnibus-key']?.StringValue).to.equal('order-7');
+      const packed = JSON.parse(attributes[PACKED_ATTRIBUTE]!.StringValue!) as Record<string, string>;
+      expect(packed).to.include({ 'x-empty': '', 'name with spaces': 'kept', 'ce-tenant': 'acme' });
+      expect(packed).to.not.have.property('omnibus-key');
       expect(JSON.parse(message.Body!)).to.deep.equal({ id: sent.id });
       const decoded = decodeMessage({ body: message.Body, attributes });
       expect(decoded).to.deep.equal({ ...sent, body: decoded.body });

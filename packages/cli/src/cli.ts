@@ -4,28 +4,70 @@ import type { Command, CommandGroup, CommandIo } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { dbCommands } from './commands/db.js';
 import { registryCommands } from './commands/registry.js';
+import { sagasCommands } from './commands/sagas.js';
+import { schedulesCommands } from './commands/schedules.js';
 import { schemasCommands } from './commands/schemas.js';
+import { CLI_VERSION } from './version.js';
 
-/** Every command group of `omnibus`. A new group is one file in commands/ and one entry here. */
-export const commandGroups: readonly CommandGroup[] = [dbCommands, registryCommands, schemasCommands];
+/** Every command group of `omnibus`, in the order `--help` lists them. */
+export const commandGroups: readonly CommandGroup[] = [
+  // A new group is one file in commands/ and one line here.
+  dbCommands,
+  registryCommands,
+  schemasCommands,
+  schedulesCommands,
+  sagasCommands,
+];
 
-/** Short forms: `omnibus migrate …` is `omnibus db migrate …`. */
-const aliases: Readonly<Record<string, readonly [string, string]>> = { migrate: ['db', 'migrate'] };
+/** Short forms, one line each, listed by `--help`: `omnibus migrate …` is `omnibus db migrate …`. */
+export const commandAliases: Readonly<Record<string, readonly [group: string, command: string]>> = {
+  migrate: ['db', 'migrate'],
+};
+
+const column = (text: string) => `  ${text.padEnd(22)} `;
 
 function overview(groups: readonly CommandGroup[]): string[] {
   const lines = ['usage: omnibus <group> <command> [options]', '', 'commands:'];
   for (const group of groups) {
-    for (const command of group.commands) {
-      lines.push(`  ${`${group.name} ${command.name}`.padEnd(22)} ${command.summary}`);
-    }
+    for (const command of group.commands)
+      lines.push(`${column(`${group.name} ${command.name}`)}${command.summary}`);
   }
-  lines.push('', 'omnibus <group> <command> --help shows the options of a command.');
+  const aliases = Object.entries(commandAliases).filter(([, [group, command]]) =>
+    groups.some((g) => g.name === group && g.commands.some((c) => c.name === command)),
+  );
+  if (aliases.length > 0) {
+    lines.push('', 'aliases:');
+    for (const [alias, target] of aliases) lines.push(`${column(alias)}${target.join(' ')}`);
+  }
+  lines.push(
+    '',
+    'options:',
+    `${column('help, -h, --help')}this list`,
+    `${column('--version')}the version of @omnibus/cli`,
+    '',
+    'omnibus <group> <command> --help shows the options of a command.',
+  );
   return lines;
 }
 
+function groupHelp(group: CommandGroup): string[] {
+  return [
+    `usage: omnibus ${group.name} <command> [options]`,
+    '',
+    group.summary,
+    '',
+    'commands:',
+    ...group.commands.map((command) => `${column(command.name)}${command.summary}`),
+  ];
+}
+
 function commandHelp(group: CommandGroup, command: Command): string[] {
+  const aliases = Object.entries(commandAliases)
+    .filter(([, target]) => target[0] === group.name && target[1] === command.name)
+    .map(([alias]) => `omnibus ${alias}`);
   return [
     `usage: omnibus ${group.name} ${command.name} [options]`,
+    ...(aliases.length > 0 ? [`   or: ${aliases.join(', ')} [options]`] : []),
     '',
     command.summary,
     ...(command.optionHelp.length > 0
@@ -39,7 +81,11 @@ function commandHelp(group: CommandGroup, command: Command): string[] {
  * 1 the command failed (its reasons printed), 2 wrong usage.
  */
 export async function run(argv: readonly string[], io: CommandIo, groups = commandGroups): Promise<number> {
-  const alias = argv[0] === undefined ? undefined : aliases[argv[0]];
+  if (argv[0] === '--version') {
+    io.stdout(CLI_VERSION);
+    return EXIT_OK;
+  }
+  const alias = argv[0] === undefined ? undefined : commandAliases[argv[0]];
   const [groupName, commandName, ...rest] = alias === undefined ? argv : [...alias, ...argv.slice(1)];
   if (groupName === undefined || groupName === '--help' || groupName === '-h' || groupName === 'help') {
     for (const line of overview(groups)) (groupName === undefined ? io.stderr : io.stdout)(line);
@@ -50,6 +96,10 @@ export async function run(argv: readonly string[], io: CommandIo, groups = comma
     io.stderr(`omnibus: unknown command group '${groupName}'`);
     for (const line of overview(groups)) io.stderr(line);
     return EXIT_USAGE;
+  }
+  if (commandName === '--help' || commandName === '-h') {
+    for (const line of groupHelp(group)) io.stdout(line);
+    return EXIT_OK;
   }
   const command = group.commands.find((c) => c.name === commandName);
   if (command === undefined) {

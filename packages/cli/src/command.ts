@@ -25,7 +25,7 @@ export interface Command {
   run(options: OptionValues, io: CommandIo): Promise<number>;
 }
 
-/** The commands under one word: `registry`, `schemas`, later `dlq`, `outbox`, `migrate`... */
+/** The commands under one word: `db`, `registry`, `schemas`. */
 export interface CommandGroup {
   readonly name: string;
   readonly summary: string;

@@ -7,7 +7,7 @@ describe('omnibus (the CLI dispatcher)', () => {
   it('lists every command with --help, and exits 2 with the list when given nothing', async () => {
     const help = await cli(['--help']);
     expect(help.code).to.equal(0);
-    for (const line of ['registry serve', 'schemas check', 'schemas register'])
+    for (const line of ['db migrate', 'registry serve', 'schemas check', 'schemas register', '--version'])
       expect(help.stdout).to.contain(line);
     const nothing = await cli([]);
     expect(nothing.code).to.equal(2);
@@ -25,13 +25,19 @@ describe('omnibus (the CLI dispatcher)', () => {
     expect(badOption.stderr).to.contain('--colour').and.contain('usage: omnibus schemas check');
   });
 
+  it('prints the package version with --version', async () => {
+    const result = await cli(['--version']);
+    expect(result).to.include({ code: 0, stderr: '' });
+    expect(result.stdout).to.match(/^\d+\.\d+\.\d+$/);
+  });
+
   it('prints a command’s options with --help', async () => {
     const help = await cli(['registry', 'serve', '--help']);
     expect(help.code).to.equal(0);
     expect(help.stdout).to.contain('--store <memory|sqlite:path>');
   });
 
-  it('runs a group given to it: how dlq, outbox and migrate will plug in', async () => {
+  it('runs a group given to it: how a new command group plugs in', async () => {
     const seen: unknown[] = [];
     const dlq: CommandGroup = {
       name: 'dlq',

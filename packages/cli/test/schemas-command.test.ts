@@ -32,12 +32,16 @@ describe('omnibus schemas check / register', () => {
     const result = await cli(['schemas', 'check', ...args()]);
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stdout).to.contain('✓ orders/OrderPlaced.avsc → orders-orders.OrderPlaced: valid');
-    expect(result.stdout).to.contain('12 schemas: 12 ok, 0 failed');
+    expect(result.stdout).to.contain('13 schemas: 13 ok, 0 failed');
+    // TopicRecordNameStrategy is the default, as it is the serializer's.
+    const byDefault = await cli(['schemas', 'check', '--dir', dir]);
+    expect(byDefault.code, byDefault.stderr).to.equal(0);
+    expect(byDefault.stdout).to.contain('→ orders-orders.OrderPlaced: valid');
     expect(result.stdout).to.contain('compatibility with registered versions was not checked');
   });
 
   it('fails TopicNameStrategy on channels that carry several types, and says which strategy fits', async () => {
-    const result = await cli(['schemas', 'check', '--dir', dir]);
+    const result = await cli(['schemas', 'check', '--dir', dir, '--strategy', 'topic']);
     expect(result.code).to.equal(1);
     expect(result.stderr).to.contain('✗ orders/OrderPlaced.avsc → orders-value: subject shared');
     expect(result.stderr).to.contain('--strategy topic-record');

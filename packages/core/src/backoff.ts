@@ -29,14 +29,20 @@ export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
   if (!(multiplier >= 1)) throw new ConfigurationError('backoff.multiplier', 'must be >= 1');
   if (!(maxMs >= initialMs)) throw new ConfigurationError('backoff.maxMs', 'must be >= initialMs');
   const jitter = options.jitter ?? 'full';
-  return (attempt) => {
+  const backoff: Backoff = (attempt) => {
     const ceiling = Math.min(maxMs, initialMs * multiplier ** Math.max(0, attempt - 1));
     return Math.round(jitter === 'full' ? random() * ceiling : ceiling);
   };
+  return named(backoff, `exponential ${initialMs} ms ×${multiplier} up to ${maxMs} ms, ${jitter} jitter`);
 }
 
 /** The same delay every time. */
 export function constant(delayMs: number): Backoff {
   if (!(delayMs >= 0)) throw new ConfigurationError('backoff.delayMs', 'must be >= 0');
-  return () => delayMs;
+  return named(() => delayMs, `constant ${delayMs} ms`);
+}
+
+/** Names a backoff by what it does, for `bus.describe()`. */
+function named(backoff: Backoff, name: string): Backoff {
+  return Object.defineProperty(backoff, 'name', { value: name });
 }

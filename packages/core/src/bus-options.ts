@@ -1,3 +1,4 @@
+import type { Backoff } from './backoff.js';
 import type { CircuitBreakerOptions } from './pipeline/circuit-breaker.js';
 import type { HandlerClass, RetryPolicy } from './decorators.js';
 import { ConfigurationError } from './errors.js';
@@ -8,7 +9,8 @@ import type { Middleware } from './pipeline/middleware.js';
 import type { Serializer } from './serializer.js';
 import type { Transport } from './transport.js';
 
-export interface BusOptions {
+/** `Tx` is the transaction type of `persistence`, inferred from it; see `MessageContext`. */
+export interface BusOptions<Tx = unknown> {
   readonly transport: Transport;
   /** This service's name: the CloudEvents `source` of what it publishes. */
   readonly serviceName: string;
@@ -24,12 +26,19 @@ export interface BusOptions {
   readonly concurrency?: number;
   /** Retry policy of handlers that set none. */
   readonly retry?: RetryPolicy;
+  /**
+   * A handling that loses an optimistic-concurrency update (a `ConcurrencyError`, e.g. a saga step) runs
+   * again at once, in the same delivery, with fresh state and without spending `retry.attempts`: up to
+   * `maxRetries` conflicts in a row (default 200), `backoff` apart (default exponential from 5 ms to
+   * 500 ms, full jitter); past that it is dead-lettered (a livelock ends loudly).
+   */
+  readonly conflictRetry?: { readonly maxRetries?: number; readonly backoff?: Backoff };
   /** Handler timeout for handlers that set none. Default: none. */
   readonly timeoutMs?: number;
   /** A circuit breaker per consumer; off unless given. */
   readonly circuitBreaker?: CircuitBreakerOptions;
   /** Unit of work, inbox and outbox: exactly-once effects. Without it, handlers run without a transaction. */
-  readonly persistence?: Persistence;
+  readonly persistence?: Persistence<Tx>;
   /**
    * The relay that publishes the outbox, run by the bus from `start` to `stop` when `persistence.outbox`
    * is an `OutboxStore`: its options, or `false` when relays run elsewhere (a process of their own).
@@ -43,7 +52,7 @@ export interface BusOptions {
   readonly closeTransport?: boolean;
 }
 
-export function validateBusOptions(options: BusOptions): void {
+export function validateBusOptions<Tx>(options: BusOptions<Tx>): void {
   if (options === null || typeof options !== 'object')
     throw new ConfigurationError('options', 'must be an object');
   const transport = options.transport as Partial<BusOptions['transport']> | undefined;
@@ -56,6 +65,7 @@ export function validateBusOptions(options: BusOptions): void {
   positiveInteger('concurrency', options.concurrency);
   positiveInteger('retry.attempts', options.retry?.attempts);
   nonNegativeInteger('retry.immediate', options.retry?.immediate);
+  nonNegativeInteger('conflictRetry.maxRetries', options.conflictRetry?.maxRetries);
   positiveNumber('timeoutMs', options.timeoutMs);
   positiveNumber('drainTimeoutMs', options.drainTimeoutMs);
 }

@@ -1,145 +1,104 @@
 import { exponential } from './backoff.js';
-import { systemClock } from './clock.js';
-import { DONE } from './done.js';
-import { BusNotStartedError, UnknownMessageTypeError } from './bus-errors.js';
+import type { BusDescription } from './bus-description.js';
+import { describeRoutes } from './bus-description.js';
+import { BusNotStartedError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
+import type { BusStats } from './bus-stats.js';
+import { emptyStats } from './bus-stats.js';
+import { systemClock } from './clock.js';
 import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
-import type { HandleOptions, HandlerClass, RetryPolicy } from './decorators.js';
-import { getHandlerMetadata, getSubscriberMetadata } from './decorators.js';
-import type { Envelope } from './envelope.js';
-import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
-import { ConfigurationError, DeserializationError, TransportError, toOmnibusError } from './errors.js';
+import { Dispatcher } from './dispatcher.js';
+import { ConfigurationError, toOmnibusError } from './errors.js';
+import { HandlerRegistry } from './handler-registry.js';
 import type { Logger } from './logger.js';
 import { defaultLogger } from './logger.js';
+import { MemoryOutbox, MemoryScheduleStore } from './memory/memory-persistence.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
 import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
-import type { OutboxMessage } from './persistence.js';
 import { OutboxRelay } from './outbox-relay.js';
-import { MemoryOutbox, MemoryScheduleStore } from './memory/memory-persistence.js';
+import { Outgoing } from './outgoing.js';
+import type { OutboxMessage, OutboxStore } from './persistence.js';
 import type { ScheduledMessage, ScheduleStore } from './schedule-store.js';
 import type { ImmediatePublishOptions, PublishResult, SchedulePublishOptions } from './scheduling.js';
 import { BusSchedules, deliverAtOf, scheduledMessage } from './scheduling.js';
-import type { OutboxStore } from './persistence.js';
-import { CircuitBreaker } from './pipeline/circuit-breaker.js';
-import { correlation } from './pipeline/correlation.js';
-import { immediateRetry } from './pipeline/immediate-retry.js';
-import type { HandlingContext, Middleware } from './pipeline/middleware.js';
-import { compose } from './pipeline/middleware.js';
-import { timeout } from './pipeline/timeout.js';
-import { DUPLICATE, OUTGOING, outgoingOf, unitOfWork } from './pipeline/unit-of-work.js';
 import { JsonSerializer, SerializerRegistry } from './serializer.js';
-import type {
-  Consumer,
-  Delivery,
-  Destination,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from './transport.js';
+import type { HealthReport, Transport } from './transport.js';
 import { describeSource } from './transport.js';
-import { uuidv7 } from './uuid.js';
 
-/** Counters of what the bus has done since it was created. */
-export interface BusStats {
-  received: number;
-  handled: number;
-  retried: number;
-  deadLettered: number;
-  /**
-   * Messages of a type no handler of their consumer handles: on a subscription acked, on a command
-   * queue dead-lettered (`UNKNOWN_MESSAGE_TYPE`, counted in `deadLettered` too).
-   */
-  unknownType: number;
-  /** Deliveries the inbox recognised as already handled. */
-  duplicates: number;
-  /** Replayed dead letters addressed to another group: acked without handling. */
-  notForThisGroup: number;
-}
-
-interface Binding {
-  readonly contract: Contract;
-  readonly handlerClass: HandlerClass;
-  readonly method: string | symbol;
-  readonly options: HandleOptions;
-  readonly policy: Required<RetryPolicy>;
-  readonly run: (ctx: HandlingContext) => Promise<void>;
-}
-
-interface Route {
-  readonly source: Source;
-  /** Subscriber group; for a command queue, the group of its handler class (the inbox key). */
-  readonly group: string;
-  readonly concurrency: number;
-  readonly bindings: Map<string, Binding>;
-  readonly breaker: CircuitBreaker | undefined;
-  consumer?: Consumer;
-  stopping: AbortController;
-  inFlight: number;
-  /**
-   * One per pending step of a handling (handler, asynchronous decode, dispatch, settle): `stop` resolves
-   * them all at the drain deadline, so every sink call returns even if a handler never does.
-   */
-  readonly releases: Set<() => void>;
-}
+export type { BusStats } from './bus-stats.js';
+export type { BusDescription, HandlerDescription } from './bus-description.js';
+export { formatBusDescription } from './bus-description.js';
 
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
-const RESERVED_PREFIXES = ['ce_', 'ce-', 'cloudevents_', 'cloudevents:', 'omnibus-error-'];
+/** What `bus.transaction` gives its work: the transaction and a publisher that joins it. */
+export interface TransactionScope<Tx = unknown> {
+  readonly tx: Tx;
+  readonly publish: Bus['publish'];
+  readonly send: Bus['send'];
+}
 
 /**
  * The bus: publishes events, sends commands, and runs the decorated handlers. One bus per service
  * instance; it provisions the topology its handlers need on `start` and the destinations it publishes
- * to on first use.
+ * to on first use. A façade over its rooms: the handler registry (routes, handlers, topology), the
+ * outgoing path (encode → envelope → destination → dispatch), the dispatcher (sink → handle → settle,
+ * drain and abandon) and the failure policy (ack, retry or dead-letter).
  */
-export class Bus {
-  readonly stats: BusStats = {
-    received: 0,
-    handled: 0,
-    retried: 0,
-    deadLettered: 0,
-    unknownType: 0,
-    duplicates: 0,
-    notForThisGroup: 0,
-  };
+export class Bus<Tx = unknown> {
+  readonly stats: BusStats = emptyStats();
   readonly transport: Transport;
   readonly serviceName: string;
-  readonly #options: BusOptions;
-  readonly #logger: Logger;
-  readonly #serializers: SerializerRegistry;
-  readonly #resolve: (handlerClass: HandlerClass) => object;
-  readonly #routes: Route[] = [];
-  readonly #provisioned = new Map<string, Promise<void>>();
-  readonly #ready = new Set<string>();
-  /** The same, by the destination object each contract keeps (see `destinationOf`): no string per publish. */
-  readonly #readyDestinations = new WeakSet<Destination>();
-  readonly #defaultPolicy: Required<RetryPolicy>;
-  #state: State = 'created';
-  #relay: OutboxRelay | undefined;
   /** What is scheduled: list, get, cancel, reschedule (see docs/scheduling.md). */
   readonly schedules: BusSchedules;
+  readonly #options: BusOptions<Tx>;
+  readonly #logger: Logger;
+  readonly #registry: HandlerRegistry;
+  readonly #outgoing: Outgoing;
+  readonly #dispatcher: Dispatcher;
   /** Without persistence, schedules are in-process timers: a memory table released by the bus's relay. */
   readonly #inProcess: { outbox: MemoryOutbox; schedules: MemoryScheduleStore } | undefined;
+  #state: State = 'created';
+  #relay: OutboxRelay | undefined;
+  #warnedInProcessSchedules = false;
 
-  constructor(options: BusOptions) {
+  constructor(options: BusOptions<Tx>) {
     validateBusOptions(options);
     this.#options = options;
     this.transport = options.transport;
     this.serviceName = options.serviceName;
     this.#logger = options.logger ?? defaultLogger();
-    this.#serializers = new SerializerRegistry([new JsonSerializer(), ...(options.serializers ?? [])]);
-    this.#resolve = options.resolveHandler ?? ((handlerClass) => new handlerClass());
-    this.#defaultPolicy = {
-      attempts: options.retry?.attempts ?? 5,
-      immediate: options.retry?.immediate ?? 0,
-      backoff: options.retry?.backoff ?? exponential(),
-    };
-    for (const handlerClass of options.handlers ?? []) this.#addHandlerClass(handlerClass);
+    const serializers = new SerializerRegistry([new JsonSerializer(), ...(options.serializers ?? [])]);
+    this.#registry = new HandlerRegistry(
+      options,
+      options.resolveHandler ?? ((handlerClass) => new handlerClass()),
+      {
+        attempts: options.retry?.attempts ?? 5,
+        immediate: options.retry?.immediate ?? 0,
+        backoff: options.retry?.backoff ?? exponential(),
+      },
+    );
     if (options.persistence === undefined) {
       const outbox = new MemoryOutbox(systemClock);
       this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
     }
+    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers);
+    this.#dispatcher = new Dispatcher({
+      stats: this.stats,
+      logger: this.#logger,
+      serializers,
+      outgoing: this.#outgoing,
+      schedule: (contract, payload, publishOptions, cause, tx, deferred) =>
+        this.#schedule(contract, payload, publishOptions, cause, tx, deferred),
+      persistent: options.persistence !== undefined,
+      inProcessSchedules: this.#inProcess?.schedules,
+      conflictPolicy: {
+        maxRetries: options.conflictRetry?.maxRetries ?? 200,
+        backoff: options.conflictRetry?.backoff ?? exponential({ initialMs: 5, maxMs: 500 }),
+      },
+      circuitCooldownMs: options.circuitBreaker?.cooldownMs ?? 30_000,
+    });
     this.schedules = new BusSchedules(() => this.#scheduleStore());
   }
 
@@ -147,36 +106,35 @@ export class Bus {
     return this.#state;
   }
 
-  /** Connects, provisions what the handlers need, and starts one consumer per source. */
+  /**
+   * Checks that every handler class resolves (one instance each, discarded), connects, provisions what
+   * the handlers need, and starts one consumer per source.
+   */
   async start(): Promise<void> {
     if (this.#state !== 'created') throw new ConfigurationError('start', `bus is ${this.#state}`);
     this.#state = 'starting';
+    const routes = this.#registry.routes;
     try {
+      this.#registry.checkResolvable();
       await this.transport.connect();
-      await this.transport.provision(this.#topology());
-      for (const route of this.#routes) {
+      const topology = this.#registry.topology();
+      await this.transport.provision(topology);
+      this.#outgoing.provisioned(topology);
+      for (const route of routes) {
         route.consumer = await this.transport.consume(
           route.source,
-          (delivery) => this.#sink(route, delivery),
-          {
-            concurrency: route.concurrency,
-          },
+          (delivery) => this.#dispatcher.sink(route, delivery),
+          { concurrency: route.concurrency },
         );
         route.breaker?.attach(route.consumer);
       }
       this.#relay = this.#createRelay();
       await this.#relay?.start();
-      if (this.#inProcess !== undefined) {
-        this.#logger.warn(
-          { service: this.serviceName },
-          'no persistence: scheduled messages are in-process timers and do not survive a restart',
-        );
-      }
       this.#state = 'started';
-      this.#logger.info({ service: this.serviceName, consumers: this.#routes.length }, 'bus started');
+      this.#logger.info({ service: this.serviceName, consumers: routes.length }, 'bus started');
     } catch (error) {
       this.#state = 'stopping';
-      await Promise.allSettled(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
+      await Promise.allSettled(routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
       this.#state = 'stopped';
       throw error;
     }
@@ -190,36 +148,18 @@ export class Bus {
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
-    for (const route of this.#routes) route.consumer?.pause();
-    const deadline = Date.now() + (this.#options.drainTimeoutMs ?? 30_000);
-    await this.#waitForDrain(deadline);
-    for (const route of this.#routes) {
-      if (route.inFlight === 0) continue;
-      route.stopping.abort(new TransportError('bus stopping', { code: 'BUS_STOPPING' }));
-      // Handlers still running are abandoned, not awaited: one that ignores its signal must not hang
-      // the shutdown. Their deliveries stay unsettled, so the broker delivers them again.
-      for (const release of route.releases) release();
-      route.releases.clear();
-    }
-    await Promise.all(this.#routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
-    for (const route of this.#routes) route.breaker?.dispose();
+    const routes = this.#registry.routes;
+    for (const route of routes) route.consumer?.pause();
+    await this.#dispatcher.drain(routes, Date.now() + (this.#options.drainTimeoutMs ?? 30_000));
+    this.#dispatcher.abandon(routes);
+    await Promise.all(routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
+    for (const route of routes) route.breaker?.dispose();
     // The relay stops after the handlers, so what they committed last is still published.
     await this.#relay?.stop();
     if (this.#options.closeTransport ?? true) await this.transport.close();
     this.#state = 'stopped';
     this.#logger.info({ service: this.serviceName, ...this.stats }, 'bus stopped');
   }
-
-  async #waitForDrain(deadline: number): Promise<void> {
-    while (this.#routes.some((route) => route.inFlight > 0) && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-        setTimeout(resolve, Math.max(0, Math.min(50, deadline - Date.now())));
-      });
-    }
-  }
-
-  #drained: (() => void) | undefined;
 
   /**
    * Publishes an event. Inside `bus.transaction`, it joins the transaction; inside a handler, the
@@ -252,9 +192,9 @@ export class Bus {
     if (this.#state === 'created' || this.#state === 'starting')
       return Promise.reject(new BusNotStartedError(this.#state));
     if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
-      return this.scheduleMessage(contract, payload, options, undefined, undefined);
+      return this.#schedule(contract, payload, options, undefined, undefined);
     }
-    return this.#publishNow(contract, payload, options);
+    return this.#outgoing.publishNow(contract, payload, options);
   }
 
   /** Sends a command to its queue. Inside a transaction or a handler, it joins it, as `publish` does. */
@@ -283,39 +223,9 @@ export class Bus {
     if (this.#state === 'created' || this.#state === 'starting')
       return Promise.reject(new BusNotStartedError(this.#state));
     if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
-      return this.scheduleMessage(contract, payload, options, undefined, undefined);
+      return this.#schedule(contract, payload, options, undefined, undefined);
     }
-    return this.#publishNow(contract, payload, options);
-  }
-
-  /**
-   * Schedules a message (internal: `publish`/`send` with `deliverAt` or `delayMs` come here). The due time
-   * is validated before anything is built or written; the row joins `tx` when given. Without persistence,
-   * a handler's schedules (`deferred`) are made only once it succeeds, like its other outgoing messages.
-   */
-  async scheduleMessage(
-    contract: Contract,
-    payload: unknown,
-    options: PublishOptions,
-    cause: MessageContext | undefined,
-    tx: unknown,
-    deferred?: ScheduledMessage[],
-  ): Promise<ScheduledMessage> {
-    const deliverAt = deliverAtOf(options, systemClock)!;
-    const store = this.#scheduleStore();
-    const message = await this.createMessage(contract, payload, options, cause);
-    const scheduled = scheduledMessage(message, deliverAt, systemClock);
-    if (this.#inProcess !== undefined && deferred !== undefined) deferred.push(scheduled);
-    else await store.add(tx, [scheduled]);
-    return scheduled;
-  }
-
-  #scheduleStore(): ScheduleStore {
-    const store = this.#options.persistence?.schedules ?? this.#inProcess?.schedules;
-    if (store === undefined) {
-      throw new ConfigurationError('persistence.schedules', 'this persistence cannot schedule messages');
-    }
-    return store;
+    return this.#outgoing.publishNow(contract, payload, options);
   }
 
   /**
@@ -324,9 +234,7 @@ export class Bus {
    * `@Emits` method, all of which join the innermost transaction. A relay sends them after commit; if
    * `work` throws, nothing is sent.
    */
-  async transaction<T>(
-    work: (scope: { tx: unknown; publish: Bus['publish']; send: Bus['send'] }) => Promise<T>,
-  ): Promise<T> {
+  async transaction<T>(work: (scope: TransactionScope<Tx>) => Promise<T>): Promise<T> {
     const persistence = this.#options.persistence;
     if (persistence === undefined)
       throw new ConfigurationError('persistence', 'bus.transaction needs persistence');
@@ -339,134 +247,59 @@ export class Bus {
         options?: PublishOptions,
       ): Promise<PublishResult> => {
         if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
-          return this.scheduleMessage(contract, payload, options, cause, tx);
+          return this.#schedule(contract, payload, options, cause, tx);
         }
-        outgoing.push(await this.createMessage(contract, payload, options, cause));
+        outgoing.push(await this.#outgoing.create(contract, payload, options, cause));
       };
-      const scope = { tx, publish: enqueue as Bus['publish'], send: enqueue as Bus['send'] };
-      const result = await runWithMessageContext({ message: cause, publisher: scope }, () => work(scope));
+      const scope: TransactionScope<Tx> = {
+        tx,
+        publish: enqueue as TransactionScope<Tx>['publish'],
+        send: enqueue as TransactionScope<Tx>['send'],
+      };
+      const result = await runWithMessageContext({ handlerContext: cause, publisher: scope }, () =>
+        work(scope),
+      );
       await persistence.outbox.add(tx, outgoing);
       return result;
     });
   }
 
-  /** Builds the envelope of an outgoing message, inheriting correlation from `cause` when given. */
-  createMessage(
-    contract: Contract,
-    payload: unknown,
-    options: PublishOptions | undefined,
-    cause: MessageContext | undefined,
-  ): Promise<OutboxMessage> {
-    try {
-      const serializer = this.#serializers.forContract(contract);
-      const encoded = serializer.encode(payload, contract);
-      return this.#completeMessage(contract, payload, encoded, serializer.contentType, options, cause);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
-    }
-  }
-
-  /** Finishes a message from its encoding: waits for an asynchronous encoder and for provisioning. */
-  async #completeMessage(
-    contract: Contract,
-    payload: unknown,
-    encoded: Uint8Array | Promise<Uint8Array>,
-    contentType: string,
-    options: PublishOptions | undefined,
-    cause: MessageContext | undefined,
-  ): Promise<OutboxMessage> {
-    // Awaiting only what is a promise keeps the synchronous (JSON) path free of extra microtasks.
-    const body = encoded instanceof Uint8Array ? encoded : await encoded;
-    const message: OutboxMessage = {
-      destination: destinationOf(contract),
-      envelope: this.#buildEnvelope(contract, payload, body, contentType, options, cause),
-    };
-    const provisioning = this.#ensureDestination(message.destination, contract.ordered);
-    if (provisioning !== undefined) await provisioning;
-    return message;
-  }
-
   /**
-   * The hot path of `publish`/`send`: no promise until the transport's when nothing needs waiting for;
-   * otherwise the same encoding finishes asynchronously (a payload is never encoded twice).
+   * Schedules a message (internal: `publish`/`send` with `deliverAt` or `delayMs` come here). The due time
+   * is validated before anything is built or written; the row joins `tx` when given. Without persistence,
+   * a handler's schedules (`deferred`) are made only once it succeeds, like its other outgoing messages.
    */
-  #publishNow(contract: Contract, payload: unknown, options: PublishOptions | undefined): Promise<void> {
-    let pending: Promise<OutboxMessage>;
-    try {
-      const serializer = this.#serializers.forContract(contract);
-      const encoded = serializer.encode(payload, contract);
-      const destination = destinationOf(contract);
-      if (
-        encoded instanceof Uint8Array &&
-        this.#ensureDestination(destination, contract.ordered) === undefined
-      ) {
-        const envelope = this.#buildEnvelope(
-          contract,
-          payload,
-          encoded,
-          serializer.contentType,
-          options,
-          undefined,
-        );
-        return this.transport.publish(destination, [envelope]);
-      }
-      pending = this.#completeMessage(contract, payload, encoded, serializer.contentType, options, undefined);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
-    }
-    return pending.then((message) => this.transport.publish(message.destination, [message.envelope]));
-  }
-
-  #buildEnvelope(
+  async #schedule(
     contract: Contract,
     payload: unknown,
-    body: Uint8Array,
-    contentType: string,
-    options: PublishOptions | undefined,
+    options: PublishOptions,
     cause: MessageContext | undefined,
-  ): Envelope {
-    const id = options?.id ?? uuidv7();
-    const headers: Record<string, string> = {};
-    if (options?.headers !== undefined) {
-      for (const name in options.headers) {
-        const lower = name.toLowerCase();
-        if (RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix)) || lower === 'content-type') {
-          throw new ConfigurationError(
-            `headers.${name}`,
-            'this header name is reserved for the transport bindings',
-          );
-        }
-        headers[name] = options.headers[name]!;
-      }
+    tx: unknown,
+    deferred?: ScheduledMessage[],
+  ): Promise<ScheduledMessage> {
+    const deliverAt = deliverAtOf(options, systemClock)!;
+    const store = this.#scheduleStore();
+    if (this.#inProcess !== undefined && !this.#warnedInProcessSchedules) {
+      // Once, at the first schedule rather than at every start: most in-memory buses never schedule.
+      this.#warnedInProcessSchedules = true;
+      this.#logger.warn(
+        { service: this.serviceName },
+        'no persistence: scheduled messages are in-process timers and do not survive a restart',
+      );
     }
-    headers[Header.specVersion] = CLOUDEVENTS_SPEC_VERSION;
-    headers[Header.source] = this.serviceName;
-    headers[Header.time] = isoNow();
-    headers[Header.contentType] = contentType;
-    headers[Header.correlationId] = cause?.correlationId ?? id;
-    if (cause !== undefined) headers[Header.causationId] = cause.messageId;
-    const traceParent = cause?.headers[Header.traceParent];
-    if (traceParent !== undefined) headers[Header.traceParent] ??= traceParent;
-    if (options?.subject !== undefined) headers[Header.subject] = options.subject;
-    const key = options?.key ?? contract.key?.(payload);
-    return key === undefined
-      ? { id, type: contract.type, headers, body }
-      : { id, type: contract.type, key, headers, body };
+    const message = await this.#outgoing.create(contract, payload, options, cause);
+    const scheduled = scheduledMessage(message, deliverAt, systemClock);
+    if (this.#inProcess !== undefined && deferred !== undefined) deferred.push(scheduled);
+    else await store.add(tx, [scheduled]);
+    return scheduled;
   }
 
-  /** Publishes messages now, grouped per destination, in order. */
-  async dispatchOutgoing(messages: readonly OutboxMessage[]): Promise<void> {
-    let start = 0;
-    while (start < messages.length) {
-      const destination = messages[start]!.destination;
-      let end = start + 1;
-      while (end < messages.length && sameDestination(messages[end]!.destination, destination)) end++;
-      await this.transport.publish(
-        destination,
-        messages.slice(start, end).map((message) => message.envelope),
-      );
-      start = end;
+  #scheduleStore(): ScheduleStore {
+    const store = this.#options.persistence?.schedules ?? this.#inProcess?.schedules;
+    if (store === undefined) {
+      throw new ConfigurationError('persistence.schedules', 'this persistence cannot schedule messages');
     }
+    return store;
   }
 
   #createRelay(): OutboxRelay | undefined {
@@ -492,6 +325,21 @@ export class Bus {
     });
   }
 
+  /**
+   * What this bus is made of, as data: every handler with its group, source, middleware chain, retry
+   * policy and timeout, and the topology it provisions at `start`. `formatBusDescription` makes it text.
+   * Available before `start`.
+   */
+  describe(): BusDescription {
+    return {
+      service: this.serviceName,
+      transport: this.transport.constructor.name,
+      persistence: this.#options.persistence?.constructor.name,
+      handlers: describeRoutes(this.#registry.routes, this.#options.timeoutMs),
+      topology: this.#registry.topology(),
+    };
+  }
+
   async health(): Promise<HealthReport> {
     let transport: HealthReport;
     try {
@@ -506,7 +354,7 @@ export class Bus {
       details: {
         state: this.#state,
         transport: transport,
-        consumers: this.#routes.map((route) => ({
+        consumers: this.#registry.routes.map((route) => ({
           source: describeSource(route.source),
           inFlight: route.inFlight,
           circuit: route.breaker?.state ?? 'none',
@@ -515,456 +363,5 @@ export class Bus {
         ...(this.#relay === undefined ? {} : { outbox: await this.#relay.lag().catch(() => 'unavailable') }),
       },
     };
-  }
-
-  #addHandlerClass(handlerClass: HandlerClass): void {
-    const subscriber = getSubscriberMetadata(handlerClass);
-    if (subscriber === undefined) {
-      throw new ConfigurationError(
-        'handlers',
-        `${handlerClass.name} has no @Subscriber({ group }) decorator`,
-      );
-    }
-    const handlers = getHandlerMetadata(handlerClass);
-    if (handlers.length === 0)
-      throw new ConfigurationError('handlers', `${handlerClass.name} has no @Handle methods`);
-    for (const handler of handlers) {
-      const contract = handler.contract;
-      const source: Source =
-        contract.kind === 'event'
-          ? { kind: 'subscription', channel: contract.channel, group: subscriber.group }
-          : { kind: 'queue', queue: contract.queue };
-      let route = this.#routes.find((r) => describeSource(r.source) === describeSource(source));
-      if (route === undefined) {
-        route = {
-          source,
-          group: subscriber.group,
-          concurrency: subscriber.concurrency ?? this.#options.concurrency ?? 16,
-          bindings: new Map(),
-          breaker:
-            this.#options.circuitBreaker === undefined
-              ? undefined
-              : new CircuitBreaker(this.#options.circuitBreaker),
-          stopping: new AbortController(),
-          releases: new Set(),
-          inFlight: 0,
-        };
-        this.#routes.push(route);
-      }
-      if (route.bindings.has(contract.type)) {
-        throw new ConfigurationError(
-          'handlers',
-          `${contract.type} has two handlers on ${describeSource(source)}: one message type, one handler per consumer`,
-        );
-      }
-      const policy: Required<RetryPolicy> = {
-        attempts: handler.options.retry?.attempts ?? this.#defaultPolicy.attempts,
-        immediate: handler.options.retry?.immediate ?? this.#defaultPolicy.immediate,
-        backoff: handler.options.retry?.backoff ?? this.#defaultPolicy.backoff,
-      };
-      const binding: Binding = {
-        contract,
-        handlerClass,
-        method: handler.method,
-        options: { ...handler.options, retry: policy },
-        policy,
-        run: compose(this.#middlewareFor(route, handler.options, policy), (ctx) =>
-          this.#invoke(binding, ctx),
-        ),
-      };
-      route.bindings.set(contract.type, binding);
-    }
-  }
-
-  /**
-   * The documented order: correlation → circuit breaker → timeout → immediate retry → unit of work →
-   * yours. A layer with nothing to do for this handler (no timeout, no immediate retries) is left out.
-   */
-  #middlewareFor(route: Route, options: HandleOptions, policy: Required<RetryPolicy>): Middleware[] {
-    const chain: Middleware[] = [correlation];
-    if (route.breaker !== undefined) chain.push(route.breaker.middleware);
-    if ((options.timeoutMs ?? this.#options.timeoutMs) !== undefined)
-      chain.push(timeout(this.#options.timeoutMs));
-    if (policy.immediate > 0) chain.push(immediateRetry);
-    if (this.#options.persistence !== undefined)
-      chain.push(unitOfWork(this.#options.persistence, route.group));
-    chain.push(...(this.#options.middleware ?? []));
-    return chain;
-  }
-
-  /** Calls the handler method. Not `async`: a synchronous handler costs no extra promise or microtask. */
-  #invoke(binding: Binding, ctx: HandlingContext): Promise<void> {
-    try {
-      outgoingOf(ctx.message).length = 0; // an immediate retry starts with nothing published
-      (ctx.message as HandlerMessageContext)[SCHEDULED].length = 0;
-      const instance = this.#resolve(binding.handlerClass) as Record<string | symbol, unknown>;
-      const method = instance[binding.method];
-      if (typeof method !== 'function') {
-        throw new ConfigurationError(
-          'handlers',
-          `${binding.handlerClass.name}.${String(binding.method)} is not a method`,
-        );
-      }
-      const result: unknown = (method as (payload: unknown, ctx: MessageContext) => unknown).call(
-        instance,
-        ctx.payload,
-        ctx.message,
-      );
-      if (result instanceof Promise) return result as Promise<void>;
-      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
-        return Promise.resolve(result).then(() => undefined);
-      return DONE;
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
-    }
-  }
-
-  #topology(): Topology {
-    const channels = new Map<string, boolean>();
-    const queues = new Map<string, { ordered: boolean; maxDeliveries: number }>();
-    const subscriptions: { channel: string; group: string; types: string[]; maxDeliveries: number }[] = [];
-    for (const route of this.#routes) {
-      const bindings = [...route.bindings.values()];
-      const ordered = bindings.some((b) => b.contract.ordered);
-      // The broker's own dead-lettering (SQS redrive, Pub/Sub policy) is a backstop for consumers that
-      // crash before settling: it must not fire before the bus has used its own retry budget.
-      const maxDeliveries = Math.max(...bindings.map((b) => b.policy.attempts)) + 1;
-      if (route.source.kind === 'subscription') {
-        channels.set(route.source.channel, (channels.get(route.source.channel) ?? false) || ordered);
-        subscriptions.push({
-          channel: route.source.channel,
-          group: route.source.group,
-          types: bindings.map((b) => b.contract.type),
-          maxDeliveries,
-        });
-      } else if (route.source.kind === 'queue') {
-        queues.set(route.source.queue, { ordered, maxDeliveries });
-      }
-    }
-    for (const name of channels.keys()) this.#ready.add(`channel:${name}`);
-    for (const name of queues.keys()) this.#ready.add(`queue:${name}`);
-    return {
-      channels: [...channels].map(([name, ordered]) => ({ name, ordered })),
-      queues: [...queues].map(([name, q]) => ({ name, ...q })),
-      subscriptions,
-    };
-  }
-
-  /** Provisions a destination on first use; undefined once it is known to exist (the hot path). */
-  #ensureDestination(destination: Destination, ordered: boolean): Promise<void> | undefined {
-    if (this.#readyDestinations.has(destination)) return undefined;
-    const key =
-      destination.kind === 'channel' ? `channel:${destination.channel}` : `queue:${destination.queue}`;
-    if (this.#ready.has(key)) {
-      this.#readyDestinations.add(destination);
-      return undefined;
-    }
-    let provisioned = this.#provisioned.get(key);
-    if (provisioned === undefined) {
-      provisioned = this.transport
-        .provision(
-          destination.kind === 'channel'
-            ? { channels: [{ name: destination.channel, ordered }] }
-            : { queues: [{ name: destination.queue, ordered }] },
-        )
-        .then(() => void this.#ready.add(key));
-      this.#provisioned.set(key, provisioned);
-      provisioned.catch(() => this.#provisioned.delete(key));
-    }
-    return provisioned;
-  }
-
-  /** The transport's sink: returns when the handling has settled its delivery, or `stop` abandoned it. */
-  #sink(route: Route, delivery: Delivery): Promise<void> {
-    route.inFlight++;
-    this.stats.received++;
-    return this.#handle(route, delivery).then(
-      () => this.#handled(route),
-      (error: unknown) => {
-        // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
-        this.#logger.error(
-          {
-            messageId: delivery.envelope.id,
-            source: describeSource(route.source),
-            error: toOmnibusError(error).message,
-          },
-          'could not settle delivery',
-        );
-        this.#handled(route);
-      },
-    );
-  }
-
-  #handled(route: Route): void {
-    route.inFlight--;
-    if (route.inFlight === 0) this.#drained?.();
-  }
-
-  /**
-   * `step` itself when it is already settled (`DONE`: a synchronous handler, the memory transport's
-   * settle), else a promise that settles with it or, at the drain deadline, when `stop` abandons the
-   * route's handlings (then it resolves undefined and the handling returns without settling). Every
-   * await of `#handle` goes through here, so a step that never ends cannot hang `stop`.
-   */
-  #abandonable<T>(route: Route, step: Promise<T>): Promise<T | undefined> {
-    if (step === DONE) return step;
-    if (route.stopping.signal.aborted) {
-      // Past the deadline nothing is waited for (the releases are spent): a step begun now is let go.
-      step.catch(() => undefined);
-      return ABANDONED;
-    }
-    return new Promise<T | undefined>((resolve, reject) => {
-      const release = (): void => resolve(undefined);
-      route.releases.add(release);
-      step.then(
-        (value) => {
-          route.releases.delete(release);
-          resolve(value);
-        },
-        (error: unknown) => {
-          route.releases.delete(release);
-          reject(error instanceof Error ? error : toOmnibusError(error));
-        },
-      );
-    });
-  }
-
-  async #handle(route: Route, delivery: Delivery): Promise<void> {
-    const envelope = delivery.envelope;
-    const target = envelope.headers[Header.targetGroup];
-    if (target !== undefined && route.source.kind === 'subscription' && target !== route.group) {
-      this.stats.notForThisGroup++;
-      return this.#abandonable(route, delivery.ack());
-    }
-    if (!envelope.type) {
-      return this.#abandonable(
-        route,
-        this.#deadLetter(
-          route,
-          delivery,
-          new DeserializationError('message has no type', { code: 'MISSING_HEADER' }),
-        ),
-      );
-    }
-    if (!envelope.id) {
-      return this.#abandonable(
-        route,
-        this.#deadLetter(
-          route,
-          delivery,
-          new DeserializationError('message has no id', { code: 'MISSING_HEADER' }),
-        ),
-      );
-    }
-    const binding = route.bindings.get(envelope.type);
-    if (binding === undefined) {
-      this.stats.unknownType++;
-      // A queue belongs to one service: a type none of its handlers takes is a routing mistake. On a
-      // channel other groups' types pass by, and acking them is right.
-      if (route.source.kind === 'queue') {
-        const error = new UnknownMessageTypeError(envelope.type, describeSource(route.source));
-        return this.#abandonable(route, this.#deadLetter(route, delivery, error));
-      }
-      this.#logger.debug(
-        { type: envelope.type, source: describeSource(route.source) },
-        'no handler for type: acked',
-      );
-      return this.#abandonable(route, delivery.ack());
-    }
-    let payload: unknown;
-    try {
-      const serializer = this.#serializers.forContentType(envelope.headers[Header.contentType]);
-      payload = serializer.decode(envelope.body, binding.contract);
-      if (payload instanceof Promise) {
-        payload = await this.#abandonable(route, payload as Promise<unknown>);
-        if (route.stopping.signal.aborted) return; // abandoned at the drain deadline
-      }
-    } catch (error) {
-      if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
-      // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
-      // registry that is briefly unreachable) is retried like a handler failure.
-      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
-    }
-    const message = new HandlerMessageContext(this, delivery, route, envelope);
-    const ctx: HandlingContext & { [DUPLICATE]?: boolean } = {
-      delivery,
-      envelope,
-      contract: binding.contract,
-      options: binding.options,
-      payload,
-      message,
-    };
-    try {
-      await this.#abandonable(route, binding.run(ctx));
-      if (route.stopping.signal.aborted) return; // abandoned at the drain deadline: its consumer is gone
-      if (ctx[DUPLICATE] === true) {
-        this.stats.duplicates++;
-        return this.#abandonable(route, delivery.ack());
-      }
-      const outgoing = outgoingOf(message);
-      if (this.#options.persistence === undefined && outgoing.length > 0) {
-        await this.#abandonable(route, this.dispatchOutgoing(outgoing));
-        if (route.stopping.signal.aborted) return;
-      }
-      const scheduled = message[SCHEDULED];
-      if (this.#inProcess !== undefined && scheduled.length > 0) {
-        await this.#inProcess.schedules.add(undefined, scheduled.splice(0));
-      }
-    } catch (error) {
-      if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
-      return this.#abandonable(route, this.#fail(route, binding.policy, delivery, error));
-    }
-    this.stats.handled++;
-    return this.#abandonable(route, delivery.ack());
-  }
-
-  async #fail(
-    route: Route,
-    policy: Required<RetryPolicy>,
-    delivery: Delivery,
-    thrown: unknown,
-  ): Promise<void> {
-    const error = toOmnibusError(thrown);
-    if (error.code === 'CIRCUIT_OPEN') {
-      this.stats.retried++;
-      return delivery.retry(this.#options.circuitBreaker?.cooldownMs ?? 30_000);
-    }
-    if (error.code === 'PERSISTENCE_UNAVAILABLE') {
-      // The database is down, not the message: wait it out without spending the retry budget, so an
-      // outage pauses consumption instead of dead-lettering everything that arrives during it.
-      this.stats.retried++;
-      return delivery.retry(policy.backoff(Math.min(delivery.attempt, policy.attempts)));
-    }
-    if (error.retriable && delivery.attempt < policy.attempts) {
-      this.stats.retried++;
-      const delayMs = policy.backoff(delivery.attempt);
-      this.#logger.warn(
-        {
-          messageId: delivery.envelope.id,
-          type: delivery.envelope.type,
-          attempt: delivery.attempt,
-          delayMs,
-          error: error.message,
-        },
-        'handler failed: retrying',
-      );
-      return delivery.retry(delayMs);
-    }
-    return this.#deadLetter(route, delivery, error);
-  }
-
-  async #deadLetter(route: Route, delivery: Delivery, thrown: unknown): Promise<void> {
-    const error = toOmnibusError(thrown);
-    this.stats.deadLettered++;
-    this.#logger.error(
-      {
-        messageId: delivery.envelope.id,
-        type: delivery.envelope.type,
-        source: describeSource(route.source),
-        attempt: delivery.attempt,
-        code: error.code,
-        error: error.message,
-      },
-      'dead-lettered',
-    );
-    return delivery.deadLetter({
-      message: error.message,
-      code: error.code,
-      ...(error.stack === undefined ? {} : { stack: error.stack }),
-      attempts: delivery.attempt,
-      failedAt: new Date(),
-    });
-  }
-}
-
-/** A handler's schedules without persistence, held until it succeeds. */
-const SCHEDULED = Symbol('omnibus:scheduled');
-
-/** What an abandoned step resolves to. */
-const ABANDONED = Promise.resolve(undefined);
-
-const destinations = new WeakMap<Contract, Destination>();
-/** The destination of a contract, made once per contract (it is on every publish). */
-function destinationOf(contract: Contract): Destination {
-  let destination = destinations.get(contract);
-  if (destination === undefined) {
-    destination =
-      contract.kind === 'event'
-        ? { kind: 'channel', channel: contract.channel }
-        : { kind: 'queue', queue: contract.queue };
-    destinations.set(contract, destination);
-  }
-  return destination;
-}
-
-let lastMillis = 0;
-let lastIso = '';
-/** `new Date().toISOString()`, computed once per millisecond: it is on every publish. */
-function isoNow(): string {
-  const now = Date.now();
-  if (now !== lastMillis) {
-    lastMillis = now;
-    lastIso = new Date(now).toISOString();
-  }
-  return lastIso;
-}
-
-function sameDestination(a: Destination, b: Destination): boolean {
-  return a.kind === 'channel'
-    ? b.kind === 'channel' && a.channel === b.channel
-    : b.kind === 'queue' && a.queue === b.queue;
-}
-
-/** The `MessageContext` of one delivery. Plain fields, so middleware can overlay `tx` and `signal`. */
-class HandlerMessageContext implements MessageContext {
-  readonly messageId: string;
-  readonly type: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly attempt: number;
-  readonly correlationId: string;
-  readonly causationId: string | undefined;
-  readonly group: string | undefined;
-  readonly signal: AbortSignal;
-  readonly tx: unknown = undefined;
-  readonly [OUTGOING]: OutboxMessage[] = [];
-  /** Without persistence: what the handler scheduled, made once it succeeds. */
-  readonly [SCHEDULED]: ScheduledMessage[] = [];
-
-  constructor(
-    private readonly bus: Bus,
-    delivery: Delivery,
-    route: Route,
-    readonly envelope: Envelope,
-  ) {
-    this.messageId = envelope.id;
-    this.type = envelope.type;
-    this.headers = envelope.headers;
-    this.attempt = delivery.attempt;
-    this.correlationId = envelope.headers[Header.correlationId] ?? envelope.id;
-    this.causationId = envelope.headers[Header.causationId];
-    this.group = route.source.kind === 'subscription' ? route.group : undefined;
-    this.signal = route.stopping.signal;
-  }
-
-  async publish<C extends EventContract>(
-    contract: C,
-    payload: PayloadOf<C>,
-    options?: PublishOptions,
-  ): Promise<PublishResult> {
-    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
-      return this.bus.scheduleMessage(contract, payload, options, this, this.tx, this[SCHEDULED]);
-    }
-    this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
-  }
-
-  async send<C extends CommandContract>(
-    contract: C,
-    payload: PayloadOf<C>,
-    options?: PublishOptions,
-  ): Promise<PublishResult> {
-    if (options?.deliverAt !== undefined || options?.delayMs !== undefined) {
-      return this.bus.scheduleMessage(contract, payload, options, this, this.tx, this[SCHEDULED]);
-    }
-    this[OUTGOING].push(await this.bus.createMessage(contract, payload, options, this));
   }
 }

@@ -3,7 +3,7 @@ import { ContainerModule } from 'inversify';
 import { Bus } from './bus.js';
 import type { BusOptions } from './bus-options.js';
 
-export type ContainerBusOptions = Omit<BusOptions, 'resolveHandler'>;
+export type ContainerBusOptions<Tx = unknown> = Omit<BusOptions<Tx>, 'resolveHandler'>;
 
 /**
  * A container module that binds every handler class (transient: a fresh instance per message, with its
@@ -30,7 +30,7 @@ export function omnibusModule(options: ContainerBusOptions): ContainerModule {
 }
 
 /** The same wiring without a module: binds the handler classes if needed and returns a new bus. */
-export function createBus(container: Container, options: ContainerBusOptions): Bus {
+export function createBus<Tx = unknown>(container: Container, options: ContainerBusOptions<Tx>): Bus<Tx> {
   for (const handlerClass of options.handlers ?? []) {
     if (!container.isBound(handlerClass)) container.bind(handlerClass).toSelf().inTransientScope();
   }

@@ -1,4 +1,5 @@
 import { ConfigurationError } from './errors.js';
+import type { StandardSchemaV1, StandardSchemaV1Props } from './standard-schema.js';
 
 /**
  * A message contract is a value, not only a type: it exists at run time, so decorators and the bus read
@@ -16,6 +17,8 @@ interface ContractBase<T> {
   readonly schema?: string;
   /** Content type of the serializer that writes this message; defaults by `schema` (Avro) or JSON. */
   readonly contentType?: string;
+  /** A runtime schema (zod, valibot, arktype, ...: any Standard Schema), checked at publish and at receipt. */
+  readonly validate?: StandardSchemaV1<unknown, T>;
   /** Never set: carries the payload type for inference. */
   readonly __payload?: T;
 }
@@ -44,6 +47,12 @@ export interface EventDefinition<T> {
   readonly key?: (payload: T) => string;
   readonly schema?: string;
   readonly contentType?: string;
+  /**
+   * A runtime schema through the Standard Schema interface (zod, valibot, arktype, ...). `publish`/`send`
+   * check the payload and send what the schema returns, or throw a `ContractViolationError` and send
+   * nothing; a received payload that fails it is dead-lettered at once with the issues as the reason.
+   */
+  readonly validate?: StandardSchemaV1<unknown, T>;
   readonly ordered?: boolean;
 }
 
@@ -53,6 +62,12 @@ export interface CommandDefinition<T> {
   readonly key?: (payload: T) => string;
   readonly schema?: string;
   readonly contentType?: string;
+  /**
+   * A runtime schema through the Standard Schema interface (zod, valibot, arktype, ...). `publish`/`send`
+   * check the payload and send what the schema returns, or throw a `ContractViolationError` and send
+   * nothing; a received payload that fails it is dead-lettered at once with the issues as the reason.
+   */
+  readonly validate?: StandardSchemaV1<unknown, T>;
   readonly ordered?: boolean;
 }
 
@@ -67,14 +82,25 @@ function checkName(field: string, value: string): void {
   }
 }
 
+/** Checked at run time too: plain JavaScript and casts reach here with anything. */
+function checkValidate(validate: StandardSchemaV1 | undefined): void {
+  if (validate === undefined) return;
+  const props = (validate as { readonly '~standard'?: Partial<StandardSchemaV1Props> } | null)?.['~standard'];
+  if (props?.version !== 1 || typeof props.validate !== 'function') {
+    throw new ConfigurationError('validate', 'must be a Standard Schema v1 (zod, valibot, arktype, ...)');
+  }
+}
+
 export function defineEvent<T>(definition: EventDefinition<T>): EventContract<T> {
   checkName('type', definition.type);
+  checkValidate(definition.validate);
   checkName('channel', definition.channel);
   return Object.freeze({ ...definition, kind: 'event', ordered: definition.ordered ?? false });
 }
 
 export function defineCommand<T>(definition: CommandDefinition<T>): CommandContract<T> {
   checkName('type', definition.type);
+  checkValidate(definition.validate);
   checkName('queue', definition.queue);
   return Object.freeze({ ...definition, kind: 'command', ordered: definition.ordered ?? false });
 }

@@ -14,9 +14,15 @@ export interface SubscriberOptions {
 }
 
 export interface RetryPolicy {
-  /** Deliveries in all before the message is dead-lettered, the first included. Default 5. */
+  /**
+   * Tries in all before the message is dead-lettered, the first included. A try is one handler call,
+   * immediate retries included (or a delivery that failed before its handler). Default 5.
+   */
   readonly attempts?: number;
-  /** In-process retries inside one delivery before falling back to a delayed redelivery. Default 0. */
+  /**
+   * In-process retries inside one delivery before falling back to a delayed redelivery; each is a try
+   * of `attempts`. Default 0.
+   */
   readonly immediate?: number;
   /** Delay before redelivery `attempt + 1`. Default: exponential, 100 ms, ×2, capped at 30 s, full jitter. */
   readonly backoff?: Backoff;
@@ -51,10 +57,13 @@ export function Subscriber(options: SubscriberOptions): ClassDecorator {
   };
 }
 
-/** A handler may return nothing, a Promise, or any thenable (a query builder, another promise library). */
+/**
+ * A handler may return nothing, a Promise, or any thenable (a query builder, another promise library).
+ * Its context may name any transaction type (`MessageContext<DatabaseSync>`): `never` here accepts all.
+ */
 type HandlerMethod<C extends Contract> = (
   payload: PayloadOf<C>,
-  ctx: MessageContext,
+  ctx: MessageContext<never>,
 ) => PromiseLike<void> | void;
 
 /** Marks a method as the handler of one event or command contract. */

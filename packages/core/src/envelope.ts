@@ -67,10 +67,13 @@ export interface BindingStyle {
  * are written as they are. The envelope's key is left to the driver (record key, ordering key...).
  */
 export function toBindingHeaders(envelope: Envelope, style: BindingStyle): Record<string, string> {
-  const out: Record<string, string> = {};
-  out[`${style.prefix}id`] = envelope.id;
-  out[`${style.prefix}type`] = envelope.type;
-  for (const name in envelope.headers) {
+  // Null prototype, own keys only: a header named `__proto__` is a header like any other, and nothing
+  // inherited is copied. An empty id or type (a foreign message being dead-lettered) is left out rather
+  // than written as an empty CloudEvents attribute, which CloudEvents forbids.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  if (envelope.id !== '') out[`${style.prefix}id`] = envelope.id;
+  if (envelope.type !== '') out[`${style.prefix}type`] = envelope.type;
+  for (const name of Object.keys(envelope.headers)) {
     const value = envelope.headers[name]!;
     if (name === Header.contentType && style.contentTypeHeader !== undefined) {
       out[style.contentTypeHeader] = value;
@@ -95,10 +98,10 @@ export function fromBindingHeaders(
   style: BindingStyle,
 ): DecodedBinding {
   const prefixes = [style.prefix, ...(style.alsoRead ?? [])];
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   let id: string | undefined;
   let type: string | undefined;
-  for (const name in raw) {
+  for (const name of Object.keys(raw)) {
     const value = raw[name]!;
     if (style.contentTypeHeader !== undefined && name.toLowerCase() === style.contentTypeHeader) {
       headers[Header.contentType] = value;
@@ -133,7 +136,7 @@ export function fromStructuredCloudEvent(
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const event = parsed as Record<string, unknown>;
   if (typeof event.id !== 'string' || typeof event.type !== 'string') return undefined;
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(event)) {
     if (name === 'id' || name === 'type' || name === 'data' || name === 'data_base64') continue;
     if (isCloudEventsAttributeName(name) && value !== null && value !== undefined) {

@@ -41,6 +41,24 @@ export class SchemaError extends OmnibusError {
   }
 }
 
+/** One reason a payload failed its contract's `validate` schema: where (`payload.address.country`) and what. */
+export interface ContractIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A payload that does not pass its contract's runtime schema (`validate`). From `publish`/`send` nothing
+ * is sent; on receipt the message is dead-lettered at once, with the issues as the reason.
+ */
+export class ContractViolationError extends SchemaError {
+  readonly issues: readonly ContractIssue[];
+  constructor(message: string, issues: readonly ContractIssue[], options: OmnibusErrorOptions = {}) {
+    super(message, { code: 'CONTRACT_VIOLATION', ...options, retriable: false });
+    this.issues = issues;
+  }
+}
+
 /** An optimistic-concurrency conflict (a saga or aggregate changed under us): retrying re-reads and wins. */
 export class ConcurrencyError extends OmnibusError {
   constructor(message: string, options: OmnibusErrorOptions = {}) {
@@ -66,6 +84,17 @@ export class TimeoutError extends OmnibusError {
 export class CircuitOpenError extends OmnibusError {
   constructor(message: string, options: OmnibusErrorOptions = {}) {
     super(message, { code: 'CIRCUIT_OPEN', ...options, retriable: true });
+  }
+}
+
+/**
+ * The database is down or busy, not the message. The persistence packages (SQLite, PostgreSQL) throw it
+ * for their own statements (connect, BEGIN, COMMIT, claims); the bus retries the delivery without
+ * spending its retry budget, so an outage pauses consumption instead of dead-lettering what arrives.
+ */
+export class PersistenceUnavailableError extends OmnibusError {
+  constructor(message: string, options: OmnibusErrorOptions = {}) {
+    super(message, { code: 'PERSISTENCE_UNAVAILABLE', ...options, retriable: true });
   }
 }
 

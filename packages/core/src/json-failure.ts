@@ -1,3 +1,5 @@
+import { pathStep } from './payload-path.js';
+
 /**
  * Why `JSON.stringify` cannot write a value, and where: `payload.lines[2].price is a BigInt`. It walks
  * the value the way `JSON.stringify` does (own enumerable keys, `toJSON` first), and runs only after
@@ -43,7 +45,7 @@ function walk(input: unknown, path: string, key: string, ancestors: Ancestor[]):
   try {
     if (Array.isArray(value)) {
       for (let index = 0; index < value.length; index++) {
-        const reason = walk(value[index], `${path}[${index}]`, String(index), ancestors);
+        const reason = walk(value[index], `${path}${pathStep(index)}`, String(index), ancestors);
         if (reason !== undefined) return reason;
       }
       return undefined;
@@ -51,7 +53,7 @@ function walk(input: unknown, path: string, key: string, ancestors: Ancestor[]):
     for (const name of Object.keys(value)) {
       const reason = walk(
         (value as Record<string, unknown>)[name],
-        `${path}${property(name)}`,
+        `${path}${pathStep(name)}`,
         name,
         ancestors,
       );
@@ -61,10 +63,4 @@ function walk(input: unknown, path: string, key: string, ancestors: Ancestor[]):
   } finally {
     ancestors.pop();
   }
-}
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-function property(name: string): string {
-  return IDENTIFIER.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }

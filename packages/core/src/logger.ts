@@ -38,7 +38,7 @@ export function consoleLogger(level: LogLevel = 'info'): Logger {
 }
 
 /** The environment variable that sets the default logger's level: debug, info, warn, error or silent. */
-export const LOG_LEVEL_VARIABLE = 'OMNIBUS_LOG_LEVEL';
+const LOG_LEVEL_VARIABLE = 'OMNIBUS_LOG_LEVEL';
 
 /**
  * The logger of a bus or relay given none: `consoleLogger('warn')`, so retries and dead letters are

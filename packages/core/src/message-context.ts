@@ -21,8 +21,12 @@ export interface PublishOptions {
   readonly delayMs?: number;
 }
 
-/** What a handler gets besides its payload. */
-export interface MessageContext {
+/**
+ * What a handler gets besides its payload. `Tx` is the transaction type of the bus's persistence
+ * (`DatabaseSync` for SQLite, `PoolClient` for PostgreSQL, `MemoryTransaction` in memory): a handler
+ * declares `ctx: MessageContext<DatabaseSync>` and uses `ctx.tx` without a cast.
+ */
+export interface MessageContext<Tx = unknown> {
   readonly envelope: Envelope;
   readonly messageId: string;
   readonly type: string;
@@ -35,8 +39,8 @@ export interface MessageContext {
   readonly group: string | undefined;
   /** Aborted when the handler times out or the bus stops past its drain deadline. */
   readonly signal: AbortSignal;
-  /** The unit of work's transaction when the bus has persistence; undefined otherwise. */
-  readonly tx: unknown;
+  /** The unit of work's transaction when the bus has persistence (typed `Tx`); undefined otherwise. */
+  readonly tx: Tx;
   /**
    * Publishes an event caused by this message: same correlation id, causation id = this message's id.
    * Nothing leaves before the handler succeeds (with persistence, the event goes to the outbox in `tx`).
@@ -74,7 +78,7 @@ export interface Publisher {
  * `tx`) and, inside `bus.transaction`, the transaction's publisher, which then takes what is published.
  */
 export interface MessageContextHolder {
-  readonly message: MessageContext | undefined;
+  readonly handlerContext: MessageContext | undefined;
   readonly publisher?: Publisher;
 }
 
@@ -82,7 +86,7 @@ const current = new AsyncLocalStorage<MessageContextHolder>();
 
 /** The context of the message being handled on this async path, if any. */
 export function currentMessageContext(): MessageContext | undefined {
-  return current.getStore()?.message;
+  return current.getStore()?.handlerContext;
 }
 
 /**
@@ -91,7 +95,7 @@ export function currentMessageContext(): MessageContext | undefined {
  */
 export function currentPublisher(): Publisher | undefined {
   const store = current.getStore();
-  return store?.publisher ?? store?.message;
+  return store?.publisher ?? store?.handlerContext;
 }
 
 /** Runs `work` with `holder` ambient; a holder replaces the outer one entirely (a handler's own scope). */

@@ -2,6 +2,7 @@ import type { Backoff } from './backoff.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { exponential } from './backoff.js';
+import { ErrorCode } from './error-codes.js';
 import { ConfigurationError, toOmnibusError } from './errors.js';
 import type { Logger } from './logger.js';
 import { defaultLogger } from './logger.js';
@@ -67,6 +68,8 @@ export interface OutboxRelayMetrics {
 /** An outbox's backlog plus the lag: how long the oldest pending row has waited, in ms (0 when none). */
 export interface OutboxLag extends OutboxBacklog {
   readonly lagMs: number;
+  /** With `schedules`: how many scheduled messages wait, and when the earliest falls due. */
+  readonly scheduled?: { readonly pending: number; readonly nextDueAt: Date | undefined };
 }
 
 interface GroupOutcome {
@@ -117,6 +120,10 @@ export class OutboxRelay {
   #scheduleListener: OutboxListener | undefined;
   #woken = false;
   #wake: (() => void) | undefined;
+  /** When the wakeable pause in progress ends; undefined while a round runs. */
+  #pauseUntil: number | undefined;
+  /** The soonest due time notified while the current round ran (its own read may have missed it). */
+  #notifiedDueAt = Infinity;
 
   constructor(options: OutboxRelayOptions) {
     if (options === null || typeof options !== 'object') {
@@ -179,7 +186,7 @@ export class OutboxRelay {
     }
     if (this.#schedules?.listen !== undefined) {
       try {
-        this.#scheduleListener = await this.#schedules.listen(() => this.#notify());
+        this.#scheduleListener = await this.#schedules.listen((earliest) => this.#onScheduled(earliest));
       } catch (error) {
         this.#logger.warn(
           { relay: this.id, error: toOmnibusError(error).message },
@@ -204,14 +211,14 @@ export class OutboxRelay {
     this.#running = undefined;
   }
 
-  /** The outbox's backlog and lag, read from the store now. */
+  /** The outbox's backlog and lag (and the schedules waiting), read from the stores now. */
   async lag(): Promise<OutboxLag> {
     const backlog = await this.#store.backlog();
     const oldest = backlog.oldestPendingAt;
-    return {
-      ...backlog,
-      lagMs: oldest === undefined ? 0 : Math.max(0, this.#clock.now() - oldest.getTime()),
-    };
+    const lagMs = oldest === undefined ? 0 : Math.max(0, this.#clock.now() - oldest.getTime());
+    if (this.#schedules === undefined) return { ...backlog, lagMs };
+    const [pending, nextDueAt] = await Promise.all([this.#schedules.pending(), this.#schedules.nextDueAt()]);
+    return { ...backlog, lagMs, scheduled: { pending, nextDueAt } };
   }
 
   #notify(): void {
@@ -219,11 +226,20 @@ export class OutboxRelay {
     this.#wake?.();
   }
 
+  /** A schedule was added: wake only if it falls due before the relay would look anyway. */
+  #onScheduled(earliest: Date | undefined): void {
+    if (earliest === undefined) return this.#notify();
+    const at = earliest.getTime();
+    if (this.#pauseUntil === undefined) this.#notifiedDueAt = Math.min(this.#notifiedDueAt, at);
+    else if (at < this.#pauseUntil) this.#notify();
+  }
+
   async #run(): Promise<void> {
     let failures = 0;
     let nextPurge = 0;
     while (!this.#stopping.signal.aborted) {
       this.#woken = false;
+      this.#notifiedDueAt = Infinity;
       let round: { claimed: number; failed: boolean; nextDueAt?: Date | undefined };
       try {
         const now = this.#clock.now();
@@ -246,8 +262,8 @@ export class OutboxRelay {
         // A short claim may only mean another relay holds some keys: claim again at once, and sleep only
         // when there was nothing to take: until the next poll, or the next schedule's due time if sooner.
         if (claimed === 0) {
-          const dueInMs =
-            round.nextDueAt === undefined ? Infinity : round.nextDueAt.getTime() - this.#clock.now();
+          const nextDueAt = Math.min(round.nextDueAt?.getTime() ?? Infinity, this.#notifiedDueAt);
+          const dueInMs = nextDueAt - this.#clock.now();
           // Due already yet not released: another transaction holds the row (a cancel): look again soon.
           const waitMs = dueInMs <= 0 ? 5 : Math.min(this.#pollIntervalMs, dueInMs);
           await this.#pause(waitMs, true);
@@ -263,9 +279,11 @@ export class OutboxRelay {
       const done = (): void => {
         clearTimeout(timer);
         this.#wake = undefined;
+        this.#pauseUntil = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
+      if (wakeable) this.#pauseUntil = this.#clock.now() + ms;
       this.#wake = () => {
         if (wakeable || this.#stopping.signal.aborted) done();
       };
@@ -355,5 +373,5 @@ export class OutboxRelay {
 }
 
 function isTooLarge(error: unknown): boolean {
-  return toOmnibusError(error).code === 'MESSAGE_TOO_LARGE';
+  return toOmnibusError(error).code === ErrorCode.MESSAGE_TOO_LARGE;
 }

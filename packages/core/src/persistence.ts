@@ -11,7 +11,7 @@ export interface UnitOfWork<Tx = unknown> {
   /**
    * Runs `work` inside one transaction: commits when it resolves, rolls back when it throws (and rethrows
    * what `work` threw, unchanged). When the database itself fails (cannot begin, cannot commit) it
-   * rejects with a retriable `OmnibusError` of code `PERSISTENCE_UNAVAILABLE`: nothing was committed,
+   * rejects with a `PersistenceUnavailableError` (retriable, code `PERSISTENCE_UNAVAILABLE`): nothing was committed,
    * or — when the connection broke during COMMIT — it may have been; the inbox makes the retry safe.
    */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;

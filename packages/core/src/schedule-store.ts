@@ -55,10 +55,11 @@ export interface ScheduleStore<Tx = unknown> {
   /** How many messages are waiting. */
   pending(): Promise<number>;
   /**
-   * Optional wake-up: calls `onAdded` soon after messages are added (or rescheduled) where the store
-   * can see it, so a relay sleeping until a later due time looks again. Best-effort, like
-   * `OutboxStore.listen`; a store whose outbox notifications already cover it (PostgreSQL notifies
-   * the outbox channel) has none.
+   * Optional wake-up: calls `onAdded` soon after messages are added or rescheduled where the store can
+   * see it, with the earliest due time among them, so a relay sleeping until a later due time looks
+   * sooner (and one already due to look earlier does nothing). `undefined` means "unknown: look again"
+   * (e.g. after a reconnect, when notifications may have been lost). Best-effort, like
+   * `OutboxStore.listen`: the relay polls as well.
    */
-  listen?(onAdded: () => void): Promise<OutboxListener>;
+  listen?(onAdded: (earliest: Date | undefined) => void): Promise<OutboxListener>;
 }

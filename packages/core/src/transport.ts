@@ -72,7 +72,10 @@ export interface Failure {
   readonly message: string;
   readonly code: string;
   readonly stack?: string;
-  /** How many times the message was delivered, this delivery included. */
+  /**
+   * Tries at handling the message, the last included: when the bus dead-letters, its handler calls (see
+   * `RetryPolicy.attempts`); when a broker does (max deliveries exceeded), its delivery count.
+   */
   readonly attempts: number;
   readonly failedAt: Date;
 }

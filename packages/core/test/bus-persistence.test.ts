@@ -7,7 +7,7 @@ import {
   Handle,
   MemoryPersistence,
   MemoryTransport,
-  OmnibusError,
+  PersistenceUnavailableError,
   Subscriber,
   constant,
 } from '../src/index.js';
@@ -63,9 +63,7 @@ describe('Bus with persistence', function () {
         transaction: (work) => {
           if (outage > 0) {
             outage--;
-            return Promise.reject(
-              new OmnibusError('database unreachable', { code: 'PERSISTENCE_UNAVAILABLE' }),
-            );
+            return Promise.reject(new PersistenceUnavailableError('database unreachable'));
           }
           return memory.unitOfWork.transaction(work);
         },

@@ -12,6 +12,7 @@ import type {
 import {
   Bus,
   BusNotStartedError,
+  ConcurrencyError,
   ConfigurationError,
   Handle,
   Header,
@@ -188,7 +189,8 @@ describe('Bus', function () {
     const attempts: number[] = [];
     @Subscriber({ group: 'g' })
     class Flaky {
-      @Handle(c.ProcessPayment, { retry: { immediate: 2, attempts: 1 } })
+      // attempts counts handler calls: three, all in the first delivery.
+      @Handle(c.ProcessPayment, { retry: { immediate: 2, attempts: 3 } })
       pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
         calls++;
         attempts.push(ctx.attempt);
@@ -225,6 +227,84 @@ describe('Bus', function () {
     fail = false;
     expect(await replayDeadLetters(transport, source, { limit: 1 })).to.equal(1);
     await waitFor(() => b.stats.handled === 1, { message: 'the replayed command handled' });
+  });
+
+  it('counts every handler call as a try: attempts 4 with 1 immediate retry is 4 calls in 2 deliveries, and the dead letter says 4', async function () {
+    const calls: number[] = [];
+    @Subscriber({ group: 'g' })
+    class Failing {
+      @Handle(c.ProcessPayment, { retry: { attempts: 4, immediate: 1 } })
+      pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        calls.push(ctx.attempt);
+        throw new Error('still failing');
+      }
+    }
+    const b = bus({ handlers: [Failing] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    const [dead] = await deadLetters({ kind: 'queue', queue: c.ProcessPayment.queue }, 1);
+    expect(calls).to.deep.equal([1, 1, 2, 2]);
+    expect(readFailure(dead!)).to.include({ code: 'HANDLER_ERROR', attempts: 4 });
+    expect(dead!.headers[Header.errorAttempts]).to.equal('4');
+    expect(b.stats).to.include({ retried: 1, deadLettered: 1 });
+  });
+
+  it('makes no immediate retry past the attempts: attempts 3 with 2 immediate retries is 3 calls in 1 delivery', async function () {
+    let calls = 0;
+    @Subscriber({ group: 'g' })
+    class Failing {
+      @Handle(c.ProcessPayment, { retry: { attempts: 3, immediate: 5 } })
+      pay() {
+        calls++;
+        throw new Error('still failing');
+      }
+    }
+    const b = bus({ handlers: [Failing] });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    const [dead] = await deadLetters({ kind: 'queue', queue: c.ProcessPayment.queue }, 1);
+    expect(calls).to.equal(3);
+    expect(readFailure(dead!)).to.include({ attempts: 3 });
+    expect(b.stats.retried).to.equal(0);
+  });
+
+  it('runs a handling that lost an optimistic-concurrency update again, in the same delivery, spending no try', async function () {
+    const attempts: number[] = [];
+    @Subscriber({ group: 'g' })
+    class Contended {
+      @Handle(c.ProcessPayment, { retry: { attempts: 2, backoff: constant(0) } })
+      pay(_cmd: ProcessPaymentV1, ctx: MessageContext) {
+        attempts.push(ctx.attempt);
+        if (attempts.length <= 10) throw new ConcurrencyError('saga moved on');
+      }
+    }
+    const b = bus({ handlers: [Contended], conflictRetry: { backoff: constant(0) } });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    await waitFor(() => b.stats.handled === 1, { message: 'handled after ten conflicts' });
+    expect(attempts).to.deep.equal(Array<number>(11).fill(1), 'eleven runs, all in the first delivery');
+    expect(b.stats).to.include({ conflicts: 10, retried: 10, deadLettered: 0 });
+  });
+
+  it('dead-letters a livelock past conflictRetry.maxRetries, saying so', async function () {
+    let runs = 0;
+    @Subscriber({ group: 'g' })
+    class Livelocked {
+      @Handle(c.ProcessPayment)
+      pay() {
+        runs++;
+        throw new ConcurrencyError('saga moved on');
+      }
+    }
+    const b = bus({ handlers: [Livelocked], conflictRetry: { maxRetries: 4, backoff: constant(0) } });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o', amount: 1 });
+    const [dead] = await deadLetters({ kind: 'queue', queue: c.ProcessPayment.queue }, 1);
+    expect(runs).to.equal(5);
+    const failure = readFailure(dead!)!;
+    expect(failure.code).to.equal('CONCURRENCY_CONFLICT');
+    expect(failure.message).to.include('gave up after 5 optimistic-concurrency conflicts');
+    expect(b.stats).to.include({ conflicts: 4, retried: 4, deadLettered: 1 });
   });
 
   it('dead-letters a NonRetriableError at once', async function () {
@@ -696,7 +776,36 @@ describe('Bus', function () {
       await b.send(c.ProcessPayment, { orderId: 'o2', amount: 7 });
       await waitFor(() => charged.length === 2, { message: 'two payments' });
       expect(charged.sort()).to.deep.equal(['charged 5', 'charged 7']);
-      expect(instances.size).to.equal(2);
+      expect(instances.size).to.equal(3, 'one resolved at start to check the wiring, then one per message');
+    });
+
+    it('fails start with a ConfigurationError naming the handler class and its missing binding', async function () {
+      @injectable()
+      @Subscriber({ group: 'payments' })
+      class PaymentHandlers {
+        constructor(@inject(Gateway) private readonly gateway: Gateway) {}
+        @Handle(c.ProcessPayment)
+        pay(cmd: ProcessPaymentV1) {
+          this.gateway.charge(cmd.amount);
+        }
+      }
+      const container = new Container(); // Gateway is not bound
+      const b = createBus(container, {
+        transport,
+        serviceName: 'p',
+        handlers: [PaymentHandlers],
+        closeTransport: false,
+      });
+      buses.push(b);
+      const error = await b.start().then(
+        () => expect.fail('expected start to fail'),
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ConfigurationError).and.include({ field: 'handlers', retriable: false });
+      expect((error as Error).message)
+        .to.include('PaymentHandlers')
+        .and.include('Gateway');
+      expect(b.state).to.equal('stopped');
     });
 
     it('wires a bus into an existing container with createBus', async function () {

@@ -1,15 +1,8 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import type { MessageContext } from '../src/index.js';
-import {
-  Bus,
-  ConfigurationError,
-  Emits,
-  Handle,
-  MemoryTransport,
-  Subscriber,
-  getEmittedContract,
-} from '../src/index.js';
+import { Bus, ConfigurationError, Emits, Handle, MemoryTransport, Subscriber } from '../src/index.js';
+import { getEmittedContract } from '../src/decorators.js';
 import { uniqueName, waitFor } from '../src/testing/index.js';
 import { contracts, type OrderPlacedV1, type ProcessPaymentV1 } from './fixtures.js';
 

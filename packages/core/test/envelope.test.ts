@@ -47,6 +47,35 @@ describe('CloudEvents binary-mode binding', function () {
     expect(fromBindingHeaders({}, amqp)).to.deep.equal({ id: undefined, type: undefined, headers: {} });
   });
 
+  it('leaves an empty id or type out instead of writing an empty CloudEvents attribute', function () {
+    const kafka = { prefix: 'ce_', contentTypeHeader: 'content-type' };
+    const foreign: Envelope = { id: '', type: '', headers: { 'x-custom': 'v' }, body: Buffer.from('?') };
+    expect(toBindingHeaders(foreign, kafka)).to.deep.equal({ 'x-custom': 'v' });
+    expect(toBindingHeaders({ ...foreign, id: 'i1' }, kafka)).to.deep.equal({ ce_id: 'i1', 'x-custom': 'v' });
+  });
+
+  it('keeps a header named __proto__ as a header and copies nothing inherited (hostile input)', function () {
+    const kafka = { prefix: 'ce_', contentTypeHeader: 'content-type' };
+    const wire = JSON.parse('{"ce_id":"1","ce_type":"t","__proto__":"x","ce___proto__":"y"}') as Record<
+      string,
+      string
+    >;
+    const decoded = fromBindingHeaders(wire, kafka);
+    expect(Object.getPrototypeOf(decoded.headers)).to.equal(null);
+    expect(Object.keys(decoded.headers).sort()).to.deep.equal(['__proto__', 'ce___proto__']);
+    expect(decoded.headers['__proto__']).to.equal('x');
+    const inherited = Object.create({ leaked: 'no' }) as Record<string, string>;
+    inherited['x-own'] = 'yes';
+    const raw = toBindingHeaders({ id: '1', type: 't', headers: inherited, body: Buffer.alloc(0) }, kafka);
+    expect(Object.getPrototypeOf(raw)).to.equal(null);
+    expect(Object.keys(raw).sort()).to.deep.equal(['ce_id', 'ce_type', 'x-own']);
+    const again = toBindingHeaders(
+      { id: '1', type: 't', headers: decoded.headers, body: Buffer.alloc(0) },
+      kafka,
+    );
+    expect(again['__proto__']).to.equal('x');
+  });
+
   it('understands structured mode', function () {
     const structured = Buffer.from(
       JSON.stringify({

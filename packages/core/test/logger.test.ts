@@ -88,7 +88,7 @@ describe('logger', function () {
       ['error', 'dead-lettered'],
     ]);
     expect(lines[0]).to.include({ type: 'payments.Charge', attempt: 1, error: 'gateway down' });
-    expect(lines[1]).to.include({ type: 'payments.Charge', attempt: 2, code: 'HANDLER_ERROR' });
+    expect(lines[1]).to.include({ type: 'payments.Charge', attempts: 2, code: 'HANDLER_ERROR' });
   });
 
   it('a bus run with OMNIBUS_LOG_LEVEL=silent writes nothing', async function () {

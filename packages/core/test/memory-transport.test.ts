@@ -9,6 +9,7 @@ runTransportConformance('memory', {
     await transport.connect();
     return transport;
   },
+  createUnconnectedTransport: () => new MemoryTransport(),
   waitMs: 5_000,
 });
 

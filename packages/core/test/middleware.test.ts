@@ -1,17 +1,17 @@
 import { expect } from 'chai';
 import type { Delivery, HandlingContext, MessageContext, Middleware, Persistence } from '../src/index.js';
-import { NonRetriableError, TimeoutError, compose, currentMessageContext } from '../src/index.js';
+import { NonRetriableError, TimeoutError, compose } from '../src/index.js';
+import { currentMessageContext } from '../src/message-context.js';
 import { correlation } from '../src/pipeline/correlation.js';
 import { immediateRetry } from '../src/pipeline/immediate-retry.js';
 import { timeout } from '../src/pipeline/timeout.js';
-import { DUPLICATE, OUTGOING, outgoingOf, unitOfWork } from '../src/pipeline/unit-of-work.js';
+import { unitOfWork } from '../src/pipeline/unit-of-work.js';
 
 function handling(options: HandlingContext['options'] = {}): HandlingContext {
-  const message = {
+  const handlerContext = {
     messageId: 'm1',
     signal: new AbortController().signal,
     tx: undefined,
-    [OUTGOING]: [],
   } as unknown as MessageContext;
   return {
     delivery: {} as Delivery,
@@ -19,7 +19,12 @@ function handling(options: HandlingContext['options'] = {}): HandlingContext {
     contract: { kind: 'command', type: 't', queue: 'q', ordered: false },
     options,
     payload: {},
-    message,
+    triesBefore: 0,
+    calls: 0,
+    outgoing: [],
+    scheduled: [],
+    duplicate: false,
+    handlerContext,
   };
 }
 
@@ -47,7 +52,7 @@ describe('middleware', function () {
         await Promise.resolve();
         seen = currentMessageContext();
       });
-      expect(seen).to.equal(ctx.message);
+      expect(seen).to.equal(ctx.handlerContext);
       expect(currentMessageContext()).to.equal(undefined);
     });
   });
@@ -57,7 +62,7 @@ describe('middleware', function () {
       const ctx = handling({ timeoutMs: 20 });
       let signal: AbortSignal | undefined;
       const error = await timeout(undefined)(ctx, async () => {
-        signal = ctx.message.signal;
+        signal = ctx.handlerContext.signal;
         await new Promise<void>((resolve) => signal!.addEventListener('abort', () => resolve()));
       }).catch((e: unknown) => e);
       expect(error).to.be.instanceOf(TimeoutError);
@@ -68,9 +73,9 @@ describe('middleware', function () {
       const ctx = handling({ timeoutMs: 1_000 });
       await timeout(undefined)(ctx, async () => undefined);
       const plain = handling();
-      const signal = plain.message.signal;
+      const signal = plain.handlerContext.signal;
       await timeout(undefined)(plain, async () => {
-        expect(plain.message.signal).to.equal(signal);
+        expect(plain.handlerContext.signal).to.equal(signal);
       });
     });
   });
@@ -142,21 +147,21 @@ describe('middleware', function () {
       const { persistence, log } = recordingPersistence(new Set());
       const ctx = handling();
       await unitOfWork(persistence, 'g')(ctx, async () => {
-        expect(ctx.message.tx).to.equal('tx-1');
-        outgoingOf(ctx.message).push({ destination: { kind: 'queue', queue: 'q' }, envelope: ctx.envelope });
+        expect(ctx.handlerContext.tx).to.equal('tx-1');
+        ctx.outgoing.push({ destination: { kind: 'queue', queue: 'q' }, envelope: ctx.envelope });
       });
       expect(log).to.deep.equal(['begin', 'outbox(tx-1):1', 'commit']);
-      expect(ctx.message.tx).to.equal(undefined);
+      expect(ctx.handlerContext.tx).to.equal(undefined);
     });
 
     it('skips the handler of a duplicate and rolls back a failure', async function () {
       const seen = new Set(['g/m1']);
       const { persistence, log } = recordingPersistence(seen);
-      const ctx = handling() as HandlingContext & { [DUPLICATE]?: boolean };
+      const ctx = handling();
       let ran = false;
       await unitOfWork(persistence, 'g')(ctx, async () => void (ran = true));
       expect(ran).to.equal(false);
-      expect(ctx[DUPLICATE]).to.equal(true);
+      expect(ctx.duplicate).to.equal(true);
       seen.clear();
       await unitOfWork(persistence, 'g')(handling(), async () => {
         throw new Error('handler failed');

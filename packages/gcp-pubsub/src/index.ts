@@ -1,22 +1,5 @@
-export { AttemptCounter } from './attempt-counter.js';
-export {
-  ATTRIBUTE_LIMITS,
-  PUBSUB_BINDING,
-  checkPublishable,
-  fromPubSubMessage,
-  messageSize,
-  toPubSubMessage,
-  type IncomingMessage,
-  type OutgoingMessage,
-} from './message-codec.js';
-export type { PubSubConsumer } from './pubsub-consumer.js';
-export {
-  resolvePubSubOptions,
-  type PubSubBatchingOptions,
-  type PubSubTransportOptions,
-  type ResolvedPubSubOptions,
-  type PubSubAuth,
-} from './pubsub-options.js';
-export { EMULATOR_MAX_MESSAGE_BYTES, PUBSUB_MAX_MESSAGE_BYTES, PubSubTransport } from './pubsub-transport.js';
-export { ResourceNames, encodeComponent, type SourceResources } from './resource-names.js';
-export { DEAD_LETTER_DELIVERY_COUNT, MAX_DELIVERIES_EXCEEDED } from './server-dead-letters.js';
+// What an application configures: the transport and its options. The names class tells operators and
+// tools which topics and subscriptions a topology becomes. Codecs and the rest are internal.
+export { PubSubTransport } from './pubsub-transport.js';
+export type { PubSubAuth, PubSubBatchingOptions, PubSubTransportOptions } from './pubsub-options.js';
+export { PubSubNames } from './pubsub-names.js';

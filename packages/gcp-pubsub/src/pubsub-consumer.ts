@@ -1,17 +1,22 @@
 import type { Message, Subscription } from '@google-cloud/pubsub';
-import type { Consumer, DeliverySink, Envelope, Failure, Logger, Source } from '@omnibus/core';
-import { describeSource, exponential, toOmnibusError } from '@omnibus/core';
+import type { Envelope, Logger } from '@omnibus/core';
+import { exponential, toOmnibusError } from '@omnibus/core';
+import type {
+  Consumer,
+  ConsumerSettings,
+  DeliveryOutcome,
+  DeliverySettler,
+  Failure,
+  Source,
+} from '@omnibus/core/transport';
+import { DONE, SinkCalls, describeSource } from '@omnibus/core/transport';
 import type { AttemptCounter } from './attempt-counter.js';
-import { fromPubSubMessage } from './message-codec.js';
-import type { Settlement } from './pubsub-delivery.js';
+import { fromPubSubMessage } from './pubsub-codec.js';
 import { PubSubDelivery } from './pubsub-delivery.js';
 
-export interface PubSubConsumerOptions {
-  readonly source: Source;
+export interface PubSubConsumerSettings extends ConsumerSettings<PubSubConsumer> {
   /** The client library's subscription, configured with flow control; not yet listened to. */
   readonly subscription: Subscription;
-  readonly sink: DeliverySink;
-  readonly concurrency: number;
   /** The subscription has message ordering: one delivery per ordering key at a time. */
   readonly ordered: boolean;
   /**
@@ -27,7 +32,6 @@ export interface PubSubConsumerOptions {
   /** Adjusts a decoded envelope (dead-letter sources add the reason the server did not write). */
   readonly decorate?: (envelope: Envelope, message: Message) => Envelope;
   readonly logger: Logger;
-  readonly onClosed: (consumer: PubSubConsumer) => void;
 }
 
 const reconnectBackoff = exponential({ initialMs: 250, maxMs: 30_000 });
@@ -46,14 +50,21 @@ const reconnectBackoff = exponential({ initialMs: 250, maxMs: 30_000 });
  * The library reconnects a stream that fails with a passing error itself; when it gives up (it closes the
  * subscription), this consumer opens it again with backoff, until it is closed.
  */
-export class PubSubConsumer implements Consumer, Settlement {
+export class PubSubConsumer implements Consumer, DeliverySettler<PubSubDelivery> {
   readonly source: Source;
   readonly #subscription: Subscription;
-  readonly #options: PubSubConsumerOptions;
+  readonly #options: PubSubConsumerSettings;
   /** Received, not yet handed to the sink (no capacity, paused, or their key is busy). */
   #ready: PubSubDelivery[] = [];
-  #inSink = 0;
-  readonly #sinkCalls = new Set<Promise<void>>();
+  /** The delivery stays unsettled when its sink throws, and is released for redelivery when the consumer closes. */
+  readonly #sinkCalls = new SinkCalls(
+    (error) =>
+      this.#options.logger.error(
+        { source: describeSource(this.source), error: toOmnibusError(error).message },
+        'delivery sink threw',
+      ),
+    () => this.#pump(),
+  );
   /** Handed to the sink and not settled yet. */
   readonly #unsettled = new Set<PubSubDelivery>();
   readonly #keysInFlight = new Set<string>();
@@ -66,7 +77,7 @@ export class PubSubConsumer implements Consumer, Settlement {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnects = 0;
 
-  constructor(options: PubSubConsumerOptions) {
+  constructor(options: PubSubConsumerSettings) {
     this.#options = options;
     this.source = options.source;
     this.#subscription = options.subscription;
@@ -93,7 +104,7 @@ export class PubSubConsumer implements Consumer, Settlement {
       this.#options.serverAttempts && message.deliveryAttempt > 0
         ? message.deliveryAttempt
         : this.#options.attempts.next(message.id);
-    this.#ready.push(new PubSubDelivery(message, envelope, attempt, this));
+    this.#ready.push(new PubSubDelivery(this, message, envelope, attempt));
     this.#pump();
   };
 
@@ -131,7 +142,7 @@ export class PubSubConsumer implements Consumer, Settlement {
 
   #pump(): void {
     if (this.#paused || this.#closing !== undefined) return;
-    for (let i = 0; i < this.#ready.length && this.#inSink < this.#options.concurrency;) {
+    for (let i = 0; i < this.#ready.length && this.#sinkCalls.size < this.#options.concurrency;) {
       const delivery = this.#ready[i]!;
       const key = this.#keyOf(delivery);
       if (key !== undefined && this.#keysInFlight.has(key)) {
@@ -146,39 +157,30 @@ export class PubSubConsumer implements Consumer, Settlement {
 
   #handOut(delivery: PubSubDelivery): void {
     this.#unsettled.add(delivery);
-    this.#inSink++;
-    const call = this.#invoke(delivery);
-    this.#sinkCalls.add(call);
-    void call.then(() => this.#sinkCalls.delete(call));
+    this.#sinkCalls.call(this.#options.sink, delivery);
   }
 
-  async #invoke(delivery: PubSubDelivery): Promise<void> {
-    try {
-      await this.#options.sink(delivery);
-    } catch (error) {
-      // The delivery stays unsettled and is released for redelivery when the consumer closes.
-      this.#options.logger.error(
-        {
-          source: describeSource(this.source),
-          messageId: delivery.envelope.id,
-          error: toOmnibusError(error).message,
-        },
-        'delivery sink threw',
-      );
-    } finally {
-      this.#inSink--;
-      this.#pump();
+  settle(delivery: PubSubDelivery, outcome: DeliveryOutcome): Promise<void> {
+    switch (outcome.kind) {
+      case 'ack':
+        this.#ack(delivery);
+        return DONE;
+      case 'retry':
+        this.#retry(delivery, outcome.delayMs);
+        return DONE;
+      case 'deadLetter':
+        return this.#deadLetter(delivery, outcome.failure);
     }
   }
 
-  ack(delivery: PubSubDelivery): void {
+  #ack(delivery: PubSubDelivery): void {
     this.#unsettled.delete(delivery);
     delivery.message.ack();
     this.#options.attempts.forget(delivery.message.id);
     this.#releaseKey(delivery);
   }
 
-  retry(delivery: PubSubDelivery, delayMs: number): void {
+  #retry(delivery: PubSubDelivery, delayMs: number): void {
     this.#unsettled.delete(delivery);
     if (delayMs === 0) return this.#nack(delivery);
     const timer = setTimeout(() => {
@@ -188,7 +190,7 @@ export class PubSubConsumer implements Consumer, Settlement {
     this.#held.set(delivery, timer);
   }
 
-  deadLetter(delivery: PubSubDelivery, failure: Failure): Promise<void> {
+  #deadLetter(delivery: PubSubDelivery, failure: Failure): Promise<void> {
     this.#unsettled.delete(delivery);
     const settling = (async () => {
       try {
@@ -247,7 +249,7 @@ export class PubSubConsumer implements Consumer, Settlement {
   async #close(): Promise<void> {
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
-    while (this.#sinkCalls.size > 0) await Promise.allSettled([...this.#sinkCalls]);
+    await this.#sinkCalls.whenIdle();
     while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
     for (const delivery of this.#unsettled) if (delivery.claim()) delivery.message.nack();
     this.#unsettled.clear();

@@ -1,49 +1,45 @@
 import type { Message } from '@google-cloud/pubsub';
-import type { Delivery, Envelope, Failure } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
+import type { Delivery, DeliverySettler, Failure } from '@omnibus/core/transport';
+import { DONE, SettleOnce } from '@omnibus/core/transport';
 
-/** What a delivery asks of its consumer when it is settled; called once, for the first settlement only. */
-export interface Settlement {
-  ack(delivery: PubSubDelivery): void;
-  retry(delivery: PubSubDelivery, delayMs: number): void;
-  deadLetter(delivery: PubSubDelivery, failure: Failure): Promise<void>;
-}
-
-const DONE = Promise.resolve();
-
-/** One received Pub/Sub message. The first of `ack`, `retry` and `deadLetter` counts; later calls do nothing. */
+/**
+ * One received Pub/Sub message. The first of `ack`, `retry` and `deadLetter` counts and is carried out by
+ * its consumer; later calls do nothing.
+ */
 export class PubSubDelivery implements Delivery {
   readonly receivedAt = new Date();
-  #settled = false;
+  readonly #once = new SettleOnce();
 
   constructor(
+    private readonly settler: DeliverySettler<PubSubDelivery>,
     readonly message: Message,
     readonly envelope: Envelope,
     readonly attempt: number,
-    private readonly settlement: Settlement,
   ) {}
 
   get settled(): boolean {
-    return this.#settled;
+    return this.#once.claimed;
   }
 
   /** Takes the one settlement; false when it is taken already. The consumer uses it to release on close. */
   claim(): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
-    return true;
+    return this.#once.claim();
   }
 
   ack(): Promise<void> {
-    if (this.claim()) this.settlement.ack(this);
-    return DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'ack' }) : DONE;
   }
 
   retry(delayMs: number): Promise<void> {
-    if (this.claim()) this.settlement.retry(this, Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0);
-    return DONE;
+    if (!this.#once.claim()) return DONE;
+    return this.settler.settle(this, {
+      kind: 'retry',
+      delayMs: Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0,
+    });
   }
 
   deadLetter(failure: Failure): Promise<void> {
-    return this.claim() ? this.settlement.deadLetter(this, failure) : DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'deadLetter', failure }) : DONE;
   }
 }

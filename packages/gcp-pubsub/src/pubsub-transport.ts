@@ -15,7 +15,6 @@ import type {
 } from '@omnibus/core';
 import {
   ConfigurationError,
-  TransportError,
   describeDestination,
   describeSource,
   exponential,
@@ -23,8 +22,9 @@ import {
   toOmnibusError,
   withFailureHeaders,
 } from '@omnibus/core';
+import { TransportClosedError } from '@omnibus/core/transport';
 import { AttemptCounter } from './attempt-counter.js';
-import { checkPublishable, fitFailureHeaders, toPubSubMessage } from './message-codec.js';
+import { checkPublishable, fitFailureHeaders, toPubSubMessage } from './pubsub-codec.js';
 import { PubSubConsumer } from './pubsub-consumer.js';
 import type { PubSubDelivery } from './pubsub-delivery.js';
 import { toTransportError } from './pubsub-errors.js';
@@ -32,7 +32,7 @@ import type { PubSubTransportOptions, ResolvedPubSubOptions } from './pubsub-opt
 import { resolvePubSubOptions } from './pubsub-options.js';
 import type { SubscriptionSpec } from './pubsub-provisioner.js';
 import { MAX_DELIVERY_ATTEMPTS, MIN_DELIVERY_ATTEMPTS, PubSubProvisioner } from './pubsub-provisioner.js';
-import { ResourceNames } from './resource-names.js';
+import { PubSubNames } from './pubsub-names.js';
 import { withServerDeadLetterReason } from './server-dead-letters.js';
 
 /** Pub/Sub's limit on one message (data, attributes and ordering key). */
@@ -52,7 +52,7 @@ const ACK_BATCH_MS = 10;
  * (so dead letters are kept even before anyone reads them) and, unless `deadLetterPolicy: false`, a
  * server dead-letter policy that moves a message there after `maxDeliveries` (5 to 100) deliveries.
  * Channels and queues provisioned `ordered` get subscriptions with message ordering, and their messages
- * are published with the envelope key as the ordering key. See {@link ResourceNames} for the ids.
+ * are published with the envelope key as the ordering key. See {@link PubSubNames} for the ids.
  *
  * Guarantees: `publish` resolves with the server's message ids once Pub/Sub has stored every message;
  * a failed ordered publish resumes its ordering key so the next publish of that key can go. Delivery is
@@ -63,7 +63,7 @@ export class PubSubTransport implements Transport {
   readonly capabilities: Capabilities;
   readonly options: ResolvedPubSubOptions;
   readonly #pubsub: PubSub;
-  readonly #names: ResourceNames;
+  readonly #names: PubSubNames;
   readonly #provisioner: PubSubProvisioner;
   readonly #publishers = new Map<string, Topic>();
   /** Topics provisioned with `ordered: true` by this transport: their messages carry an ordering key. */
@@ -98,7 +98,7 @@ export class PubSubTransport implements Transport {
       if (this.options.auth !== undefined) config.auth = this.options.auth;
     }
     this.#pubsub = new PubSub(config);
-    this.#names = new ResourceNames(this.options.namePrefix);
+    this.#names = new PubSubNames(this.options.namePrefix);
     this.#provisioner = new PubSubProvisioner(this.#pubsub, this.options.projectId);
   }
 
@@ -314,7 +314,7 @@ export class PubSubTransport implements Transport {
 
   #assertOpen(): void {
     if (this.#closing !== undefined) {
-      throw new TransportError('pubsub transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
+      throw new TransportClosedError('pubsub');
     }
   }
 }

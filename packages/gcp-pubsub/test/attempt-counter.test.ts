@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { AttemptCounter } from '../src/index.js';
+import { AttemptCounter } from '../src/attempt-counter.js';
 
 describe('AttemptCounter', function () {
   it('counts deliveries per message until it is forgotten', function () {

@@ -1,7 +1,8 @@
 import { ConfigurationError } from '@omnibus/core';
 import { expect } from 'chai';
 import type { PubSubAuth, PubSubTransportOptions } from '../src/index.js';
-import { PubSubTransport, resolvePubSubOptions } from '../src/index.js';
+import { PubSubTransport } from '../src/index.js';
+import { resolvePubSubOptions } from '../src/pubsub-options.js';
 
 function fieldOf(options: unknown, env: Record<string, string> = {}): string | undefined {
   try {

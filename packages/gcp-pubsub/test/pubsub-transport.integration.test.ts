@@ -16,11 +16,12 @@ import {
 } from '@omnibus/core';
 import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
 import { expect } from 'chai';
-import { MAX_DELIVERIES_EXCEEDED, PubSubTransport, ResourceNames } from '../src/index.js';
+import { PubSubTransport, PubSubNames } from '../src/index.js';
+import { MAX_DELIVERIES_EXCEEDED } from '../src/server-dead-letters.js';
 import { deleteProject, emulatorHost, probeEmulator, rawClient, runProjectId } from './emulator.js';
 
 const projectId = runProjectId();
-const names = new ResourceNames('');
+const names = new PubSubNames('');
 
 async function connected(options: Partial<ConstructorParameters<typeof PubSubTransport>[0]> = {}) {
   const transport = new PubSubTransport({ projectId, emulatorHost, ...options });
@@ -50,10 +51,16 @@ describeIntegration('pubsub', probeEmulator, function () {
     );
   });
 
-  runTransportConformance('pubsub', { createTransport: () => connected(), waitMs: 15_000 });
+  runTransportConformance('pubsub', {
+    createTransport: () => connected(),
+    createUnconnectedTransport: () => new PubSubTransport({ projectId, emulatorHost }),
+    waitMs: 15_000,
+  });
   // Again with the server's dead-letter policy on every subscription (the default on Google Cloud).
   runTransportConformance('pubsub with dead-letter policies', {
     createTransport: () => connected({ deadLetterPolicy: true }),
+    createUnconnectedTransport: () =>
+      new PubSubTransport({ projectId, emulatorHost, deadLetterPolicy: true }),
     waitMs: 15_000,
   });
 

@@ -1,4 +1,4 @@
 export { KafkaTransport } from './kafka-transport.js';
 export type { KafkaConsumerOptions, KafkaSaslOptions, KafkaTransportOptions } from './kafka-options.js';
-export { KafkaNames, type SourceTopology } from './kafka-names.js';
-export { ATTEMPT_HEADER, DUE_AT_HEADER, KAFKA_BINDING } from './record-codec.js';
+export type { KafkaNames, SourceTopology } from './kafka-names.js';
+export type { KafkaClientName } from './kafka-client.js';

@@ -1,13 +1,11 @@
-import type { Consumer, DeliverySink, Failure, Logger, Source } from '@omnibus/core';
-import {
-  describeSource,
-  exponential,
-  toOmnibusError,
-  TransportError,
-  withFailureHeaders,
-} from '@omnibus/core';
-import type { Admin, Consumer as KafkaJsConsumer, EachBatchPayload, Kafka, Message } from 'kafkajs';
-import type { Settler } from './kafka-delivery.js';
+import type { Logger } from '@omnibus/core';
+import { exponential, toOmnibusError, TransportError, withFailureHeaders } from '@omnibus/core';
+import type { Consumer, DeliverySink, Failure, Source } from '@omnibus/core/transport';
+import { DONE, SinkCalls, describeSource } from '@omnibus/core/transport';
+import type { FetchedRaw, GroupMember, KafkaClient } from './kafka-client.js';
+import type { DecodeRules, OutgoingRecord } from './kafka-codec.js';
+import { toDeadLetterMessage, toRetryMessage } from './kafka-codec.js';
+import type { DeliverySettler, Outcome } from './kafka-delivery.js';
 import { KafkaDelivery } from './kafka-delivery.js';
 import { toTransportError } from './kafka-errors.js';
 import type { SourceTopology } from './kafka-names.js';
@@ -17,19 +15,17 @@ import { toFetchedRecord } from './fetched-record.js';
 import { PartitionTracker } from './partition-tracker.js';
 import type { TrackedEntry } from './partition-tracker.js';
 import { OffsetCommitter } from './offset-committer.js';
-import { toKafkaMessage, toRetryMessage } from './record-codec.js';
 import { decodeSettledOffsets } from './settled-offsets.js';
 
 export interface KafkaConsumerDeps {
-  readonly kafka: Kafka;
-  readonly admin: Admin;
+  readonly client: KafkaClient;
   readonly source: Source;
   readonly topology: SourceTopology;
   readonly sink: DeliverySink;
   readonly concurrency: number;
   readonly options: ResolvedKafkaOptions;
   /** Sends records with the transport's idempotent producer; resolves once acknowledged. */
-  readonly produce: (topic: string, messages: Message[]) => Promise<void>;
+  readonly produce: (topic: string, messages: readonly OutgoingRecord[]) => Promise<void>;
   readonly onClosed: (consumer: KafkaConsumer) => void;
 }
 
@@ -39,24 +35,25 @@ const COMMIT_INTERVAL_MS = 100;
 /**
  * One consumer group member reading one source: the main topic and its retry topic.
  *
- * kafkajs fetches; every fetched record goes into the tracker of its partition at once (the fetch never
- * waits for handlers, so one slow key cannot hold back the other partitions or keys), and fetching from
- * a partition pauses while its buffer is full. Deliveries are handed out across partitions in turn,
+ * The client's group member fetches; every fetched record goes into the tracker of its partition at
+ * once (the fetch never waits for handlers, so one slow key cannot hold back the other partitions or
+ * keys), and fetching from a partition pauses while its buffer is full. Deliveries are handed out across partitions in turn,
  * per key in order, at most `concurrency` unsettled at a time. Offsets are committed when the records
  * before them are settled, with the settled records after them in the commit metadata.
  *
- * Rebalances: kafkajs has no revoke callback, so the consumer stops handing out records as soon as a
- * rebalance starts and commits what is settled; when the group is joined again, partitions it keeps go
- * on where they were (kafkajs is told to seek there), partitions it lost are forgotten (deliveries of
+ * Rebalances: the clients give no revoke callback, so the consumer stops handing out records as soon as
+ * a rebalance starts and commits what is settled (cooperative members are never told to stop: their
+ * member reports the smaller assignment instead); when the group is joined again, partitions it keeps go
+ * on where they were (the member is told to seek there), partitions it lost are forgotten (deliveries of
  * them still in flight finish but are not committed: their next owner delivers them again).
  */
-export class KafkaConsumer implements Consumer, Settler {
+export class KafkaConsumer implements Consumer, DeliverySettler {
   readonly source: Source;
   readonly #deps: KafkaConsumerDeps;
   readonly #logger: Logger;
   readonly #partitionLimit: number;
   readonly #maxBufferedBytes: number;
-  #kafka: KafkaJsConsumer | undefined;
+  #member: GroupMember | undefined;
   readonly #trackers = new Map<string, PartitionTracker<FetchedRecord>>();
   #order: PartitionTracker<FetchedRecord>[] = [];
   #turn = 0;
@@ -65,9 +62,8 @@ export class KafkaConsumer implements Consumer, Settler {
   /** Partitions whose fetching is paused because their buffer is full. */
   readonly #fetchPaused = new Set<PartitionTracker<FetchedRecord>>();
   readonly #committer: OffsetCommitter;
-  /** Sink calls that have not returned yet; `close` waits for them (`#idle` is woken at zero). */
-  #sinkCalls = 0;
-  #idle: (() => void) | undefined;
+  /** Sink calls that have not returned yet; `close` waits for them. */
+  readonly #sinkCalls: SinkCalls;
   readonly #writes = new Set<Promise<void>>();
   #unsettled = 0;
   #memberId: string | undefined;
@@ -94,9 +90,13 @@ export class KafkaConsumer implements Consumer, Settler {
       deps.concurrency,
     );
     this.#maxBufferedBytes = deps.options.consumer.maxBufferedBytesPerPartition;
+    this.#sinkCalls = new SinkCalls((error) =>
+      // The delivery stays unsettled (delivered again after close or rebalance); the consumer goes on.
+      this.#logger.error({ group: this.groupId, error: toOmnibusError(error).message }, 'sink threw'),
+    );
     this.#committer = new OffsetCommitter(
       () => this.#trackers,
-      (offsets) => this.#kafka?.commitOffsets([...offsets]) ?? Promise.resolve(),
+      (offsets) => this.#member?.commit(offsets) ?? Promise.resolve(),
       (error) =>
         // Usually a rebalance: the next generation commits again, or the next owner redelivers.
         this.#logger.debug(
@@ -113,14 +113,14 @@ export class KafkaConsumer implements Consumer, Settler {
     try {
       await consumer.#start();
     } catch (error) {
-      await consumer.#kafka?.disconnect().catch(() => undefined);
+      await consumer.#member?.disconnect().catch(() => undefined);
       deps.onClosed(consumer);
       throw toTransportError(error, `joining consumer group ${deps.topology.groupId}`);
     }
     return consumer;
   }
 
-  /** Why the consumer is down, while it restarts after kafkajs gave up on it; undefined once it joined again. */
+  /** Why the consumer is down, while it restarts after the client gave up on it; undefined once it joined again. */
   get crash(): Error | undefined {
     return this.#crash;
   }
@@ -156,50 +156,36 @@ export class KafkaConsumer implements Consumer, Settler {
     }
   }
 
-  /** Creates a kafkajs consumer for the group and runs it; its events reach this consumer while it is current. */
+  /** Creates a group member and runs it; its events reach this consumer while it is current. */
   async #run(): Promise<void> {
     const { options, topology } = this.#deps;
-    const settings = options.consumer;
-    const kafka = this.#deps.kafka.consumer({
-      groupId: topology.groupId,
-      sessionTimeout: settings.sessionTimeoutMs,
-      heartbeatInterval: settings.heartbeatIntervalMs,
-      rebalanceTimeout: settings.rebalanceTimeoutMs,
-      maxWaitTimeInMs: settings.maxWaitTimeMs,
-      allowAutoTopicCreation: false,
-    });
-    this.#kafka = kafka;
-    const current = (): boolean => this.#kafka === kafka;
-    kafka.on(kafka.events.GROUP_JOIN, (event) =>
-      this.#guard('group join', () => {
-        if (current()) this.#onGroupJoin(event.payload.memberId, event.payload.memberAssignment);
-      }),
+    const current = (): boolean => this.#member === member;
+    const member: GroupMember = this.#deps.client.member(
+      { groupId: topology.groupId, topics: topology.topics, ...options.consumer },
+      {
+        joined: (memberId, assignment) =>
+          this.#guard('group join', () => {
+            if (current()) this.#onGroupJoin(memberId, assignment);
+          }),
+        rebalancing: () =>
+          this.#guard('rebalance', () => {
+            if (current()) this.#onRebalancing();
+          }),
+        crashed: (error, restarting) =>
+          this.#guard('crash', () => {
+            if (current()) this.#onCrash(error, restarting);
+          }),
+        fetched: (topic, partition, records, lastOffset) =>
+          current() ? this.#onFetched(topic, partition, records, lastOffset) : undefined,
+      },
     );
-    kafka.on(kafka.events.REBALANCING, () =>
-      this.#guard('rebalance', () => {
-        if (current()) this.#onRebalancing();
-      }),
-    );
-    kafka.on(kafka.events.CRASH, (event) =>
-      this.#guard('crash', () => {
-        if (current()) this.#onCrash(event.payload.error, event.payload.restart);
-      }),
-    );
-    await kafka.connect();
-    // A group without committed offsets starts at the beginning: its topics were created empty when it
-    // was provisioned, or provisioning set its offsets to the end of an existing channel.
-    await kafka.subscribe({ topics: [...topology.topics], fromBeginning: true });
-    await kafka.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.#onBatch(payload),
-    });
+    this.#member = member;
+    await member.run();
   }
 
   /**
-   * kafkajs restarts its consumer after passing errors only; some it calls permanent are passing too
-   * (no group coordinator while a broker restarts). Once it gives up, a new kafkajs consumer is started,
+   * The clients restart a member after passing errors only; some they call permanent are passing too
+   * (no group coordinator while a broker restarts). Once one gives up, a new member is started,
    * with backoff, until one joins or this consumer is closed. `crash` reports the failure meanwhile.
    */
   #restartLater(): void {
@@ -208,7 +194,7 @@ export class KafkaConsumer implements Consumer, Settler {
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#stopping) return;
-      const stale = this.#kafka;
+      const stale = this.#member;
       void stale
         ?.disconnect()
         .catch(() => undefined)
@@ -241,15 +227,10 @@ export class KafkaConsumer implements Consumer, Settler {
     this.#stopping = true;
     clearTimeout(this.#dueTimer);
     clearTimeout(this.#restartTimer);
-    const kafka = this.#kafka!;
-    try {
-      kafka.pause(this.#deps.topology.topics.map((topic) => ({ topic })));
-    } catch {
-      // not running (crashed): nothing is fetched anyway
-    }
-    while (this.#sinkCalls > 0 || this.#writes.size > 0) {
-      const idle = new Promise<void>((resolve) => (this.#idle = resolve));
-      await Promise.allSettled([...this.#writes, ...(this.#sinkCalls > 0 ? [idle] : [])]);
+    const member = this.#member!;
+    member.stopFetching();
+    while (this.#sinkCalls.size > 0 || this.#writes.size > 0) {
+      await Promise.allSettled([...this.#writes, this.#sinkCalls.whenIdle()]);
     }
     this.#committer.stop();
     await this.#committer.flush();
@@ -257,7 +238,7 @@ export class KafkaConsumer implements Consumer, Settler {
     this.#trackers.clear();
     this.#order = [];
     try {
-      await kafka.disconnect();
+      await member.disconnect();
     } catch (error) {
       this.#logger.warn(
         { group: this.groupId, error: toOmnibusError(error).message },
@@ -267,10 +248,10 @@ export class KafkaConsumer implements Consumer, Settler {
     this.#deps.onClosed(this);
   }
 
-  // --- kafkajs events ---------------------------------------------------------------------------
+  // --- group member events ----------------------------------------------------------------------
 
-  #onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
-    const kafka = this.#kafka!;
+  #onGroupJoin(memberId: string, assignment: ReadonlyMap<string, readonly number[]>): void {
+    const member = this.#member!;
     // A new member id means this member was dropped from the group meanwhile: others may have owned
     // its partitions since, so nothing it tracked is trusted.
     const memberChanged = this.#memberId !== undefined && this.#memberId !== memberId;
@@ -278,27 +259,26 @@ export class KafkaConsumer implements Consumer, Settler {
     this.#crash = undefined;
     this.#restarts = 0;
     const assigned = new Set<string>();
-    for (const topic in assignment)
-      for (const partition of assignment[topic]!) assigned.add(trackerKey(topic, partition));
+    for (const [topic, partitions] of assignment)
+      for (const partition of partitions) assigned.add(trackerKey(topic, partition));
     for (const [key, tracker] of this.#trackers) {
       if (!memberChanged && assigned.has(key)) continue;
       this.#forget(key, tracker);
     }
     const fresh = new Map<string, PartitionTracker<FetchedRecord>[]>();
-    for (const topic in assignment) {
-      for (const partition of assignment[topic]!) {
+    for (const [topic, partitions] of assignment) {
+      for (const partition of partitions) {
         const key = trackerKey(topic, partition);
         const kept = this.#trackers.get(key);
         if (kept !== undefined) {
-          // kafkajs starts a new generation from the committed offset; continue after what is tracked.
-          if (kept.nextOffset !== undefined)
-            kafka.seek({ topic, partition, offset: String(kept.nextOffset) });
-          if (this.#fetchPaused.has(kept)) kafka.pause([{ topic, partitions: [partition] }]);
+          // A new generation starts from the committed offset; continue after what is tracked.
+          if (kept.nextOffset !== undefined) member.seek(topic, partition, kept.nextOffset);
+          if (this.#fetchPaused.has(kept)) member.pause(topic, partition);
           continue;
         }
         const tracker = new PartitionTracker<FetchedRecord>(topic, partition);
         this.#trackers.set(key, tracker);
-        kafka.resume([{ topic, partitions: [partition] }]);
+        member.resume(topic, partition);
         fresh.set(topic, [...(fresh.get(topic) ?? []), tracker]);
       }
     }
@@ -349,11 +329,10 @@ export class KafkaConsumer implements Consumer, Settler {
 
   /** The previous owner's commit metadata says which records after the committed offset are done. */
   #loadSettledOffsets(topic: string, trackers: PartitionTracker<FetchedRecord>[]): void {
-    const loading = this.#deps.admin
-      .fetchOffsets({ groupId: this.groupId, topics: [topic] })
+    const loading = this.#deps.client
+      .committedOffsets(this.groupId, topic)
       .then(
-        (offsets) => {
-          const partitions = offsets.find((entry) => entry.topic === topic)?.partitions ?? [];
+        (partitions) => {
           for (const tracker of trackers) {
             const committed = partitions.find((p) => p.partition === tracker.partition);
             tracker.skipSettled(decodeSettledOffsets(committed?.metadata));
@@ -373,20 +352,29 @@ export class KafkaConsumer implements Consumer, Settler {
     for (const tracker of trackers) this.#loading.set(tracker, loading);
   }
 
-  async #onBatch(payload: EachBatchPayload): Promise<void> {
-    const batch = payload.batch;
-    if (payload.isStale()) return;
-    const tracker = this.#trackers.get(trackerKey(batch.topic, batch.partition));
+  async #onFetched(
+    topic: string,
+    partition: number,
+    fetched: FetchedRaw[],
+    lastOffset: number,
+  ): Promise<void> {
+    const tracker = this.#trackers.get(trackerKey(topic, partition));
     if (tracker === undefined) return; // revoked meanwhile: its next owner reads it
     const loading = this.#loading.get(tracker);
     if (loading !== undefined) await loading;
     if (tracker.discarded) return;
     const receivedAt = new Date();
-    const records = batch.messages.map((message) => toFetchedRecord(message, receivedAt));
-    tracker.accept(records, Number(batch.lastOffset()));
+    const rules: DecodeRules = {
+      fromRetryTopic: topic === this.#deps.topology.retryTopic,
+      latestDueAt: receivedAt.getTime() + this.#deps.options.maxRetryDelayMs,
+      maxHeaders: this.#deps.options.consumer.maxHeaders,
+      maxHeaderBytes: this.#deps.options.consumer.maxHeaderBytes,
+    };
+    const records = fetched.map((raw) => toFetchedRecord(raw, raw.offset, receivedAt, rules));
+    tracker.accept(records, lastOffset);
     if (tracker.bufferedBytes >= this.#maxBufferedBytes && !this.#fetchPaused.has(tracker)) {
       this.#fetchPaused.add(tracker);
-      this.#kafka!.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+      this.#member!.pause(topic, partition);
     }
     this.#pump();
   }
@@ -432,22 +420,26 @@ export class KafkaConsumer implements Consumer, Settler {
   #deliver(tracker: PartitionTracker<FetchedRecord>, entry: TrackedEntry<FetchedRecord>): void {
     this.#unsettled++;
     const delivery = new KafkaDelivery(this, tracker, entry);
-    this.#sinkCalls++;
-    void this.#invoke(delivery);
-  }
-
-  async #invoke(delivery: KafkaDelivery): Promise<void> {
-    try {
-      await this.#deps.sink(delivery);
-    } catch (error) {
-      // The delivery stays unsettled (delivered again after close or rebalance); the consumer goes on.
-      this.#logger.error(
-        { group: this.groupId, messageId: delivery.envelope.id, error: toOmnibusError(error).message },
-        'sink threw',
-      );
-    } finally {
-      if (--this.#sinkCalls === 0) this.#idle?.();
+    const refused = entry.record.refused;
+    if (refused === undefined) {
+      this.#sinkCalls.call(this.#deps.sink, delivery);
+      return;
     }
+    // Refused before decoding (over the header limits): it never reaches a handler.
+    const failure: Failure = {
+      message: refused,
+      code: 'RECORD_REFUSED',
+      attempts: entry.record.attempt,
+      failedAt: new Date(),
+    };
+    delivery
+      .deadLetter(failure)
+      .catch((error: unknown) =>
+        this.#logger.error(
+          { group: this.groupId, offset: entry.record.offset, error: toOmnibusError(error).message },
+          'kafka consumer: dead-lettering a refused record failed',
+        ),
+      );
   }
 
   /** Wakes the loop when the earliest delayed (retried) record becomes due. */
@@ -475,27 +467,41 @@ export class KafkaConsumer implements Consumer, Settler {
     for (const tracker of this.#fetchPaused) {
       if (tracker.bufferedBytes * 2 > this.#maxBufferedBytes) continue;
       this.#fetchPaused.delete(tracker);
-      try {
-        this.#kafka!.resume([{ topic: tracker.topic, partitions: [tracker.partition] }]);
-      } catch {
-        // not running: the next group join resumes every fresh partition
-      }
+      this.#member!.resume(tracker.topic, tracker.partition);
     }
   }
 
-  // --- settling (Settler) -------------------------------------------------------------------------
+  // --- settling (DeliverySettler) -----------------------------------------------------------------
 
-  writeRetry(record: FetchedRecord, delayMs: number): Promise<void> {
-    const dueAt = Date.now() + Math.max(0, delayMs);
-    return this.#write(this.#deps.topology.retryTopic, toRetryMessage(record.raw, record.attempt + 1, dueAt));
+  settle(delivery: KafkaDelivery, outcome: Outcome): Promise<void> {
+    if (outcome.kind === 'ack') {
+      this.#settled(delivery);
+      return DONE;
+    }
+    const record = delivery.entry.record;
+    const write =
+      outcome.kind === 'retry'
+        ? this.#write(
+            this.#deps.topology.retryTopic,
+            toRetryMessage(record.raw, record.attempt + 1, Date.now() + this.#retryDelay(outcome.delayMs)),
+          )
+        : this.#write(
+            this.#deps.topology.deadLetterTopic,
+            toDeadLetterMessage(
+              record.raw,
+              withFailureHeaders(NO_HEADERS, outcome.failure, this.source).headers,
+              record.refused === undefined,
+            ),
+          );
+    return write.then(() => this.#settled(delivery));
   }
 
-  writeDeadLetter(record: FetchedRecord, failure: Failure): Promise<void> {
-    const dead = withFailureHeaders(record.envelope, failure, this.source);
-    return this.#write(this.#deps.topology.deadLetterTopic, toKafkaMessage(dead));
+  /** A retry waits at least 0 ms and at most `maxRetryDelayMs` (a timer longer than 2^31-1 ms fires at once). */
+  #retryDelay(delayMs: number): number {
+    return Number.isFinite(delayMs) ? Math.min(Math.max(0, delayMs), this.#deps.options.maxRetryDelayMs) : 0;
   }
 
-  #write(topic: string, message: Message): Promise<void> {
+  #write(topic: string, message: OutgoingRecord): Promise<void> {
     const write = this.#deps.produce(topic, [message]);
     const tracked = write.then(
       () => undefined,
@@ -506,7 +512,7 @@ export class KafkaConsumer implements Consumer, Settler {
     return write;
   }
 
-  settled(delivery: KafkaDelivery): void {
+  #settled(delivery: KafkaDelivery): void {
     this.#unsettled--;
     // A delivery of a revoked partition (or of an earlier assignment of it) settles without a commit.
     const tracker = delivery.tracker;
@@ -525,6 +531,9 @@ export class KafkaConsumer implements Consumer, Settler {
     }
   }
 }
+
+/** An envelope with no headers: `withFailureHeaders` of it gives the failure headers alone. */
+const NO_HEADERS = { id: '', type: '', headers: {}, body: new Uint8Array(0) };
 
 function trackerKey(topic: string, partition: number): string {
   return `${topic}:${partition}`;

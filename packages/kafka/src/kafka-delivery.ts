@@ -1,18 +1,23 @@
-import type { Delivery, Envelope, Failure } from '@omnibus/core';
-import type { PartitionTracker, TrackedEntry } from './partition-tracker.js';
+import type { Envelope } from '@omnibus/core';
+import type { Delivery, Failure } from '@omnibus/core/transport';
+import { DONE, SettleOnce } from '@omnibus/core/transport';
 import type { FetchedRecord } from './fetched-record.js';
+import type { PartitionTracker, TrackedEntry } from './partition-tracker.js';
 
-/** What a delivery asks of its consumer to settle. */
-export interface Settler {
-  /** Writes the record to the retry topic, due in `delayMs`, with `attempt + 1`. */
-  writeRetry(record: FetchedRecord, delayMs: number): Promise<void>;
-  /** Writes the envelope, with the failure headers, to the dead-letter topic. */
-  writeDeadLetter(record: FetchedRecord, failure: Failure): Promise<void>;
-  /** The delivery is settled: its offset may be committed. */
-  settled(delivery: KafkaDelivery): void;
+/** How a delivery was settled: what its consumer carries out. */
+export type Outcome =
+  | { readonly kind: 'ack' }
+  | { readonly kind: 'retry'; readonly delayMs: number }
+  | { readonly kind: 'deadLetter'; readonly failure: Failure };
+
+/** What a delivery asks of its consumer: carry out its one settlement. */
+export interface DeliverySettler {
+  /**
+   * An ack settles at once and returns `DONE`; a retry or dead letter writes its record first, then
+   * settles. A write that fails rejects and leaves the delivery open again.
+   */
+  settle(delivery: KafkaDelivery, outcome: Outcome): Promise<void>;
 }
-
-const DONE = Promise.resolve();
 
 /**
  * One record handed to the sink. The first settlement wins; later calls resolve without effect. A
@@ -20,10 +25,10 @@ const DONE = Promise.resolve();
  * be settled again, or is delivered again after the consumer closes).
  */
 export class KafkaDelivery implements Delivery {
-  #state: 'open' | 'settling' | 'settled' = 'open';
+  readonly #once = new SettleOnce();
 
   constructor(
-    private readonly settler: Settler,
+    private readonly settler: DeliverySettler,
     readonly tracker: PartitionTracker<FetchedRecord>,
     readonly entry: TrackedEntry<FetchedRecord>,
   ) {}
@@ -41,30 +46,22 @@ export class KafkaDelivery implements Delivery {
   }
 
   ack(): Promise<void> {
-    if (this.#state !== 'open') return DONE;
-    this.#state = 'settled';
-    this.settler.settled(this);
-    return DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'ack' }) : DONE;
   }
 
   retry(delayMs: number): Promise<void> {
-    return this.#settleBy(() => this.settler.writeRetry(this.entry.record, delayMs));
+    return this.#settleBy({ kind: 'retry', delayMs });
   }
 
   deadLetter(failure: Failure): Promise<void> {
-    return this.#settleBy(() => this.settler.writeDeadLetter(this.entry.record, failure));
+    return this.#settleBy({ kind: 'deadLetter', failure });
   }
 
-  async #settleBy(write: () => Promise<void>): Promise<void> {
-    if (this.#state !== 'open') return;
-    this.#state = 'settling';
-    try {
-      await write();
-    } catch (error) {
-      this.#state = 'open';
+  #settleBy(outcome: Outcome): Promise<void> {
+    if (!this.#once.claim()) return DONE;
+    return this.settler.settle(this, outcome).catch((error: unknown) => {
+      this.#once.reopen();
       throw error;
-    }
-    this.#state = 'settled';
-    this.settler.settled(this);
+    });
   }
 }

@@ -1,10 +1,15 @@
 import { isOmnibusError, TransportError } from '@omnibus/core';
 
-/** The fields of a kafkajs error this module reads (kafkajs errors carry `type` for broker error codes). */
+/**
+ * The fields of a client error this module reads: kafkajs errors carry the broker error in `type`,
+ * @platformatic/kafka's in `apiId` (the same names), and wrap several in `errors`.
+ */
 interface KafkaJsErrorLike {
   readonly name?: unknown;
+  readonly code?: unknown;
   readonly message?: unknown;
   readonly type?: unknown;
+  readonly apiId?: unknown;
   readonly retriable?: unknown;
   readonly cause?: unknown;
   readonly errors?: unknown;
@@ -28,8 +33,13 @@ const PERMANENT: Readonly<Record<string, string>> = {
   INVALID_CONFIG: 'INVALID_TOPIC_CONFIGURATION',
 };
 
+/** Whether retrying could help: false for the permanent broker errors `toTransportError` names. */
+export function isRetriableKafkaError(error: unknown): boolean {
+  return toTransportError(error, 'sending').retriable;
+}
+
 /**
- * Anything a kafkajs call threw → `TransportError`. Broker errors that retrying cannot fix (too large,
+ * Anything a client call threw → `TransportError`. Broker errors that retrying cannot fix (too large,
  * unknown topic, authorization) are non-retriable with their own code; the rest (connections, timeouts,
  * leaders moving, retries exhausted) are retriable: the broker may be back soon.
  */
@@ -37,10 +47,11 @@ export function toTransportError(error: unknown, action: string): TransportError
   if (isOmnibusError(error) && error instanceof TransportError) return error;
   const root = rootCause(error);
   const message = `kafka: ${action} failed: ${describe(root)}`;
-  if (root.name === 'KafkaJSSASLAuthenticationError') {
+  if (root.name === 'KafkaJSSASLAuthenticationError' || root.code === 'PLT_KFK_AUTHENTICATION') {
     return new TransportError(message, { code: 'AUTHENTICATION_FAILED', retriable: false, cause: error });
   }
-  const type = typeof root.type === 'string' ? root.type : undefined;
+  const type =
+    typeof root.type === 'string' ? root.type : typeof root.apiId === 'string' ? root.apiId : undefined;
   const permanent = type === undefined ? undefined : PERMANENT[type];
   if (permanent !== undefined) {
     return new TransportError(message, { code: permanent, retriable: false, cause: error });
@@ -52,12 +63,18 @@ export function toTransportError(error: unknown, action: string): TransportError
   });
 }
 
-/** kafkajs wraps the error that ended its retries; the interesting one is innermost. */
+/** The clients wrap the error that ended their retries; the interesting one is innermost. */
 function rootCause(error: unknown): KafkaJsErrorLike {
   let current = (error ?? {}) as KafkaJsErrorLike;
   for (let depth = 0; depth < 8; depth++) {
     const errors = current.errors;
-    if (current.name === 'KafkaJSAggregateError' && Array.isArray(errors) && errors.length > 0) {
+    if (
+      (current.name === 'KafkaJSAggregateError' ||
+        current.code === 'PLT_KFK_MULTIPLE' ||
+        current.code === 'PLT_KFK_RESPONSE') &&
+      Array.isArray(errors) &&
+      errors.length > 0
+    ) {
       current = errors[0] as KafkaJsErrorLike;
     } else if (
       current.name === 'KafkaJSNumberOfRetriesExceeded' &&

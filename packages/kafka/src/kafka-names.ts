@@ -23,10 +23,12 @@ export interface SourceTopology {
  * |---|---|---|
  * | channel `c` | `c` | |
  * | subscription of group `g` to `c` | | `g.c` (also reads `g.c.retry`) |
- * | queue `q` | `q` | `q` (also reads `q.retry`) |
+ * | queue `q` | `q.queue` | `q` (also reads `q.retry`) |
  * | dead letters of a subscription / queue | `g.c.dlq` / `q.dlq` (configurable) | the topic's name |
  *
- * Every name gets `namePrefix` in front.
+ * Every name gets `namePrefix` in front. A queue's topic has a suffix because channels and queues share
+ * Kafka's one namespace of topics: a service with a channel `payments` (its events) and a queue
+ * `payments` (its commands) must not have its command consumers read its events.
  */
 export class KafkaNames {
   /** Checked names, by kind and name: publishing looks its topic up on every call. */
@@ -42,7 +44,7 @@ export class KafkaNames {
   }
 
   queueTopic(queue: string): string {
-    return this.#name('queue', queue);
+    return this.#name('queue', queue, '.queue');
   }
 
   of(source: Source): SourceTopology {
@@ -79,11 +81,11 @@ export class KafkaNames {
     return this.#name('deadLetterTopic', custom ?? `${this.#base(source)}.dlq`);
   }
 
-  #name(field: string, name: string): string {
+  #name(field: string, name: string, suffix = ''): string {
     const key = `${field}\u0000${name}`;
     const known = this.#checked.get(key);
     if (known !== undefined) return known;
-    const full = this.prefix + name;
+    const full = this.prefix + name + suffix;
     if (typeof name !== 'string' || name.length === 0 || !TOPIC_NAME.test(full)) {
       throw new ConfigurationError(field, `${JSON.stringify(name)} is not a valid Kafka name`);
     }

@@ -1,6 +1,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Logger, QueueSource, SubscriptionSource } from '@omnibus/core';
 import { ConfigurationError, silentLogger } from '@omnibus/core';
+import type { KafkaClientName } from './kafka-client.js';
 
 /** SASL authentication; pair it with `ssl` unless the network is trusted. */
 export interface KafkaSaslOptions {
@@ -30,9 +31,28 @@ export interface KafkaConsumerOptions {
    * in `maxWaitTimeMs`, or it waits for data between fetches. Default 4 MiB.
    */
   readonly maxBufferedBytesPerPartition?: number;
+  /**
+   * A record with more headers than this is not decoded: it goes to the dead-letter topic (without its
+   * headers) with the reason. Default 128.
+   */
+  readonly maxHeaders?: number;
+  /** The same for a record whose header names and values add up to more bytes than this. Default 64 KiB. */
+  readonly maxHeaderBytes?: number;
+  /**
+   * `'eager'`: every member stops handing out while the group rebalances. `'cooperative'`
+   * (`client: 'platformatic'` only; the cooperative-sticky assignor): members keep the partitions they
+   * keep and go on with them; only moved partitions stop. All members of a group must use the same.
+   * Default `'eager'`.
+   */
+  readonly rebalancing?: 'eager' | 'cooperative';
 }
 
 export interface KafkaTransportOptions {
+  /**
+   * The Kafka client library: `'kafkajs'` (kafkajs 2.2) or `'platformatic'` (@platformatic/kafka).
+   * Default `'kafkajs'`. See docs/kafka.md, "Two clients".
+   */
+  readonly client?: KafkaClientName;
   /** `host:port` of one or more bootstrap brokers. Default: `OMNIBUS_KAFKA_BROKERS` (comma-separated), else `127.0.0.1:9092`. */
   readonly brokers?: readonly string[];
   /** The client id the brokers see in logs and quotas. Default `omnibus`. */
@@ -62,12 +82,19 @@ export interface KafkaTransportOptions {
    * sequence numbers of one that may have been written. Default 5.
    */
   readonly publishRetries?: number;
+  /**
+   * The longest a retried record waits on its retry topic: longer `retry(delay)` calls, and due times
+   * read from a retry topic, are cut to it. At most 2,147,483,647 (Node's longest timer). Default
+   * 86,400,000 (a day).
+   */
+  readonly maxRetryDelayMs?: number;
   readonly consumer?: KafkaConsumerOptions;
   readonly logger?: Logger;
 }
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedKafkaOptions {
+  readonly client: KafkaClientName;
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly ssl: boolean | TlsConnectionOptions | undefined;
@@ -78,6 +105,7 @@ export interface ResolvedKafkaOptions {
   readonly maxMessageBytes: number;
   readonly deadLetterTopic: ((source: SubscriptionSource | QueueSource) => string) | undefined;
   readonly publishRetries: number;
+  readonly maxRetryDelayMs: number;
   readonly consumer: Required<Omit<KafkaConsumerOptions, 'partitionConcurrency'>> & {
     readonly partitionConcurrency: number | undefined;
   };
@@ -90,6 +118,7 @@ export const MAX_TOPIC_NAME_LENGTH = 249;
 /** Legal characters of Kafka topic names. */
 export const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
 const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+const CLIENTS: readonly KafkaClientName[] = ['kafkajs', 'platformatic'];
 const BROKER = /^(?<host>\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(?<port>\d{1,5})$/;
 
 /**
@@ -99,6 +128,10 @@ const BROKER = /^(?<host>\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(?<port>\d{1,5})$/;
 export function resolveKafkaOptions(options: KafkaTransportOptions = {}): ResolvedKafkaOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigurationError('options', 'must be an object');
+  }
+  const client = options.client ?? 'kafkajs';
+  if (!CLIENTS.includes(client)) {
+    throw new ConfigurationError('client', `must be one of ${CLIENTS.join(', ')}`);
   }
   const brokers: unknown = options.brokers ?? brokersFromEnvironment();
   if (!Array.isArray(brokers) || brokers.length === 0) {
@@ -162,11 +195,21 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
       consumer.maxBufferedBytesPerPartition,
       4 * 1024 * 1024,
     ),
+    maxHeaders: positiveInteger('consumer.maxHeaders', consumer.maxHeaders, 128),
+    maxHeaderBytes: positiveInteger('consumer.maxHeaderBytes', consumer.maxHeaderBytes, 64 * 1024),
+    rebalancing: consumer.rebalancing ?? 'eager',
   };
+  if (resolvedConsumer.rebalancing !== 'eager' && resolvedConsumer.rebalancing !== 'cooperative') {
+    throw new ConfigurationError('consumer.rebalancing', "must be 'eager' or 'cooperative'");
+  }
+  if (resolvedConsumer.rebalancing === 'cooperative' && client !== 'platformatic') {
+    throw new ConfigurationError('consumer.rebalancing', "'cooperative' needs client: 'platformatic'");
+  }
   if (resolvedConsumer.heartbeatIntervalMs >= resolvedConsumer.sessionTimeoutMs) {
     throw new ConfigurationError('consumer.heartbeatIntervalMs', 'must be below consumer.sessionTimeoutMs');
   }
   return {
+    client,
     brokers: [...(brokers as string[])],
     clientId,
     ssl,
@@ -180,6 +223,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
     maxMessageBytes: positiveInteger('maxMessageBytes', options.maxMessageBytes, 1_000_000),
     deadLetterTopic,
     publishRetries: positiveInteger('publishRetries', options.publishRetries, 5),
+    maxRetryDelayMs: maxRetryDelay(options.maxRetryDelayMs),
     consumer: resolvedConsumer,
     logger: options.logger ?? silentLogger,
   };
@@ -189,6 +233,16 @@ function brokersFromEnvironment(): readonly string[] {
   const fromEnv = process.env.OMNIBUS_KAFKA_BROKERS;
   if (fromEnv === undefined || fromEnv.trim() === '') return DEFAULT_KAFKA_BROKERS;
   return fromEnv.split(',').map((broker) => broker.trim());
+}
+
+/** Node's timers hold at most 2^31-1 ms; longer ones fire at once, with a warning. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function maxRetryDelay(value: number | undefined): number {
+  const resolved = positiveInteger('maxRetryDelayMs', value, 86_400_000);
+  if (resolved > MAX_TIMER_MS)
+    throw new ConfigurationError('maxRetryDelayMs', `must be at most ${MAX_TIMER_MS}`);
+  return resolved;
 }
 
 function positiveInteger(field: string, value: number | undefined, fallback: number): number {

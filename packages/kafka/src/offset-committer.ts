@@ -1,12 +1,5 @@
+import type { OffsetCommit } from './kafka-client.js';
 import type { CommitPosition, PartitionTracker, TrackedRecord } from './partition-tracker.js';
-
-/** One partition's commit, as kafkajs's `commitOffsets` takes it. */
-export interface OffsetCommit {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly metadata: string | null;
-}
 
 /**
  * Commits the positions of the partition trackers: at most every `intervalMs` while records settle, at
@@ -80,7 +73,7 @@ export class OffsetCommitter {
         commit: {
           topic: tracker.topic,
           partition: tracker.partition,
-          offset: String(position.offset),
+          offset: position.offset,
           metadata: position.metadata === '' ? null : position.metadata,
         },
       });

@@ -1,3 +1,4 @@
+import { KeyOrderGate } from '@omnibus/core/transport';
 import { encodeSettledOffsets } from './settled-offsets.js';
 
 /** What the tracker needs to know of a fetched record. */
@@ -49,8 +50,8 @@ export class PartitionTracker<R extends TrackedRecord> {
   #promoted: TrackedEntry<R>[] = [];
   /** Records not yet due, earliest first; each holds its key. */
   #delayed: TrackedEntry<R>[] = [];
-  readonly #waitingByKey = new Map<string, TrackedEntry<R>[]>();
-  readonly #heldKeys = new Set<string>();
+  /** One record in flight (or delayed) per key; the others wait in it, in offset order. */
+  readonly #keys = new KeyOrderGate<TrackedEntry<R>>();
   #inFlight = 0;
   #bufferedBytes = 0;
   /** The offset the next fetched record is expected at; undefined before the first fetch. */
@@ -184,22 +185,17 @@ export class PartitionTracker<R extends TrackedRecord> {
     this.#readyHead = 0;
     this.#promoted = [];
     this.#delayed = [];
-    this.#waitingByKey.clear();
+    this.#keys.drain();
     this.#bufferedBytes = 0;
-    this.#heldKeys.clear();
   }
 
   #consider(entry: TrackedEntry<R>, now: number): TrackedEntry<R> | undefined {
     const key = entry.record.key;
     if (key !== undefined && !entry.holdsKey) {
-      if (this.#heldKeys.has(key)) {
+      if (!this.#keys.admit(key, entry)) {
         entry.state = 'waiting';
-        const waiting = this.#waitingByKey.get(key);
-        if (waiting === undefined) this.#waitingByKey.set(key, [entry]);
-        else waiting.push(entry);
         return undefined;
       }
-      this.#heldKeys.add(key);
       entry.holdsKey = true;
     }
     const dueAt = entry.record.dueAt;
@@ -221,16 +217,9 @@ export class PartitionTracker<R extends TrackedRecord> {
   }
 
   #releaseKey(entry: TrackedEntry<R>): void {
-    const key = entry.record.key;
-    if (key === undefined) return;
-    const waiting = this.#waitingByKey.get(key);
-    if (waiting === undefined) {
-      this.#heldKeys.delete(key);
-      return;
-    }
+    const next = this.#keys.release(entry.record.key);
+    if (next === undefined) return;
     // The next record of the key keeps the key held and goes first, so nothing overtakes it.
-    const next = waiting.shift()!;
-    if (waiting.length === 0) this.#waitingByKey.delete(key);
     next.holdsKey = true;
     next.state = 'ready';
     this.#promoted.push(next);

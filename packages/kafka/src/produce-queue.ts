@@ -1,4 +1,10 @@
-import type { Message, TopicMessages } from 'kafkajs';
+import type { OutgoingRecord } from './kafka-codec.js';
+
+/** The records of one topic in a send. */
+export interface TopicRecords {
+  readonly topic: string;
+  readonly messages: OutgoingRecord[];
+}
 
 /** Bytes a record takes in a record batch beyond its key, value and headers (a generous estimate). */
 const RECORD_OVERHEAD_BYTES = 80;
@@ -6,7 +12,7 @@ const HEADER_OVERHEAD_BYTES = 8;
 
 interface Pending {
   readonly topic: string;
-  readonly messages: Message[];
+  readonly messages: OutgoingRecord[];
   readonly bytes: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
@@ -29,13 +35,13 @@ export class ProduceQueue {
   #scheduled = false;
 
   constructor(
-    private readonly send: (batch: TopicMessages[]) => Promise<void>,
+    private readonly send: (batch: TopicRecords[]) => Promise<void>,
     private readonly maxBatchBytes: number,
   ) {}
 
-  enqueue(topic: string, messages: readonly Message[]): Promise<void> {
+  enqueue(topic: string, messages: readonly OutgoingRecord[]): Promise<void> {
     const chunks: Promise<void>[] = [];
-    let chunk: Message[] = [];
+    let chunk: OutgoingRecord[] = [];
     let bytes = 0;
     for (const message of messages) {
       const size = messageBytes(message);
@@ -59,7 +65,7 @@ export class ProduceQueue {
     return chunks.length === 1 ? chunks[0]! : Promise.all(chunks).then(() => undefined);
   }
 
-  #push(topic: string, messages: Message[], bytes: number): Promise<void> {
+  #push(topic: string, messages: OutgoingRecord[], bytes: number): Promise<void> {
     return new Promise((resolve, reject) => this.#queue.push({ topic, messages, bytes, resolve, reject }));
   }
 
@@ -73,7 +79,7 @@ export class ProduceQueue {
       batch.push(next);
       bytes += next.bytes;
     }
-    const byTopic = new Map<string, Message[]>();
+    const byTopic = new Map<string, OutgoingRecord[]>();
     for (const pending of batch) {
       const messages = byTopic.get(pending.topic);
       if (messages === undefined) byTopic.set(pending.topic, [...pending.messages]);
@@ -95,14 +101,11 @@ export class ProduceQueue {
   }
 }
 
-function messageBytes(message: Message): number {
+function messageBytes(message: OutgoingRecord): number {
   let bytes = RECORD_OVERHEAD_BYTES + length(message.key) + length(message.value);
-  for (const name in message.headers ?? {}) {
-    const value = message.headers![name];
-    bytes += HEADER_OVERHEAD_BYTES + name.length;
-    if (Array.isArray(value)) for (const item of value) bytes += length(item);
-    else bytes += length(value);
-  }
+  const headers = message.headers;
+  for (const name of Object.keys(headers))
+    bytes += HEADER_OVERHEAD_BYTES + name.length + length(headers[name]);
   return bytes;
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ConfigurationError } from '@omnibus/core';
-import { KafkaNames } from '../src/index.js';
+import { KafkaNames } from '../src/kafka-names.js';
 
 describe('KafkaNames', function () {
   const names = new KafkaNames('');
@@ -17,12 +17,19 @@ describe('KafkaNames', function () {
 
   it('maps a queue to a topic with one group', function () {
     expect(names.of({ kind: 'queue', queue: 'payments' })).to.deep.equal({
-      mainTopic: 'payments',
+      mainTopic: 'payments.queue',
       groupId: 'payments',
-      topics: ['payments', 'payments.retry'],
+      topics: ['payments.queue', 'payments.retry'],
       retryTopic: 'payments.retry',
       deadLetterTopic: 'payments.dlq',
     });
+  });
+
+  it('keeps a queue and a channel of the same name on different topics', function () {
+    expect(names.queueTopic('payments')).to.not.equal(names.channelTopic('payments'));
+    expect(names.of({ kind: 'queue', queue: 'payments' }).topics).to.not.include(
+      names.channelTopic('payments'),
+    );
   });
 
   it('reads dead letters with a group of their own, retrying onto the same topic', function () {

@@ -25,6 +25,19 @@ describe('KafkaTransport options', function () {
     expect(resolved.namePrefix).to.equal('');
     expect(resolved.consumer.sessionTimeoutMs).to.equal(30_000);
     expect(resolved.consumer.partitionConcurrency).to.equal(undefined);
+    expect(resolved.consumer.maxHeaders).to.equal(128);
+    expect(resolved.consumer.maxHeaderBytes).to.equal(65_536);
+    expect(resolved.maxRetryDelayMs).to.equal(86_400_000);
+    expect(resolved.client).to.equal('kafkajs');
+    expect(resolved.consumer.rebalancing).to.equal('eager');
+    expect(
+      resolveKafkaOptions({
+        brokers: ['b:1'],
+        client: 'platformatic',
+        consumer: { rebalancing: 'cooperative' },
+      }).consumer.rebalancing,
+    ).to.equal('cooperative');
+    expect(resolveKafkaOptions({ brokers: ['b:1'], client: 'platformatic' }).client).to.equal('platformatic');
     expect(new KafkaTransport({ brokers: ['nowhere.invalid:9092'] }).capabilities.maxMessageBytes).to.equal(
       1_000_000,
     );
@@ -56,6 +69,7 @@ describe('KafkaTransport options', function () {
 
   const invalid: [string, unknown][] = [
     ['options', 'kafka:9092'],
+    ['client', { brokers: ['a:1'], client: 'librdkafka' }],
     ['brokers', { brokers: [] }],
     ['brokers', { brokers: 'localhost:9092' }],
     ['brokers[0]', { brokers: ['localhost'] }],
@@ -78,6 +92,15 @@ describe('KafkaTransport options', function () {
     ['maxMessageBytes', { brokers: ['a:1'], maxMessageBytes: -1 }],
     ['publishRetries', { brokers: ['a:1'], publishRetries: 0 }],
     ['deadLetterTopic', { brokers: ['a:1'], deadLetterTopic: 'dlq' }],
+    ['maxRetryDelayMs', { brokers: ['a:1'], maxRetryDelayMs: 0 }],
+    ['maxRetryDelayMs', { brokers: ['a:1'], maxRetryDelayMs: 2 ** 31 }],
+    ['consumer.maxHeaders', { brokers: ['a:1'], consumer: { maxHeaders: 0 } }],
+    ['consumer.rebalancing', { brokers: ['a:1'], client: 'platformatic', consumer: { rebalancing: 'lazy' } }],
+    [
+      'consumer.rebalancing',
+      { brokers: ['a:1'], client: 'kafkajs', consumer: { rebalancing: 'cooperative' } },
+    ],
+    ['consumer.maxHeaderBytes', { brokers: ['a:1'], consumer: { maxHeaderBytes: 1.5 } }],
     ['consumer', { brokers: ['a:1'], consumer: 5 }],
     ['consumer.sessionTimeoutMs', { brokers: ['a:1'], consumer: { sessionTimeoutMs: 0 } }],
     [

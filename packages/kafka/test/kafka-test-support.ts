@@ -4,12 +4,21 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaTransportOptions } from '../src/index.js';
+import type { KafkaClientName } from '../src/kafka-client.js';
 import { KafkaTransport } from '../src/index.js';
 
 /** The broker lab's Kafka (`scripts/brokers up kafka`). */
 export const brokers = (process.env.OMNIBUS_KAFKA_BROKERS ?? '127.0.0.1:9092')
   .split(',')
   .map((b) => b.trim());
+
+/**
+ * The clients every Kafka-specific test runs on; `OMNIBUS_KAFKA_CLIENT=kafkajs` (or `platformatic`) runs
+ * one only.
+ */
+export const KAFKA_CLIENTS: readonly KafkaClientName[] = (['kafkajs', 'platformatic'] as const).filter(
+  (client) => (process.env.OMNIBUS_KAFKA_CLIENT ?? client) === client,
+);
 
 /** Settings that keep group joins and rebalances quick against the one-node test broker. */
 export const fastConsumer = {
@@ -48,7 +57,10 @@ export async function probeKafka(): Promise<void> {
 export const testPrefix = `omnibus-test-${randomBytes(3).toString('hex')}.`;
 
 /** A connected transport with test settings. */
-export async function testTransport(options: KafkaTransportOptions = {}): Promise<KafkaTransport> {
+export async function testTransport(
+  options: KafkaTransportOptions = {},
+  { connect = true }: { connect?: boolean } = {},
+): Promise<KafkaTransport> {
   const transport = new KafkaTransport({
     brokers,
     clientId: 'omnibus-test',
@@ -57,7 +69,7 @@ export async function testTransport(options: KafkaTransportOptions = {}): Promis
     ...options,
     consumer: { ...fastConsumer, ...options.consumer },
   });
-  await transport.connect();
+  if (connect) await transport.connect();
   return transport;
 }
 

@@ -1,12 +1,23 @@
 import { describeIntegration, runTransportConformance } from '@omnibus/core/testing';
-import { deleteTestTopics, probeKafka, restartKafka, testTransport } from './kafka-test-support.js';
+import {
+  KAFKA_CLIENTS,
+  deleteTestTopics,
+  probeKafka,
+  restartKafka,
+  testTransport,
+} from './kafka-test-support.js';
 
 describeIntegration('kafka', probeKafka, () => {
   after(deleteTestTopics);
 
-  runTransportConformance('kafka', {
-    createTransport: () => testTransport(),
-    restartBroker: restartKafka,
-    reconnectMessages: 10_000,
-  });
+  for (const client of KAFKA_CLIENTS) {
+    describe(`on ${client}`, function () {
+      runTransportConformance(`kafka (${client})`, {
+        createTransport: () => testTransport({ client }),
+        createUnconnectedTransport: () => testTransport({ client }, { connect: false }),
+        restartBroker: restartKafka,
+        reconnectMessages: 10_000,
+      });
+    });
+  }
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { OffsetCommit } from '../src/offset-committer.js';
+import type { OffsetCommit } from '../src/kafka-client.js';
 import { OffsetCommitter } from '../src/offset-committer.js';
 import type { TrackedRecord } from '../src/partition-tracker.js';
 import { PartitionTracker } from '../src/partition-tracker.js';
@@ -31,14 +31,14 @@ describe('OffsetCommitter', function () {
     tracker.settle(b);
     await committer.flush();
     expect(commits).to.have.length(1);
-    expect(commits[0]![0]).to.include({ topic: 't', partition: 0, offset: '0' });
+    expect(commits[0]![0]).to.include({ topic: 't', partition: 0, offset: 0 });
     expect([...decodeSettledOffsets(commits[0]![0]!.metadata)]).to.deep.equal([1]);
     await committer.flush();
     expect(commits, 'nothing moved').to.have.length(1);
     tracker.settle(a);
     tracker.settle(c);
     await committer.flush();
-    expect(commits[1]).to.deep.equal([{ topic: 't', partition: 0, offset: '3', metadata: null }]);
+    expect(commits[1]).to.deep.equal([{ topic: 't', partition: 0, offset: 3, metadata: null }]);
   });
 
   it('commits on schedule, and again after a failed commit', async function () {
@@ -51,7 +51,7 @@ describe('OffsetCommitter', function () {
     expect(errors).to.have.length.of.at.least(1);
     failing = false;
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(commits).to.deep.equal([[{ topic: 't', partition: 0, offset: '8', metadata: null }]]);
+    expect(commits).to.deep.equal([[{ topic: 't', partition: 0, offset: 8, metadata: null }]]);
     committer.stop();
   });
 

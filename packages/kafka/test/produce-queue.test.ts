@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import type { Message, TopicMessages } from 'kafkajs';
+import type { OutgoingRecord } from '../src/kafka-codec.js';
+import type { TopicRecords } from '../src/produce-queue.js';
 import { ProduceQueue } from '../src/produce-queue.js';
 
-const message = (value: string): Message => ({ key: null, value: Buffer.from(value) });
+const message = (value: string): OutgoingRecord => ({ key: null, value: Buffer.from(value), headers: {} });
 const turn = () => new Promise((resolve) => setImmediate(resolve));
-const values = (batch: TopicMessages[]) =>
+const values = (batch: TopicRecords[]) =>
   batch.map((t) => `${t.topic}:${t.messages.map((m) => String(m.value)).join(',')}`);
 
 describe('ProduceQueue', function () {

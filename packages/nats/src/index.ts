@@ -1,3 +1,5 @@
+// What an application configures: the transport and its options. The names class tells operators and
+// tools which streams, subjects and consumers a topology becomes. Codecs and the rest are internal.
 export { NatsTransport } from './nats-transport.js';
 export {
   DEFAULT_NATS_URL,
@@ -6,4 +8,3 @@ export {
   type NatsTransportOptions,
 } from './nats-options.js';
 export { NatsNames } from './nats-names.js';
-export { NATS_BINDING } from './nats-codec.js';

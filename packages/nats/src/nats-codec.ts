@@ -32,7 +32,8 @@ export interface EncodedMessage {
 export function encodeEnvelope(envelope: Envelope): EncodedMessage {
   const headers = natsHeaders();
   const bound = toBindingHeaders(envelope, NATS_BINDING);
-  for (const name in bound) headers.set(name, bound[name]!);
+  // NATS headers are lines: a value may not hold CR or LF (a dead letter's stack does), so they are escaped.
+  for (const name of Object.keys(bound)) headers.set(name, bound[name]!.replace(/\r\n|\r|\n/g, '\\n'));
   if (envelope.key !== undefined) headers.set(KEY_HEADER, envelope.key);
   const deadLetter = envelope.headers[DEAD_LETTER_HEADER];
   return {
@@ -48,7 +49,7 @@ export function encodeEnvelope(envelope: Envelope): EncodedMessage {
  * those with the reason). `Nats-Msg-Id` stands in for a missing `ce-id`.
  */
 export function decodeMessage(headers: MsgHdrs | undefined, data: Uint8Array): Envelope {
-  const raw: Record<string, string> = {};
+  const raw = Object.create(null) as Record<string, string>;
   let msgId: string | undefined;
   if (headers !== undefined) {
     for (const name of headers.keys()) {
@@ -79,6 +80,6 @@ export function decodeMessage(headers: MsgHdrs | undefined, data: Uint8Array): E
 }
 
 function lookup(raw: Record<string, string>, lowerName: string): string | undefined {
-  for (const name in raw) if (name.toLowerCase() === lowerName) return raw[name];
+  for (const name of Object.keys(raw)) if (name.toLowerCase() === lowerName) return raw[name];
   return undefined;
 }

@@ -1,13 +1,21 @@
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import type { Consumer, DeliverySink, Logger, Source } from '@omnibus/core';
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from '@omnibus/core';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeSource, toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import type {
+  Consumer,
+  ConsumerSettings,
+  DeliveryOutcome,
+  DeliverySettler,
+  DeliverySink,
+  Failure,
+  Source,
+} from '@omnibus/core/transport';
+import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import { DEAD_LETTER_HEADER, decodeMessage, encodeEnvelope } from './nats-codec.js';
-import type { Outcome } from './nats-delivery.js';
-import { DONE, NatsDelivery } from './nats-delivery.js';
+import { NatsDelivery } from './nats-delivery.js';
 import { toTransportError } from './nats-errors.js';
 import type { NatsNames } from './nats-names.js';
-import { KeyOrderGate } from '@omnibus/core/transport';
 
 /** What a consumer shares with its transport. */
 export interface ConsumerContext {
@@ -20,16 +28,24 @@ export interface ConsumerContext {
   readonly logger: Logger;
 }
 
-/** How long one pull request waits at the server for messages; also the longest a close waits for it. */
-const PULL_EXPIRES_MS = 1_000;
+export interface NatsConsumerSettings extends ConsumerSettings<NatsConsumer> {
+  readonly context: ConsumerContext;
+}
+
+/** How long one pull request of the long-lived pull waits at the server before it is renewed. */
+const PULL_EXPIRES_MS = 5_000;
 const PULL_BACKOFF_MS = 500;
 
 /**
  * Reads one durable pull consumer (a group's, a queue's shared one, or a dead-letter one) with explicit
  * acks.
  *
- * - Bounded: it pulls only as many messages as it has free slots (`concurrency` less the deliveries not
- *   yet settled, parked ones included), so nothing waits unseen in a client buffer.
+ * - One long-lived pull (`consume()` of @nats-io/jetstream, callback mode): pull requests of up to
+ *   `concurrency` messages stay outstanding and are renewed before they run out, so messages flow without
+ *   a round trip per batch, and a socket read's messages are handled (and acked) in one go.
+ * - Bounded: at most `concurrency` deliveries are in the sink at once; the others wait here, in order, and
+ *   are kept alive like those in the sink. What the server hands out unacked is capped by the durable's
+ *   `max_ack_pending` (the `maxAckPending` option).
  * - `retry(delayMs)`: NAK with that delay; JetStream redelivers to the same durable, count raised.
  * - `deadLetter(failure)`: `withFailureHeaders(...)` is published (ack awaited) to the source's subject in
  *   the dead-letter stream, then the original is acked; if the publish fails, the original is NAKed and
@@ -40,7 +56,7 @@ const PULL_BACKOFF_MS = 500;
  * - A lost connection or a failed pull is retried after a pause: the consumer resumes on its own.
  * - `close`: stops pulling, waits for sink calls and settlements, NAKs whatever is unsettled.
  */
-export class NatsConsumer implements Consumer {
+export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
   readonly source: Source;
   readonly #stream: string;
   readonly #durable: string;
@@ -53,25 +69,30 @@ export class NatsConsumer implements Consumer {
   readonly #unsettled = new Set<NatsDelivery>();
   /** Their sink call returned without settling: JetStream redelivers them after the ack wait. */
   readonly #abandoned = new Set<NatsDelivery>();
-  readonly #held: NatsDelivery[] = [];
+  /** Admitted, waiting for a free slot (or for `resume`), in arrival order. */
+  readonly #waiting: NatsDelivery[] = [];
+  /** Deliveries in the sink and not yet settled or abandoned. */
+  #active = 0;
   readonly #settlements = new Set<Promise<void>>();
-  readonly #settle = (delivery: NatsDelivery, outcome: Outcome) => this.#settleDelivery(delivery, outcome);
   #sinkCalls = 0;
   #idle: (() => void) | undefined;
-  #wake: (() => void) | undefined;
   #paused = false;
   #closing = false;
   #loop: Promise<void> = DONE;
+  #messages: ConsumerMessages | undefined;
+  /** Acks asked for in this turn of the event loop, written together at its end. */
+  #acks: JsMsg[] = [];
+  #acksScheduled = false;
+  readonly #flushAcks = (): void => {
+    this.#acksScheduled = false;
+    const acks = this.#acks;
+    this.#acks = [];
+    for (const message of acks) message.ack();
+  };
   #ticker: NodeJS.Timeout | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(
-    source: Source,
-    sink: DeliverySink,
-    concurrency: number,
-    context: ConsumerContext,
-    onClosed: (consumer: NatsConsumer) => void,
-  ) {
+  constructor({ source, sink, concurrency, context, onClosed }: NatsConsumerSettings) {
     this.source = source;
     const { stream, durable } = context.names.consumerOf(source);
     this.#stream = stream;
@@ -99,15 +120,18 @@ export class NatsConsumer implements Consumer {
 
   async #pullLoop(): Promise<void> {
     while (!this.#closing) {
-      const free = this.#concurrency - this.#unsettled.size;
-      if (free <= 0 || this.#paused) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        continue;
-      }
       try {
         const consumer = await this.#context.js().consumers.get(this.#stream, this.#durable);
-        const batch = await consumer.fetch({ max_messages: free, expires: PULL_EXPIRES_MS });
-        for await (const message of batch) this.#receive(message);
+        const messages = await consumer.consume({
+          max_messages: this.#concurrency,
+          expires: PULL_EXPIRES_MS,
+          callback: this.#onMessage,
+        });
+        this.#messages = messages;
+        // Closed while the pull was being set up: end it (what it still brings is NAKed).
+        if (this.#closing) void messages.close().catch(() => undefined);
+        const ended = await messages.closed();
+        if (ended instanceof Error) throw ended;
       } catch (error) {
         if (this.#closing) break;
         this.#context.logger.warn(
@@ -119,18 +143,14 @@ export class NatsConsumer implements Consumer {
     }
   }
 
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
+  readonly #onMessage = (message: JsMsg): void => this.#receive(message);
 
   #receive(message: JsMsg): void {
     // Pulled while closing: give it straight back.
     if (this.#closing) return message.nak();
     const attempt = message.info.deliveryCount;
     const envelope = decodeMessage(message.headers, message.data);
-    const delivery = new NatsDelivery(this.#settle, message, envelope, attempt);
+    const delivery = new NatsDelivery(this, message, envelope, attempt);
     this.#unsettled.add(delivery);
     if (attempt > this.#context.deliveryLimit && this.source.kind !== 'deadLetters') {
       // A message that never got settled this often (its consumer crashed or hung each time): the bus's
@@ -146,15 +166,19 @@ export class NatsConsumer implements Consumer {
       return;
     }
     delivery.gated = true;
-    if (this.#gate.admit(envelope.key, delivery)) this.#handOut(delivery);
+    if (this.#gate.admit(envelope.key, delivery)) this.#offer(delivery);
+  }
+
+  /** Into the sink when a slot is free and the consumer runs; else it waits its turn. */
+  #offer(delivery: NatsDelivery): void {
+    if (this.#closing) return;
+    if (this.#paused || this.#active >= this.#concurrency) this.#waiting.push(delivery);
+    else this.#handOut(delivery);
   }
 
   #handOut(delivery: NatsDelivery): void {
-    if (this.#closing) return;
-    if (this.#paused) {
-      this.#held.push(delivery);
-      return;
-    }
+    this.#active++;
+    delivery.active = true;
     this.#sinkCalls++;
     let call: Promise<void>;
     try {
@@ -196,9 +220,15 @@ export class NatsConsumer implements Consumer {
     });
   }
 
-  #settleDelivery(delivery: NatsDelivery, outcome: Outcome): Promise<void> {
+  settle(delivery: NatsDelivery, outcome: DeliveryOutcome): Promise<void> {
     if (outcome.kind === 'ack') {
-      delivery.message.ack();
+      // The client writes what is sent within one microtask turn as one socket write; acks from handlers
+      // that finish in different turns are gathered until the end of this turn of the event loop.
+      this.#acks.push(delivery.message);
+      if (!this.#acksScheduled) {
+        this.#acksScheduled = true;
+        setImmediate(this.#flushAcks);
+      }
       this.#done(delivery);
       return DONE;
     }
@@ -218,7 +248,7 @@ export class NatsConsumer implements Consumer {
     return settlement;
   }
 
-  async #deadLetter(delivery: NatsDelivery, failure: Extract<Outcome, { kind: 'deadLetter' }>['failure']) {
+  async #deadLetter(delivery: NatsDelivery, failure: Failure): Promise<void> {
     const message = delivery.message;
     // A dead letter that fails again goes back to the end of its own subject with the new reason.
     const of = this.source.kind === 'deadLetters' ? this.source.of : this.source;
@@ -245,11 +275,21 @@ export class NatsConsumer implements Consumer {
   }
 
   #release(delivery: NatsDelivery): void {
+    if (delivery.active) {
+      delivery.active = false;
+      this.#active--;
+    }
     if (delivery.gated) {
       const next = this.#gate.release(delivery.envelope.key);
-      if (next !== undefined) this.#handOut(next);
+      if (next !== undefined) this.#offer(next);
     }
-    this.#wakeUp();
+    this.#drain();
+  }
+
+  #drain(): void {
+    while (!this.#paused && !this.#closing && this.#active < this.#concurrency && this.#waiting.length > 0) {
+      this.#handOut(this.#waiting.shift()!);
+    }
   }
 
   pause(): void {
@@ -258,8 +298,7 @@ export class NatsConsumer implements Consumer {
 
   resume(): void {
     this.#paused = false;
-    for (const delivery of this.#held.splice(0)) this.#handOut(delivery);
-    this.#wakeUp();
+    this.#drain();
   }
 
   close(): Promise<void> {
@@ -269,11 +308,13 @@ export class NatsConsumer implements Consumer {
 
   async #close(): Promise<void> {
     this.#closing = true;
-    this.#wakeUp();
-    // The pull in progress ends by its expiry (at most PULL_EXPIRES_MS); what it brings is NAKed.
+    // Ends the pull; what it still brings is NAKed, and so is what waits here (below).
+    const closing = this.#messages?.close();
     await this.#loop;
+    await closing?.catch(() => undefined);
     await this.#sinkCallsReturned();
     while (this.#settlements.size > 0) await Promise.allSettled([...this.#settlements]);
+    this.#flushAcks();
     clearInterval(this.#ticker);
     for (const delivery of [...this.#unsettled, ...this.#abandoned]) {
       if (delivery.claim()) delivery.message.nak();

@@ -1,12 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import type { Delivery, Envelope, Failure } from '@omnibus/core';
-
-export type Outcome =
-  | { readonly kind: 'ack' }
-  | { readonly kind: 'retry'; readonly delayMs: number }
-  | { readonly kind: 'deadLetter'; readonly failure: Failure };
-
-export const DONE = Promise.resolve();
+import type { Envelope } from '@omnibus/core';
+import type { Delivery, DeliverySettler, Failure } from '@omnibus/core/transport';
+import { DONE, SettleOnce } from '@omnibus/core/transport';
 
 /**
  * One received JetStream message; settles once, through its consumer. `attempt` is JetStream's delivery
@@ -15,19 +10,21 @@ export const DONE = Promise.resolve();
  */
 export class NatsDelivery implements Delivery {
   readonly #receivedAt = Date.now();
-  #settled = false;
+  readonly #once = new SettleOnce();
   /** Admitted through its consumer's key gate (so settling it releases its key). */
   gated = false;
+  /** In the sink, holding one of its consumer's `concurrency` slots. */
+  active = false;
 
   constructor(
-    private readonly settle: (delivery: NatsDelivery, outcome: Outcome) => Promise<void>,
+    private readonly settler: DeliverySettler<NatsDelivery>,
     readonly message: JsMsg,
     readonly envelope: Envelope,
     readonly attempt: number,
   ) {}
 
   get settled(): boolean {
-    return this.#settled;
+    return this.#once.claimed;
   }
 
   get receivedAt(): Date {
@@ -36,20 +33,18 @@ export class NatsDelivery implements Delivery {
 
   /** Marks the delivery settled without an outcome (released on close); true if it was not yet. */
   claim(): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
-    return true;
+    return this.#once.claim();
   }
 
   ack(): Promise<void> {
-    return this.claim() ? this.settle(this, { kind: 'ack' }) : DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'ack' }) : DONE;
   }
 
   retry(delayMs: number): Promise<void> {
-    return this.claim() ? this.settle(this, { kind: 'retry', delayMs }) : DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'retry', delayMs }) : DONE;
   }
 
   deadLetter(failure: Failure): Promise<void> {
-    return this.claim() ? this.settle(this, { kind: 'deadLetter', failure }) : DONE;
+    return this.#once.claim() ? this.settler.settle(this, { kind: 'deadLetter', failure }) : DONE;
   }
 }

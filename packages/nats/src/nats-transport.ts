@@ -15,7 +15,8 @@ import type {
   Topology,
   Transport,
 } from '@omnibus/core';
-import { ConfigurationError, TransportError, envelopeSize, toOmnibusError } from '@omnibus/core';
+import { ConfigurationError, TransportError, toOmnibusError } from '@omnibus/core';
+import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
 import type { EncodedMessage } from './nats-codec.js';
 import { encodeEnvelope } from './nats-codec.js';
 import { NatsConsumer } from './nats-consumer.js';
@@ -48,8 +49,12 @@ export class NatsTransport implements Transport {
   #jsm: JetStreamManager | undefined;
   #reconnects = 0;
   #closed: Promise<void> | undefined;
+  #connecting: Promise<void> | undefined;
 
-  /** Validates `options` (a `ConfigurationError` names the bad field); connects on `connect()`. */
+  /**
+   * Validates `options` (a `ConfigurationError` names the bad field). Connects on `connect()`, or on the
+   * first `provision`, `publish` or `consume`.
+   */
   constructor(options: NatsTransportOptions = {}) {
     this.#options = resolveNatsOptions(options);
     this.#names = new NatsNames(this.#options.namePrefix);
@@ -65,9 +70,18 @@ export class NatsTransport implements Transport {
     };
   }
 
-  async connect(signal?: AbortSignal): Promise<void> {
-    this.#assertOpen();
-    if (this.#nc !== undefined) return;
+  connect(signal?: AbortSignal): Promise<void> {
+    try {
+      this.#assertOpen();
+    } catch (error) {
+      return Promise.reject(toOmnibusError(error));
+    }
+    if (this.#nc !== undefined) return DONE;
+    this.#connecting ??= this.#connect(signal).finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  async #connect(signal?: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         signal?.throwIfAborted();
@@ -128,23 +142,16 @@ export class NatsTransport implements Transport {
 
   async provision(topology: Topology): Promise<void> {
     this.#assertOpen();
+    await this.connect();
     await this.#provisioner.provision(topology);
   }
 
   publish(destination: Destination, messages: readonly Envelope[]): Promise<void> {
     try {
       this.#assertOpen();
-      if (messages.length === 0) return Promise.resolve();
-      const max = this.capabilities.maxMessageBytes;
-      for (const envelope of messages) {
-        const size = envelopeSize(envelope);
-        if (size > max) {
-          throw new TransportError(`message ${envelope.id} is ${size} bytes, over the limit of ${max}`, {
-            code: 'MESSAGE_TOO_LARGE',
-            retriable: false,
-          });
-        }
-      }
+      if (messages.length === 0) return DONE;
+      checkMessageSizes(messages, this.capabilities.maxMessageBytes);
+      if (this.#nc === undefined) return this.connect().then(() => this.publish(destination, messages));
       const subject = this.#names.publishSubject(destination);
       return this.#provisioner
         .ensureDestination(destination)
@@ -179,13 +186,14 @@ export class NatsTransport implements Transport {
         `must be an integer from 1 to maxAckPending (${this.#options.maxAckPending}), got ${String(concurrency)}`,
       );
     }
+    await this.connect();
     await this.#provisioner.ensureSource(source);
     await this.#provisioner.ensureDeadLetters();
-    const consumer = new NatsConsumer(
+    const consumer = new NatsConsumer({
       source,
       sink,
       concurrency,
-      {
+      context: {
         js: () => this.#client(),
         names: this.#names,
         deliveryLimit: this.#options.deliveryLimit,
@@ -193,8 +201,8 @@ export class NatsTransport implements Transport {
         publish: this.#publishOne,
         logger: this.#options.logger,
       },
-      (closed) => this.#consumers.delete(closed),
-    );
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;
@@ -246,13 +254,13 @@ export class NatsTransport implements Transport {
 
   #assertOpen(): void {
     if (this.#closed !== undefined) {
-      throw new TransportError('nats transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
+      throw new TransportClosedError('nats');
     }
   }
 }
 
 function notConnected(): TransportError {
-  return new TransportError('nats transport is not connected: call connect() first', {
+  return new TransportError('nats transport is not connected', {
     code: 'NOT_CONNECTED',
     retriable: true,
   });

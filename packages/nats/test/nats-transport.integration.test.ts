@@ -39,6 +39,7 @@ describeIntegration('nats', probe, () => {
 
   runTransportConformance('nats', {
     createTransport: () => createTransport(),
+    createUnconnectedTransport: () => new NatsTransport({ servers: url }),
     restartBroker: async () => {
       try {
         await run(brokersScript, ['restart', 'nats'], { timeout: 240_000 });

@@ -14,3 +14,4 @@ export {
   type PostgresMigration,
 } from './postgres-migrations.js';
 export { PostgresSagaStore, sagaMigrations } from './postgres-saga-store.js';
+export { PostgresScheduleStore, scheduleMigrations } from './postgres-schedule-store.js';

@@ -1,4 +1,4 @@
-import { OmnibusError } from '@omnibus/core';
+import { ErrorCode, OmnibusError, PersistenceUnavailableError } from '@omnibus/core';
 import { DatabaseError } from 'pg';
 
 /** SQLSTATEs of a server that is shutting down or starting, or has no connection to spare. */
@@ -10,7 +10,7 @@ const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
  * connections count. Anything else pg raises without a SQLSTATE (socket errors such as ECONNREFUSED, a
  * connection terminated under a query, a client no longer queryable) is the connection failing.
  */
-export function isUnavailable(error: unknown): boolean {
+function isUnavailable(error: unknown): boolean {
   if (error instanceof DatabaseError && error.code !== undefined) {
     const state = error.code;
     return state.startsWith('08') || state.startsWith('28') || UNAVAILABLE_STATES.has(state);
@@ -20,15 +20,13 @@ export function isUnavailable(error: unknown): boolean {
 
 /**
  * Wraps a failure of the framework's own statements (connect, BEGIN, COMMIT, claims) in an
- * `OmnibusError`: `PERSISTENCE_UNAVAILABLE` when the database is unreachable, `PERSISTENCE_ERROR`
+ * `OmnibusError`: a `PersistenceUnavailableError` when the database is unreachable, `PERSISTENCE_ERROR`
  * otherwise; both retriable (a redelivery is cheap and the cause may pass).
  */
 export function persistenceError(error: unknown, doing: string): OmnibusError {
   if (error instanceof OmnibusError) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new OmnibusError(`postgres: ${doing} failed: ${reason}`, {
-    code: isUnavailable(error) ? 'PERSISTENCE_UNAVAILABLE' : 'PERSISTENCE_ERROR',
-    retriable: true,
-    cause: error,
-  });
+  const message = `postgres: ${doing} failed: ${reason}`;
+  if (isUnavailable(error)) return new PersistenceUnavailableError(message, { cause: error });
+  return new OmnibusError(message, { code: ErrorCode.PERSISTENCE_ERROR, retriable: true, cause: error });
 }

@@ -4,7 +4,8 @@ import type { ClientConfig } from 'pg';
 import pg from 'pg';
 
 /**
- * A dedicated connection that LISTENs on one channel and calls `onNotify` for each notification. When
+ * A dedicated connection that LISTENs on one channel and calls `onNotify` for each notification, with its
+ * payload. When
  * the connection drops it reconnects with backoff and calls `onNotify` once reconnected, since
  * notifications sent meanwhile are lost. Never throws: while it cannot listen, the relay's polling
  * covers.
@@ -19,7 +20,7 @@ export class PostgresListener implements OutboxListener {
   constructor(
     private readonly config: ClientConfig,
     private readonly channel: string,
-    private readonly onNotify: () => void,
+    private readonly onNotify: (payload?: string) => void,
     private readonly logger: Logger,
   ) {}
 
@@ -54,7 +55,7 @@ export class PostgresListener implements OutboxListener {
     };
     client.on('error', onLost);
     client.on('end', () => onLost());
-    client.on('notification', () => this.onNotify());
+    client.on('notification', (notification) => this.onNotify(notification.payload));
     try {
       await client.connect();
       await client.query(`LISTEN "${this.channel}"`);

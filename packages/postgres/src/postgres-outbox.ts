@@ -158,7 +158,9 @@ function statements(schema: PostgresSchema) {
       )
       UPDATE ${table} o
       SET lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond', attempts = o.attempts + 1
-      FROM claimable c WHERE o.id = c.id
+      -- An array, not a join: on statistics that say "empty" (a drained burst, analyzed) the join ran the
+      -- claimable CTE once per outbox row, 1.2 s for 500 rows; the array is computed once, then the pkey.
+      WHERE o.id = ANY (ARRAY(SELECT id FROM claimable))
       RETURNING o.id, o.message_id, o.destination, o.message_key, o.type, o.headers, o.body, o.created_at,
         o.attempts`,
     markKept: `

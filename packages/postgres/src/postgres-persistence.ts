@@ -6,6 +6,7 @@ import { persistenceError } from './postgres-errors.js';
 import { PostgresInbox } from './postgres-inbox.js';
 import { applyPostgresMigrations, outboxInboxMigrations } from './postgres-migrations.js';
 import { PostgresOutbox } from './postgres-outbox.js';
+import { PostgresScheduleStore, scheduleMigrations } from './postgres-schedule-store.js';
 import { PostgresSchema } from './postgres-schema.js';
 import { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
@@ -30,7 +31,7 @@ export interface PostgresPersistenceOptions extends PostgresConnectionOptions {
 
 /**
  * Exactly-once effects on PostgreSQL (pg): a unit of work whose `ctx.tx` is the transaction's
- * `PoolClient`, and the inbox and outbox tables. `start()` applies the migrations (safe from many
+ * `PoolClient`, and the inbox, outbox and scheduled-messages tables. `start()` applies the migrations (safe from many
  * processes at once) before use; `close()` ends the pool if it created it.
  */
 export class PostgresPersistence implements Persistence<PoolClient> {
@@ -39,6 +40,7 @@ export class PostgresPersistence implements Persistence<PoolClient> {
   readonly unitOfWork: PostgresUnitOfWork;
   readonly inbox: PostgresInbox;
   readonly outbox: PostgresOutbox;
+  readonly schedules: PostgresScheduleStore;
   readonly #ownsPool: boolean;
   readonly #inboxRetentionMs: number;
   readonly #logger: Logger;
@@ -64,6 +66,7 @@ export class PostgresPersistence implements Persistence<PoolClient> {
     this.unitOfWork = new PostgresUnitOfWork(this.pool, this.#logger);
     this.inbox = new PostgresInbox(this.pool, this.schema);
     this.outbox = new PostgresOutbox(this.pool, this.schema, this.#logger);
+    this.schedules = new PostgresScheduleStore(this.pool, this.schema, this.#logger);
   }
 
   /** Applies pending migrations and purges old inbox records; rejects if the database is unreachable. */
@@ -99,7 +102,7 @@ export class PostgresPersistence implements Persistence<PoolClient> {
 }
 
 /**
- * Brings a database's outbox and inbox schema up to date and returns the names of the migrations it
+ * Brings a database's outbox, inbox and schedules schema up to date and returns the names of the migrations it
  * applied (none when already current). The entry point of `omnibus migrate --postgres <url>`.
  */
 export async function migrate(options: PostgresConnectionOptions): Promise<string[]> {
@@ -119,7 +122,10 @@ async function migrateWith(pool: pg.Pool, schema: PostgresSchema): Promise<strin
     throw persistenceError(error, 'connect');
   }
   try {
-    const applied = await applyPostgresMigrations(client, schema, 'outbox-inbox', outboxInboxMigrations);
+    const applied = [
+      ...(await applyPostgresMigrations(client, schema, 'outbox-inbox', outboxInboxMigrations)),
+      ...(await applyPostgresMigrations(client, schema, 'schedules', scheduleMigrations)),
+    ];
     client.release();
     return applied;
   } catch (error) {

@@ -5,11 +5,12 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { OutboxMessage } from '@omnibus/core';
 import { Bus, MemoryTransport, OutboxRelay, defineEvent } from '@omnibus/core';
-import type { PersistenceUnderTest } from '@omnibus/core/testing';
+import type { PersistenceUnderTest, PersistenceWithOutage } from '@omnibus/core/testing';
 import {
   collectChannel,
   describeIntegration,
   runPersistenceConformance,
+  runScheduleConformance,
   uniqueName,
   waitFor,
 } from '@omnibus/core/testing';
@@ -78,10 +79,18 @@ describeIntegration('PostgresPersistence (real PostgreSQL)', probe, function () 
       const applied = await Promise.all(
         children.map(async (child) => ((await once(child, 'message')) as [string[]])[0]),
       );
-      expect(applied.flat()).to.deep.equal(['outbox and inbox'], 'exactly one process applied it');
+      expect(applied.flat()).to.deep.equal(
+        ['outbox and inbox', 'scheduled messages'],
+        'exactly one process applied them',
+      );
       expect(await migrate({ connectionString: url, schema })).to.deep.equal([]);
-      const { rows } = await admin.query(`SELECT component, version FROM "${schema}".omnibus_migrations`);
-      expect(rows).to.deep.equal([{ component: 'outbox-inbox', version: 1 }]);
+      const { rows } = await admin.query(
+        `SELECT component, version FROM "${schema}".omnibus_migrations ORDER BY component`,
+      );
+      expect(rows).to.deep.equal([
+        { component: 'outbox-inbox', version: 1 },
+        { component: 'schedules', version: 1 },
+      ]);
     });
   });
 
@@ -200,11 +209,12 @@ describeIntegration('PostgresPersistence (real PostgreSQL)', probe, function () 
     };
   }
 
-  runPersistenceConformance<PoolClient>('postgres', {
-    createPersistence: () => openStore(url, schemaName()),
-    async createPersistenceWithOutage() {
-      // The outage: the store logs in as a role of its own, whose login is refused and whose connections
-      // are terminated.
+  /**
+   * The outage: the store logs in as a role of its own, whose login is refused and whose connections are
+   * terminated (pg_terminate_backend), so the shared server keeps running for everyone else.
+   */
+  async function openStoreWithOutage(): Promise<PersistenceWithOutage<PoolClient>> {
+    {
       const role = schemaName();
       await admin.query(`CREATE ROLE "${role}" LOGIN SUPERUSER`);
       const dropRole = async () => {
@@ -242,6 +252,16 @@ describeIntegration('PostgresPersistence (real PostgreSQL)', probe, function () 
           await dropRole();
         },
       };
-    },
+    }
+  }
+
+  runPersistenceConformance<PoolClient>('postgres', {
+    createPersistence: () => openStore(url, schemaName()),
+    createPersistenceWithOutage: openStoreWithOutage,
+  });
+
+  runScheduleConformance<PoolClient>('postgres', {
+    createPersistence: () => openStore(url, schemaName()),
+    createPersistenceWithOutage: openStoreWithOutage,
   });
 });

@@ -2,9 +2,9 @@ import type { ConfirmChannel, Message } from 'amqplib';
 import type { Logger, OmnibusError } from '@omnibus/core';
 import { TransportError } from '@omnibus/core';
 import { DONE } from '@omnibus/core/transport';
-import type { AmqpConnection } from './amqp-connection.js';
-import { toTransportError } from './amqp-errors.js';
-import type { EncodedMessage } from './amqp-message.js';
+import type { RabbitMqConnection } from './rabbitmq-connection.js';
+import { toTransportError } from './rabbitmq-errors.js';
+import type { EncodedMessage } from './rabbitmq-codec.js';
 
 /** One message to publish: to an exchange with a routing key, or to a queue (exchange `''`, key = queue). */
 export interface Outgoing {
@@ -58,13 +58,13 @@ class Batch {
  * buffer is full it waits for `drain` before writing more. A closed channel is replaced on next use.
  */
 export class ConfirmPublisher {
-  readonly #connection: AmqpConnection;
+  readonly #connection: RabbitMqConnection;
   readonly #logger: Logger;
   #current: Promise<Confirming> | undefined;
   /** The open channel, once `#current` has resolved. */
   #ready: Confirming | undefined;
 
-  constructor(connection: AmqpConnection, logger: Logger) {
+  constructor(connection: RabbitMqConnection, logger: Logger) {
     this.#connection = connection;
     this.#logger = logger;
   }

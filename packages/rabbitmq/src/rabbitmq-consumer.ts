@@ -1,29 +1,37 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '@omnibus/core';
-import type { Consumer, DeliverySink, Source } from '@omnibus/core/transport';
+import type {
+  Consumer,
+  ConsumerSettings,
+  DeliveryOutcome,
+  DeliverySettler,
+  DeliverySink,
+  Source,
+} from '@omnibus/core/transport';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Header, exponential, toOmnibusError, withFailureHeaders } from '@omnibus/core';
 import { DONE, KeyOrderGate, SinkCalls, describeSource } from '@omnibus/core/transport';
-import type { AmqpConnection } from './amqp-connection.js';
+import type { RabbitMqConnection } from './rabbitmq-connection.js';
 import { AckBatcher } from './ack-batcher.js';
-import { toTransportError } from './amqp-errors.js';
-import { decodeMessage, encodeEnvelope } from './amqp-message.js';
+import { toTransportError } from './rabbitmq-errors.js';
+import { decodeMessage, encodeEnvelope } from './rabbitmq-codec.js';
 import type { ConfirmPublisher, Outgoing } from './confirm-publisher.js';
-import {
-  RabbitMqDelivery,
-  type Attachment,
-  type DeliverySettler,
-  type Outcome,
-} from './rabbitmq-delivery.js';
-import type { TopologyDeclarer } from './topology-declarer.js';
-import { MAX_RETRY_DELAY_MS, deadLetterQueueOf, retryBucketOf } from './topology-names.js';
+import { RabbitMqDelivery, type Attachment } from './rabbitmq-delivery.js';
+import type { RabbitMqProvisioner } from './rabbitmq-provisioner.js';
+import { MAX_RETRY_DELAY_MS, deadLetterQueueOf, retryBucketOf } from './rabbitmq-names.js';
 
 /** What a consumer shares with its transport. */
 export interface ConsumerContext {
-  readonly connection: AmqpConnection;
+  readonly connection: RabbitMqConnection;
   readonly publisher: ConfirmPublisher;
-  readonly topology: TopologyDeclarer;
+  readonly topology: RabbitMqProvisioner;
   readonly logger: Logger;
+}
+
+export interface RabbitMqConsumerSettings extends ConsumerSettings<RabbitMqConsumer> {
+  /** The queue `source` reads. */
+  readonly queue: string;
+  readonly context: ConsumerContext;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'detached' | 'closing' | 'closed';
@@ -47,7 +55,7 @@ const REATTACH_BACKOFF = exponential({ initialMs: 100, maxMs: 2_000 });
  * - When the channel or connection is lost, in-flight sink calls finish (their settlements are no-ops),
  *   then the consumer attaches again once the connection and topology are back.
  */
-export class RabbitMqConsumer implements Consumer {
+export class RabbitMqConsumer implements Consumer, DeliverySettler<RabbitMqDelivery> {
   readonly source: Source;
   readonly queue: string;
   readonly #sink: DeliverySink;
@@ -57,9 +65,6 @@ export class RabbitMqConsumer implements Consumer {
   /** Sink calls that have not returned yet: a detached or closing consumer waits for them. */
   readonly #sinkCalls: SinkCalls;
   readonly #settlements = new Set<Promise<void>>();
-  readonly #settler: DeliverySettler = {
-    settle: (delivery: RabbitMqDelivery, outcome: Outcome) => this.#settleDelivery(delivery, outcome),
-  };
   #attachment: Attachment | undefined;
   #state: ConsumerState = 'starting';
   #paused = false;
@@ -67,14 +72,7 @@ export class RabbitMqConsumer implements Consumer {
   #recovered: ChannelModel | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(
-    source: Source,
-    queue: string,
-    sink: DeliverySink,
-    concurrency: number,
-    context: ConsumerContext,
-    onClosed: (consumer: RabbitMqConsumer) => void,
-  ) {
+  constructor({ source, queue, sink, concurrency, context, onClosed }: RabbitMqConsumerSettings) {
     this.source = source;
     this.queue = queue;
     this.#sink = sink;
@@ -171,7 +169,7 @@ export class RabbitMqConsumer implements Consumer {
         this.source.of,
       );
     }
-    const delivery = new RabbitMqDelivery(this.#settler, attachment, message, envelope, decoded.attempt);
+    const delivery = new RabbitMqDelivery(this, attachment, message, envelope, decoded.attempt);
     if (attachment.gate.admit(envelope.key, delivery)) this.#handOut(attachment, delivery);
   }
 
@@ -186,7 +184,7 @@ export class RabbitMqConsumer implements Consumer {
     this.#sinkCalls.call(this.#sink, delivery);
   }
 
-  #settleDelivery(delivery: RabbitMqDelivery, outcome: Outcome): Promise<void> {
+  settle(delivery: RabbitMqDelivery, outcome: DeliveryOutcome): Promise<void> {
     if (outcome.kind === 'ack') {
       this.#ack(delivery);
       this.#release(delivery);
@@ -201,7 +199,10 @@ export class RabbitMqConsumer implements Consumer {
     return settlement;
   }
 
-  async #republish(delivery: RabbitMqDelivery, outcome: Exclude<Outcome, { kind: 'ack' }>): Promise<void> {
+  async #republish(
+    delivery: RabbitMqDelivery,
+    outcome: Exclude<DeliveryOutcome, { kind: 'ack' }>,
+  ): Promise<void> {
     try {
       await this.#context.publisher.publish([await this.#copyFor(delivery, outcome)]);
     } catch (error) {
@@ -217,7 +218,10 @@ export class RabbitMqConsumer implements Consumer {
     this.#release(delivery);
   }
 
-  async #copyFor(delivery: RabbitMqDelivery, outcome: Exclude<Outcome, { kind: 'ack' }>): Promise<Outgoing> {
+  async #copyFor(
+    delivery: RabbitMqDelivery,
+    outcome: Exclude<DeliveryOutcome, { kind: 'ack' }>,
+  ): Promise<Outgoing> {
     if (outcome.kind === 'deadLetter') {
       // A dead letter that fails again goes back to the end of its own queue with the new reason.
       const deadLetters = this.source.kind === 'deadLetters' ? this.queue : deadLetterQueueOf(this.queue);

@@ -1,6 +1,6 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Envelope } from '@omnibus/core';
-import type { Delivery, Failure, KeyOrderGate } from '@omnibus/core/transport';
+import type { Delivery, DeliverySettler, Failure, KeyOrderGate } from '@omnibus/core/transport';
 import { DONE, SettleOnce } from '@omnibus/core/transport';
 import type { AckBatcher } from './ack-batcher.js';
 
@@ -19,24 +19,13 @@ export interface Attachment {
   readonly acks: AckBatcher;
 }
 
-/** How a delivery was settled: what its consumer carries out. */
-export type Outcome =
-  | { readonly kind: 'ack' }
-  | { readonly kind: 'retry'; readonly delayMs: number }
-  | { readonly kind: 'deadLetter'; readonly failure: Failure };
-
-/** What a delivery asks of its consumer: carry out its one settlement. */
-export interface DeliverySettler {
-  settle(delivery: RabbitMqDelivery, outcome: Outcome): Promise<void>;
-}
-
 /** One received message; the first settlement counts and is carried out by its consumer. */
 export class RabbitMqDelivery implements Delivery {
   readonly #receivedAt = Date.now();
   readonly #once = new SettleOnce();
 
   constructor(
-    private readonly settler: DeliverySettler,
+    private readonly settler: DeliverySettler<RabbitMqDelivery>,
     readonly attachment: Attachment,
     readonly message: ConsumeMessage,
     readonly envelope: Envelope,

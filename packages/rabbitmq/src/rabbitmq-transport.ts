@@ -12,15 +12,15 @@ import type {
 } from '@omnibus/core';
 import { ConfigurationError, toOmnibusError } from '@omnibus/core';
 import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
-import { AmqpConnection } from './amqp-connection.js';
-import { encodeEnvelope } from './amqp-message.js';
+import { RabbitMqConnection } from './rabbitmq-connection.js';
+import { encodeEnvelope } from './rabbitmq-codec.js';
 import type { Outgoing } from './confirm-publisher.js';
 import { ConfirmPublisher } from './confirm-publisher.js';
 import type { RabbitMqTransportOptions, ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 import { redact, resolveRabbitMqOptions } from './rabbitmq-options.js';
 import { RabbitMqConsumer } from './rabbitmq-consumer.js';
-import { TopologyDeclarer } from './topology-declarer.js';
-import { TopologyNames } from './topology-names.js';
+import { RabbitMqProvisioner } from './rabbitmq-provisioner.js';
+import { RabbitMqNames } from './rabbitmq-names.js';
 
 /**
  * The RabbitMQ transport (AMQP 0-9-1 over amqplib). Channels are topic exchanges; subscriber groups and
@@ -35,20 +35,28 @@ export class RabbitMqTransport implements Transport {
   readonly name = 'rabbitmq';
   readonly capabilities: Capabilities;
   readonly #options: ResolvedRabbitMqOptions;
-  readonly #names: TopologyNames;
-  readonly #connection: AmqpConnection;
-  readonly #topology: TopologyDeclarer;
+  readonly #names: RabbitMqNames;
+  readonly #connection: RabbitMqConnection;
+  readonly #topology: RabbitMqProvisioner;
   readonly #publisher: ConfirmPublisher;
   readonly #consumers = new Set<RabbitMqConsumer>();
   #closed: Promise<void> | undefined;
 
-  /** Validates `options` (a `ConfigurationError` names the bad field); connects on `connect()`. */
+  /**
+   * Validates `options` (a `ConfigurationError` names the bad field). Connects on `connect()`, or on the
+   * first `provision`, `publish` or `consume`.
+   */
   constructor(options: RabbitMqTransportOptions = {}) {
     this.#options = resolveRabbitMqOptions(options);
     const logger = this.#options.logger;
-    this.#names = new TopologyNames(this.#options.namePrefix);
-    this.#connection = new AmqpConnection(this.#options);
-    this.#topology = new TopologyDeclarer(this.#connection, this.#names, this.#options.deliveryLimit, logger);
+    this.#names = new RabbitMqNames(this.#options.namePrefix);
+    this.#connection = new RabbitMqConnection(this.#options);
+    this.#topology = new RabbitMqProvisioner(
+      this.#connection,
+      this.#names,
+      this.#options.deliveryLimit,
+      logger,
+    );
     this.#publisher = new ConfirmPublisher(this.#connection, logger);
     this.#connection.onRecovery((model) => this.#topology.redeclare(model));
     this.#connection.onRecovery(async (model) => {
@@ -74,6 +82,7 @@ export class RabbitMqTransport implements Transport {
 
   async provision(topology: Topology): Promise<void> {
     this.#assertOpen();
+    await this.#connectOnFirstUse();
     await this.#topology.provision(topology);
   }
 
@@ -83,6 +92,9 @@ export class RabbitMqTransport implements Transport {
       this.#assertOpen();
       if (messages.length === 0) return DONE;
       checkMessageSizes(messages, this.capabilities.maxMessageBytes);
+      if (this.#neverConnected()) {
+        return this.#connection.open().then(() => this.publish(destination, messages));
+      }
       const exists = this.#topology.ensureDestination(destination);
       if (exists !== undefined) return exists.then(() => this.#publish(destination, messages));
       return this.#publish(destination, messages);
@@ -118,19 +130,20 @@ export class RabbitMqTransport implements Transport {
         `must be an integer from 1 to 65535, got ${String(concurrency)}`,
       );
     }
-    const consumer = new RabbitMqConsumer(
+    await this.#connectOnFirstUse();
+    const consumer = new RabbitMqConsumer({
       source,
-      this.#names.queue(source),
+      queue: this.#names.queue(source),
       sink,
       concurrency,
-      {
+      context: {
         connection: this.#connection,
         publisher: this.#publisher,
         topology: this.#topology,
         logger: this.#options.logger,
       },
-      (closed) => this.#consumers.delete(closed),
-    );
+      onClosed: (closed) => this.#consumers.delete(closed),
+    });
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;
@@ -168,6 +181,16 @@ export class RabbitMqTransport implements Transport {
     await Promise.allSettled([...this.#consumers].map((consumer) => consumer.close()));
     await this.#publisher.close();
     await this.#connection.close();
+  }
+
+  /** Not yet connected, and not reconnecting either (that the connection does by itself). */
+  #neverConnected(): boolean {
+    const state = this.#connection.state;
+    return state === 'idle' || state === 'connecting';
+  }
+
+  #connectOnFirstUse(): Promise<void> {
+    return this.#neverConnected() ? this.#connection.open() : DONE;
   }
 
   #assertOpen(): void {

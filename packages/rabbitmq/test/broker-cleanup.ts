@@ -11,7 +11,7 @@ import type {
   Topology,
   Transport,
 } from '@omnibus/core';
-import { TopologyNames } from '../src/index.js';
+import { RabbitMqNames } from '../src/index.js';
 
 /**
  * The lab broker keeps its data between runs, and every test declares fresh quorum queues: this deletes
@@ -19,7 +19,7 @@ import { TopologyNames } from '../src/index.js';
  * `track` wraps a transport to record the topology provisioned through it.
  */
 export class BrokerCleanup {
-  readonly #names = new TopologyNames('');
+  readonly #names = new RabbitMqNames('');
   readonly #exchanges = new Set<string>();
   readonly #queues = new Set<string>();
 

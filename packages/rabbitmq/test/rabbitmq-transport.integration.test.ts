@@ -44,6 +44,7 @@ describeIntegration('rabbitmq', probe, () => {
 
   runTransportConformance('rabbitmq', {
     createTransport: async () => cleanup.track(await createTransport()),
+    createUnconnectedTransport: () => cleanup.track(new RabbitMqTransport({ url })),
     restartBroker: async () => {
       try {
         await run(brokersScript, ['restart', 'rabbitmq'], { timeout: 240_000 });
@@ -239,6 +240,95 @@ describeIntegration('rabbitmq', probe, () => {
         'no-type-1': 'MISSING_HEADER',
       });
       expect((await transport.health()).status).to.equal('up');
+    });
+
+    it('dead-letters a foreign message with exactly its own attributes plus omnibus-error-*, and handles structured mode', async function () {
+      const channel = uniqueName('foreign');
+      const group = uniqueName('g');
+      const Thing = defineEvent<{ n: number }>({ type: 'rabbitmq.Thing', channel });
+      const handled: number[] = [];
+
+      @Subscriber({ group })
+      class ThingHandlers {
+        @Handle(Thing)
+        async onThing(thing: { n: number }, _ctx: MessageContext): Promise<void> {
+          handled.push(thing.n);
+        }
+      }
+
+      const bus = new Bus({
+        transport,
+        serviceName: 'rabbitmq-test',
+        handlers: [ThingHandlers],
+        closeTransport: false,
+      });
+      cleanup.record({ subscriptions: [{ channel, group }] });
+      await bus.start();
+      closeAfter.push({ close: () => bus.stop() });
+
+      const queue = `${channel}/${group}`;
+      const foreign = await raw.createConfirmChannel();
+      // Structured mode (#15.2): the whole event in the body, routed by its type like ours.
+      const event = {
+        specversion: '1.0',
+        id: 'structured-1',
+        type: 'rabbitmq.Thing',
+        source: 'foreign',
+        data: { n: 7 },
+      };
+      foreign.publish(channel, 'rabbitmq.Thing', Buffer.from(JSON.stringify(event)), {
+        contentType: 'application/cloudevents+json',
+      });
+      // No id, no type, one custom header (#15.1).
+      foreign.sendToQueue(queue, Buffer.from('{"n":3}'), {
+        contentType: 'application/json',
+        headers: { 'x-foreign': 'v' },
+      });
+      await foreign.waitForConfirms();
+      await foreign.close();
+
+      await waitFor(() => handled.includes(7), { message: 'the structured-mode event handled' });
+      const dead = await getRaw(`${queue}.dlq`);
+      const headers = dead.properties.headers ?? {};
+      const errorHeaders = Object.keys(headers).filter((name) => name.startsWith('omnibus-error-'));
+      expect(errorHeaders).to.include.members(['omnibus-error-message', 'omnibus-error-code']);
+      // x-delivery-count is the quorum queue's own, added to this delivery by the broker.
+      const others = Object.keys(headers).filter(
+        (name) => !name.startsWith('omnibus-error-') && name !== 'x-delivery-count',
+      );
+      expect(others).to.deep.equal(['x-foreign']);
+      expect(headers['x-foreign']).to.equal('v');
+      expect(dead.properties.messageId).to.equal(undefined);
+      expect(dead.properties.contentType).to.equal('application/json');
+      expect(dead.content.toString()).to.equal('{"n":3}');
+    });
+
+    it('connects on first use: a transport of its own reads a dead-letter queue without connect() (#15.5)', async function () {
+      const queue = await commandQueue();
+      const source: Source = { kind: 'queue', queue };
+      const consumer = await transport.consume(
+        source,
+        (d) => d.deadLetter({ message: 'no', code: 'TEST', attempts: 1, failedAt: new Date() }),
+        {
+          concurrency: 1,
+        },
+      );
+      closeAfter.push(consumer);
+      await transport.publish({ kind: 'queue', queue }, [envelope()]);
+      const reader = new RabbitMqTransport({ url });
+      closeAfter.push(reader);
+      const got: Envelope[] = [];
+      closeAfter.push(
+        await reader.consume(
+          { kind: 'deadLetters', of: source },
+          async (d) => (got.push(d.envelope), d.ack()),
+          { concurrency: 1 },
+        ),
+      );
+      await waitFor(() => got.length === 1, {
+        message: 'the dead letter, read by a never-connected transport',
+      });
+      expect(readFailure(got[0]!)?.code).to.equal('TEST');
     });
 
     it('provisions idempotently and refuses incompatible arguments with a typed error, channels intact', async function () {

@@ -13,3 +13,4 @@ export { SAGA_TIMEOUT_TYPE, type SagaClass, type SagaTimeoutMessage } from './sa
 export { SagaRuntime, type SagaInstance, type SagaRuntimeOptions } from './saga-runtime.js';
 export type { SagaStats, StepOutcome } from './saga-step.js';
 export { MemorySagaStore } from './memory-saga-store.js';
+export { ScheduledTimeouts } from './scheduled-timeouts.js';

@@ -28,8 +28,26 @@ export function freshData(state: unknown): SagaData {
   return { state, timeouts: [], compensations: [], compensated: false };
 }
 
+/**
+ * JSON, with each `Date` (in the state, in a recorded compensation's payload) written as
+ * `{ "$date": "<ISO time>" }` and read back as a `Date`: a compensation sent steps later, or a state
+ * field, keeps the type its contract or schema expects instead of coming back as a string. (So an
+ * object whose one key is `$date`, holding a string, is read as a Date too.)
+ */
 export function writeData(data: SagaData): string {
-  return JSON.stringify(data);
+  return JSON.stringify(data, function (this: Record<string, unknown>, key: string, value: unknown) {
+    const raw = this[key]; // before Date#toJSON turned it into a string
+    return raw instanceof Date ? { $date: Number.isNaN(raw.getTime()) ? null : raw.toISOString() } : value;
+  });
+}
+
+function reviveDates(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || keys[0] !== '$date') return value;
+  const iso = (value as { $date: unknown }).$date;
+  if (iso === null) return new Date(Number.NaN);
+  return typeof iso === 'string' ? new Date(iso) : value;
 }
 
 /**
@@ -39,7 +57,7 @@ export function writeData(data: SagaData): string {
 export function readData(definition: SagaDefinition, key: string, text: string): SagaData {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(text, reviveDates);
   } catch (error) {
     throw unreadable(definition, key, 'it is not valid JSON', error);
   }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
   Clock,
   HandleOptions,
@@ -8,6 +9,7 @@ import type {
   SagaRecord,
   SagaStatus,
   SagaStore,
+  ScheduleStore,
 } from '@omnibus/core';
 import {
   ConfigurationError,
@@ -19,6 +21,7 @@ import {
 } from '@omnibus/core';
 import type { TimeoutScheduler } from './saga-context.js';
 import { readData } from './saga-data.js';
+import { ScheduledTimeouts } from './scheduled-timeouts.js';
 import type { SagaClass, SagaDefinition, SagaTimeoutMessage } from './saga-definition.js';
 import { sagaDefinitionOf } from './saga-definition.js';
 import type { SagaStats, StepEnvironment } from './saga-step.js';
@@ -28,7 +31,15 @@ export interface SagaRuntimeOptions {
   /** Where instances live: `MemorySagaStore`, `SqliteSagaStore` or `PostgresSagaStore`, on the bus's persistence. */
   readonly store: SagaStore;
   readonly sagas: readonly SagaClass[];
-  /** Sends timeouts for later; without it `requestTimeout` is a `ConfigurationError`. */
+  /**
+   * The persistence's scheduled-messages table (`persistence.schedules`): timeouts a saga no longer waits
+   * for (cancelled, replaced, completed) are cancelled there. Without it they still fire, and are ignored.
+   */
+  readonly schedules?: ScheduleStore;
+  /**
+   * Sends timeouts for later. Default {@link ScheduledTimeouts}: the bus's scheduled messages, written in
+   * the step's transaction (durable on SQLite and PostgreSQL), cancelled through `schedules`.
+   */
   readonly scheduler?: TimeoutScheduler;
   /** How long completed instances are kept (for `get`, `list` and the CLI) before they are purged. Default 7 days. */
   readonly retentionMs?: number;
@@ -71,6 +82,11 @@ export class SagaRuntime {
   readonly #retentionMs: number;
   readonly #purgeIntervalMs: number;
   #nextPurgeAt = 0;
+  /**
+   * Runs work after a step outside the step's async context: a store that knows it is inside a
+   * transaction by that context (SQLite) would refuse the cancel or purge otherwise.
+   */
+  readonly #outsideStep = AsyncLocalStorage.snapshot();
   #purging = false;
 
   constructor(options: SagaRuntimeOptions) {
@@ -92,7 +108,7 @@ export class SagaRuntime {
     this.#env = {
       store: options.store,
       clock: options.clock ?? systemClock,
-      scheduler: options.scheduler,
+      scheduler: options.scheduler ?? new ScheduledTimeouts(options.schedules),
       logger: options.logger ?? silentLogger,
       stats: this.stats,
       instantiate: (definition) => instantiate(definition.sagaClass),
@@ -133,15 +149,17 @@ export class SagaRuntime {
     if (this.#purging || now < this.#nextPurgeAt) return;
     this.#nextPurgeAt = now + this.#purgeIntervalMs;
     this.#purging = true;
-    setImmediate(() => {
-      this.purgeExpired()
-        .catch((error: unknown) => {
-          this.#env.logger.warn({ error: toOmnibusError(error).message }, 'saga purge failed');
-        })
-        .finally(() => {
-          this.#purging = false;
-        });
-    });
+    setImmediate(() =>
+      this.#outsideStep(() => {
+        this.purgeExpired()
+          .catch((error: unknown) => {
+            this.#env.logger.warn({ error: toOmnibusError(error).message }, 'saga purge failed');
+          })
+          .finally(() => {
+            this.#purging = false;
+          });
+      }),
+    );
   }
 
   #definition(saga: string): SagaDefinition {
@@ -161,7 +179,8 @@ export class SagaRuntime {
     for (const step of definition.steps.values()) {
       const method = `step:${step.contract.type}`;
       prototype[method] = async (payload: unknown, message: MessageContext): Promise<void> => {
-        cancelLater(env, (await runMessageStep(env, definition, step, payload, message)).obsoleteSchedules);
+        const result = await runMessageStep(env, definition, step, payload, message);
+        cancelWhenReleased(env, this.#outsideStep, definition, result.key, result.obsoleteSchedules);
         this.#purgeWhenDue();
       };
       const { correlate: _correlate, ...handleOptions } = step.options;
@@ -170,7 +189,8 @@ export class SagaRuntime {
     if (definition.timeouts.size > 0) {
       const method = 'timeout';
       prototype[method] = async (payload: SagaTimeoutMessage, message: MessageContext): Promise<void> => {
-        cancelLater(env, (await runTimeoutStep(env, definition, payload, message)).obsoleteSchedules);
+        const result = await runTimeoutStep(env, definition, payload, message);
+        cancelWhenReleased(env, this.#outsideStep, definition, result.key, result.obsoleteSchedules);
         this.#purgeWhenDue();
       };
       decorate(compiled, method, {}, definition.timeoutContract);
@@ -180,24 +200,59 @@ export class SagaRuntime {
   }
 }
 
+/** When the committed state is checked again before an obsolete schedule is cancelled, after a step. */
+const CANCEL_CHECKS_MS = [0, 20, 100, 500, 2_000, 10_000];
+
 /**
- * Cancels obsolete schedules after the step, not inside it: the scheduler may need the connection the
- * step holds (SQLite), and should the step still roll back the cancel was harmless — the token check
- * ignores a timeout the state no longer waits for. So a failed cancel is logged, never thrown.
+ * Cancels the schedules a step made obsolete, once the committed state no longer refers to them. Not
+ * inside the step: the scheduler may need the connection the step holds (SQLite), and the step may still
+ * roll back (its commit can fail after the method returned), in which case the state still waits for
+ * those timeouts and cancelling them would lose them. So each check reads the committed instance: a
+ * schedule it no longer lists is cancelled; one it still lists is looked at again later (the commit may
+ * be under way), and left alone after the last check — should it fire, the token check ignores it
+ * unless the state still waits for it. A failed cancel is logged, never thrown.
  */
-function cancelLater(env: StepEnvironment, scheduleIds: readonly string[]): void {
+function cancelWhenReleased(
+  env: StepEnvironment,
+  outsideStep: <R>(work: () => R) => R,
+  definition: SagaDefinition,
+  key: string,
+  scheduleIds: readonly string[],
+): void {
   const scheduler = env.scheduler;
   if (scheduler === undefined || scheduleIds.length === 0) return;
-  setImmediate(() => {
-    for (const id of scheduleIds) {
-      scheduler.cancel(id).catch((error: unknown) => {
-        env.logger.warn(
-          { scheduleId: id, error: toOmnibusError(error).message },
-          'saga timeout cancel failed',
-        );
-      });
-    }
-  });
+  let waiting = [...scheduleIds];
+  const check = async (): Promise<void> => {
+    const record = await env.store.get(definition.name, key);
+    const stillListed = new Set(
+      record === undefined
+        ? []
+        : readData(definition, key, record.data).timeouts.map((timeout) => timeout.scheduleId),
+    );
+    const released = waiting.filter((id) => !stillListed.has(id));
+    waiting = waiting.filter((id) => stillListed.has(id));
+    await Promise.all(released.map((id) => scheduler.cancel(id)));
+  };
+  const run = (attempt: number): void => {
+    const timer = setTimeout(
+      () =>
+        outsideStep(() => {
+          check()
+            .catch((error: unknown) => {
+              env.logger.warn(
+                { saga: definition.name, key, error: toOmnibusError(error).message },
+                'saga timeout cancel failed',
+              );
+            })
+            .finally(() => {
+              if (waiting.length > 0 && attempt + 1 < CANCEL_CHECKS_MS.length) run(attempt + 1);
+            });
+        }),
+      CANCEL_CHECKS_MS[attempt],
+    );
+    timer.unref(); // a stopping process does not wait for it: a leftover timeout is ignored when it comes
+  };
+  run(0);
 }
 
 function decorate(

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
-import type { Envelope, MemoryTransaction, Source } from '@omnibus/core';
+import type { Envelope, HandlingContext, MemoryTransaction, Source } from '@omnibus/core';
 import type { TimeoutScheduler } from '../src/index.js';
 import {
   Bus,
+  NonRetriableError,
   ConfigurationError,
   Header,
   MemoryPersistence,
@@ -13,7 +14,7 @@ import {
 } from '@omnibus/core';
 import { collectChannel, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { SagaContext } from '../src/index.js';
-import { Handles, MemorySagaStore, Saga, SagaRuntime, StartedBy } from '../src/index.js';
+import { Handles, MemorySagaStore, Saga, SagaRuntime, StartedBy, Timeout } from '../src/index.js';
 import {
   OrderConfirmed,
   OrderFulfilment,
@@ -361,6 +362,55 @@ describe('sagas on the bus (memory transport, memory persistence)', function () 
       .with.property('field', 'purgeIntervalMs');
   });
 
+  it('a step that cancels a timeout and then rolls back leaves the timeout in place: it still fires', async function () {
+    const prefix = uniqueName();
+    const Start = defineEvent<{ id: string }>({ type: `${prefix}.Start`, channel: `${prefix}-c` });
+    const Finish = defineEvent<{ id: string }>({ type: `${prefix}.Finish`, channel: `${prefix}-c` });
+    @Saga<{ fired: boolean }>({ name: `${prefix}-rollback`, initial: () => ({ fired: false }) })
+    class Rollback {
+      @StartedBy(Start, { correlate: (m) => m.id })
+      async start(_m: { id: string }, saga: SagaContext<{ fired: boolean }>) {
+        await saga.requestTimeout('due', { afterMs: 300 });
+      }
+      @Handles(Finish, { correlate: (m) => m.id }) finish(_m: { id: string }, saga: SagaContext<object>) {
+        saga.complete(); // cancels 'due' — but this step will not commit
+      }
+      @Timeout('due') due(_t: unknown, saga: SagaContext<{ fired: boolean }>) {
+        saga.state.fired = true;
+        saga.complete();
+      }
+    }
+    const name = `${prefix}-rollback`;
+    const runtime = new SagaRuntime({ store, sagas: [Rollback], schedules: persistence.schedules });
+    /** Fails Finish after its step ran, inside the unit of work, once work queued by the step has run. */
+    const failAfterStep = async (ctx: HandlingContext, next: () => Promise<void>): Promise<void> => {
+      await next();
+      if (ctx.contract.type !== Finish.type) return;
+      for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+      throw new NonRetriableError('the commit of this step fails');
+    };
+    const bus = new Bus({
+      transport,
+      serviceName: 'orders',
+      persistence,
+      handlers: runtime.handlers,
+      closeTransport: false,
+      middleware: [failAfterStep],
+      outboxRelay: { pollIntervalMs: 5 },
+    });
+    buses.push(bus);
+    await bus.start();
+    await bus.publish(Start, { id: 'k' });
+    await waitFor(async () => (await persistence.schedules.pending()) === 1, {
+      message: 'timeout scheduled',
+    });
+    await bus.publish(Finish, { id: 'k' });
+    await waitFor(() => bus.stats.deadLettered === 1, { message: 'Finish failed and dead-lettered' });
+    await waitFor(async () => (await runtime.get<{ fired: boolean }>(name, 'k'))?.state.fired === true, {
+      message: 'the timeout fired: the rolled-back step did not cancel it',
+    });
+  });
+
   it('concurrent messages of one instance lose no update: conflicts retry with fresh state', async function () {
     const prefix = uniqueName();
     const tallyName = `${prefix}-tally`;
@@ -379,6 +429,6 @@ describe('sagas on the bus (memory transport, memory persistence)', function () 
       expect(instance.state.steps).to.equal(10);
     }
     expect(bus.stats.deadLettered).to.equal(0);
-    expect(bus.stats.retried, 'version conflicts happened and were retried').to.be.greaterThan(0);
+    expect(bus.stats.conflicts, 'version conflicts happened and ran again').to.be.greaterThan(0);
   });
 });

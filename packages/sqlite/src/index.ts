@@ -9,3 +9,4 @@ export { SqliteInbox } from './sqlite-inbox.js';
 export { SqliteOutbox } from './sqlite-outbox.js';
 export { applySqliteMigrations, outboxInboxMigrations, type SqliteMigration } from './sqlite-migrations.js';
 export { SqliteSagaStore, sagaMigrations } from './sqlite-saga-store.js';
+export { SqliteScheduleStore, scheduleMigrations } from './sqlite-schedule-store.js';

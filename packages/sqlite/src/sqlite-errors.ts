@@ -1,4 +1,4 @@
-import { OmnibusError } from '@omnibus/core';
+import { ErrorCode, OmnibusError, PersistenceUnavailableError } from '@omnibus/core';
 
 /** SQLite primary result codes that mean "the database is busy or unreachable right now". */
 const UNAVAILABLE = new Set([
@@ -24,9 +24,8 @@ export function persistenceError(error: unknown, doing: string): OmnibusError {
   if (error instanceof OmnibusError) return error;
   const code = sqliteErrorCode(error);
   const reason = error instanceof Error ? error.message : String(error);
-  return new OmnibusError(`sqlite: ${doing} failed: ${reason}`, {
-    code: code !== undefined && UNAVAILABLE.has(code) ? 'PERSISTENCE_UNAVAILABLE' : 'PERSISTENCE_ERROR',
-    retriable: true,
-    cause: error,
-  });
+  const message = `sqlite: ${doing} failed: ${reason}`;
+  if (code !== undefined && UNAVAILABLE.has(code))
+    return new PersistenceUnavailableError(message, { cause: error });
+  return new OmnibusError(message, { code: ErrorCode.PERSISTENCE_ERROR, retriable: true, cause: error });
 }

@@ -5,6 +5,7 @@ import { persistenceError, sqliteErrorCode } from './sqlite-errors.js';
 import { SqliteInbox } from './sqlite-inbox.js';
 import { applySqliteMigrations, outboxInboxMigrations } from './sqlite-migrations.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { scheduleMigrations, SqliteScheduleStore } from './sqlite-schedule-store.js';
 import { SqliteSession } from './sqlite-session.js';
 
 export interface SqlitePersistenceOptions {
@@ -23,7 +24,7 @@ export interface SqlitePersistenceOptions {
 
 /**
  * Exactly-once effects on an embedded SQLite database (node:sqlite): a unit of work whose `ctx.tx` is the
- * `DatabaseSync` connection, the inbox and the outbox tables in the same file. WAL mode, so readers in
+ * `DatabaseSync` connection, the inbox, outbox and scheduled-messages tables in the same file. WAL mode, so readers in
  * other processes do not block the writer.
  *
  * One connection per instance; units of work take turns on it (SQLite has one writer anyway), so keep
@@ -35,6 +36,7 @@ export class SqlitePersistence implements Persistence<DatabaseSync> {
   readonly unitOfWork: SqliteSession;
   readonly inbox: SqliteInbox;
   readonly outbox: SqliteOutbox;
+  readonly schedules: SqliteScheduleStore;
   readonly #inboxRetentionMs: number;
   readonly #logger: Logger;
   #purgeTimer: NodeJS.Timeout | undefined;
@@ -62,13 +64,14 @@ export class SqlitePersistence implements Persistence<DatabaseSync> {
     this.unitOfWork = new SqliteSession(this.database);
     this.inbox = new SqliteInbox(this.unitOfWork);
     this.outbox = new SqliteOutbox(this.unitOfWork);
+    this.schedules = new SqliteScheduleStore(this.unitOfWork);
   }
 
   /** Applies pending migrations (safe from several processes at once), purges old inbox records. */
   async start(): Promise<void> {
     if (this.#state !== 'created') throw new ConfigurationError('start', `persistence is ${this.#state}`);
     try {
-      const applied = applySqliteMigrations(this.database, 'outbox-inbox', outboxInboxMigrations);
+      const applied = applyAll(this.database);
       if (applied.length > 0) this.#logger.info({ applied }, 'sqlite migrations applied');
     } catch (error) {
       throw persistenceError(error, 'migrate');
@@ -108,7 +111,7 @@ export interface SqliteMigrateOptions {
 }
 
 /**
- * Brings a SQLite file's outbox and inbox schema up to date and returns the names of the migrations it
+ * Brings a SQLite file's outbox, inbox and schedules schema up to date and returns the names of the migrations it
  * applied (none when already current). The entry point of `omnibus migrate --sqlite <path>`.
  */
 export async function migrate(options: SqliteMigrateOptions): Promise<string[]> {
@@ -117,12 +120,19 @@ export async function migrate(options: SqliteMigrateOptions): Promise<string[]> 
   }
   const database = openDatabase(options.path, options.busyTimeoutMs ?? 5_000);
   try {
-    return applySqliteMigrations(database, 'outbox-inbox', outboxInboxMigrations);
+    return applyAll(database);
   } catch (error) {
     throw persistenceError(error, 'migrate');
   } finally {
     database.close();
   }
+}
+
+function applyAll(database: DatabaseSync): string[] {
+  return [
+    ...applySqliteMigrations(database, 'outbox-inbox', outboxInboxMigrations),
+    ...applySqliteMigrations(database, 'schedules', scheduleMigrations),
+  ];
 }
 
 function openDatabase(path: string, busyTimeoutMs: number): DatabaseSync {

@@ -38,7 +38,8 @@ export const sagaMigrations: readonly SqliteMigration[] = [
 export class SqliteSagaStore implements SagaStore<DatabaseSync> {
   readonly #session: SqliteSession;
 
-  constructor(persistence: SqlitePersistence) {
+  /** On a persistence, or on a bare session (the CLI reads a file without opening the persistence). */
+  constructor(persistence: Pick<SqlitePersistence, 'unitOfWork'>) {
     this.#session = persistence.unitOfWork;
   }
 

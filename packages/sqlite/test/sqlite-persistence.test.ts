@@ -9,8 +9,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ConfigurationError } from '@omnibus/core';
-import type { PersistenceUnderTest } from '@omnibus/core/testing';
-import { runPersistenceConformance, waitFor } from '@omnibus/core/testing';
+import type { PersistenceUnderTest, PersistenceWithOutage } from '@omnibus/core/testing';
+import { runPersistenceConformance, runScheduleConformance, waitFor } from '@omnibus/core/testing';
 import { SqlitePersistence, migrate } from '../src/index.js';
 
 describe('SqlitePersistence', function () {
@@ -37,7 +37,7 @@ describe('SqlitePersistence', function () {
   describe('schema', function () {
     it('migrates once, from several processes at once, and says what it applied', async function () {
       const results = await Promise.all([migrate({ path }), migrate({ path }), migrate({ path })]);
-      expect(results.flat()).to.deep.equal(['outbox and inbox']);
+      expect(results.flat()).to.deep.equal(['outbox and inbox', 'scheduled messages']);
       expect(await migrate({ path })).to.deep.equal([]);
       const children = [1, 2, 3].map(() =>
         fork(
@@ -49,9 +49,12 @@ describe('SqlitePersistence', function () {
       const applied = await Promise.all(
         children.map(async (child) => ((await once(child, 'message')) as [string[]])[0]),
       );
-      expect(applied.flat()).to.deep.equal(['outbox and inbox'], 'exactly one process applied it');
+      expect(applied.flat()).to.deep.equal(
+        ['outbox and inbox', 'scheduled messages'],
+        'exactly one process applied them',
+      );
       const database = new DatabaseSync(join(directory, 'other.db'));
-      expect(database.prepare('SELECT count(*) AS n FROM omnibus_migrations').get()!.n).to.equal(1);
+      expect(database.prepare('SELECT count(*) AS n FROM omnibus_migrations').get()!.n).to.equal(2);
       expect(database.prepare('PRAGMA journal_mode').get()!.journal_mode).to.equal('wal');
       database.close();
     });
@@ -162,24 +165,33 @@ async function openStore(
   };
 }
 
+/**
+ * The outage: another connection holds the write lock; with a 10 ms busy timeout every unit of work and
+ * claim fails at once as busy.
+ */
+async function openStoreWithOutage(): Promise<PersistenceWithOutage<DatabaseSync>> {
+  const store = await openStore({ busyTimeoutMs: 10 });
+  let outage: DatabaseSync | undefined;
+  return {
+    ...store,
+    async beginOutage() {
+      outage = new DatabaseSync(store.path);
+      outage.exec('BEGIN EXCLUSIVE');
+    },
+    async endOutage() {
+      outage?.exec('COMMIT');
+      outage?.close();
+      outage = undefined;
+    },
+  };
+}
+
 runPersistenceConformance<DatabaseSync>('sqlite', {
   createPersistence: () => openStore(),
-  async createPersistenceWithOutage() {
-    // The outage: another connection holds the write lock; with a 10 ms busy timeout every unit of work
-    // and claim fails at once as busy.
-    const store = await openStore({ busyTimeoutMs: 10 });
-    let outage: DatabaseSync | undefined;
-    return {
-      ...store,
-      async beginOutage() {
-        outage = new DatabaseSync(store.path);
-        outage.exec('BEGIN EXCLUSIVE');
-      },
-      async endOutage() {
-        outage?.exec('COMMIT');
-        outage?.close();
-        outage = undefined;
-      },
-    };
-  },
+  createPersistenceWithOutage: openStoreWithOutage,
+});
+
+runScheduleConformance<DatabaseSync>('sqlite', {
+  createPersistence: () => openStore(),
+  createPersistenceWithOutage: openStoreWithOutage,
 });

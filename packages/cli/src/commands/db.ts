@@ -5,7 +5,8 @@ import { EXIT_OK, UsageError } from '../command.js';
 
 const migrate: Command = {
   name: 'migrate',
-  summary: 'bring the outbox and inbox tables up to date (safe to run from several processes at once)',
+  summary:
+    'bring the outbox, inbox and schedule tables up to date (safe to run from several processes at once)',
   options: {
     postgres: { type: 'string' },
     schema: { type: 'string' },
@@ -42,6 +43,6 @@ const migrate: Command = {
 
 export const dbCommands: CommandGroup = {
   name: 'db',
-  summary: 'the outbox and inbox database',
+  summary: 'the outbox, inbox and schedules database',
   commands: [migrate],
 };

@@ -25,7 +25,7 @@ const STRATEGIES: Record<string, SubjectNameStrategy> = {
 const options = {
   dir: { type: 'string', default: 'schemas' },
   registry: { type: 'string' },
-  strategy: { type: 'string', default: 'topic' },
+  strategy: { type: 'string', default: 'topic-record' },
   ...basicAuthOptions,
 } as const;
 
@@ -33,8 +33,8 @@ const optionHelp = [
   '--dir <path>              the schemas directory (default schemas)',
   '--registry <url>          the schema registry (default $OMNIBUS_SCHEMA_REGISTRY_URL)',
   '--strategy <topic|record|topic-record>  subject naming, as the serializer is configured (default',
-  '                          topic: <dir>-value; the topic of a file is its first directory, e.g.',
-  '                          orders/OrderPlaced.avsc travels on orders)',
+  "                          topic-record, the serializer's: <dir>-<record name>; the topic of a file",
+  '                          is its first directory, e.g. orders/OrderPlaced.avsc travels on orders)',
   ...basicAuthHelp('OMNIBUS_SCHEMA_REGISTRY_BASIC_AUTH'),
 ];
 

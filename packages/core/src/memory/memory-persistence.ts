@@ -371,7 +371,7 @@ export class MemoryScheduleStore implements ScheduleStore<MemoryTransaction> {
   readonly #rows = new Map<string, ScheduleRow>();
   /** Waiting rows by (due time, seq); cancelled and rescheduled rows are dropped when met. */
   readonly #due: ScheduleRow[] = [];
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<(earliest: Date) => void>();
   #nextSeq = 1;
 
   constructor(
@@ -406,8 +406,8 @@ export class MemoryScheduleStore implements ScheduleStore<MemoryTransaction> {
   async reschedule(id: string, deliverAt: Date): Promise<boolean> {
     const row = this.#rows.get(id);
     if (row === undefined) return false;
-    this.#place({ ...row.message, deliverAt: new Date(deliverAt.getTime()) });
-    this.#wake();
+    this.#place({ ...row.message, deliverAt: new Date(deliverAt.getTime()) }, row.seq);
+    this.#wake(deliverAt);
     return true;
   }
 
@@ -439,32 +439,40 @@ export class MemoryScheduleStore implements ScheduleStore<MemoryTransaction> {
     return this.#rows.size;
   }
 
-  async listen(onAdded: () => void): Promise<OutboxListener> {
-    const listener = (): void => onAdded();
+  async listen(onAdded: (earliest: Date | undefined) => void): Promise<OutboxListener> {
+    const listener = (earliest: Date): void => onAdded(earliest);
     this.#listeners.add(listener);
     return { close: async () => void this.#listeners.delete(listener) };
   }
 
   #insert(messages: readonly ScheduledMessage[]): void {
     for (const message of messages) this.#place(message);
-    this.#wake();
+    this.#wake(earliestOf(messages));
   }
 
-  #place(message: ScheduledMessage): void {
-    const row: ScheduleRow = { message, seq: this.#nextSeq++, dueMs: message.deliverAt.getTime() };
+  /** Files `message` by (due time, seq); a rescheduled row keeps its seq, as the SQL stores do. */
+  #place(message: ScheduledMessage, seq = this.#nextSeq++): void {
+    const row: ScheduleRow = { message, seq, dueMs: message.deliverAt.getTime() };
     this.#rows.set(message.id, row);
-    // Binary search for the first row due later: ties keep add order.
     let low = 0;
     let high = this.#due.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.#due[middle]!.dueMs <= row.dueMs) low = middle + 1;
+      const other = this.#due[middle]!;
+      if (other.dueMs < row.dueMs || (other.dueMs === row.dueMs && other.seq < row.seq)) low = middle + 1;
       else high = middle;
     }
     this.#due.splice(low, 0, row);
   }
 
-  #wake(): void {
-    for (const listener of this.#listeners) queueMicrotask(listener);
+  #wake(earliest: Date): void {
+    for (const listener of this.#listeners) queueMicrotask(() => listener(earliest));
   }
+}
+
+/** The earliest due time of `messages` (not empty). */
+function earliestOf(messages: readonly ScheduledMessage[]): Date {
+  let earliest = messages[0]!.deliverAt;
+  for (const message of messages) if (message.deliverAt < earliest) earliest = message.deliverAt;
+  return earliest;
 }

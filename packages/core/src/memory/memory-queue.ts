@@ -2,6 +2,8 @@ import type { Envelope } from '../envelope.js';
 import { DONE } from '../done.js';
 import { withFailureHeaders } from '../dead-letter.js';
 import type { Consumer, Delivery, DeliverySink, Failure, Source } from '../transport.js';
+import { SettleOnce } from '../transport/settle-once.js';
+import { SinkCalls } from '../transport/sink-calls.js';
 
 interface Item {
   readonly envelope: Envelope;
@@ -34,6 +36,7 @@ export class MemoryQueue {
   readonly #lowWater: number;
   #pumping = false;
   #pumpAgain = false;
+  #wakeScheduled = false;
   #deadLetters: MemoryQueue | undefined;
 
   constructor(
@@ -156,7 +159,6 @@ export class MemoryQueue {
     }
   }
 
-  #wakeScheduled = false;
   readonly #wakeIfRoom = (): void => {
     this.#wakeScheduled = false;
     if (this.#space !== undefined && this.depth < this.capacity) this.#resolveSpace();
@@ -228,9 +230,11 @@ export class MemoryQueue {
 
 export class MemoryConsumer implements Consumer {
   #unsettled = new Set<MemoryDelivery>();
-  /** Sink calls that have not returned yet; `close` waits for them. */
-  #running = 0;
-  #idle: (() => void) | undefined;
+  /**
+   * Sink calls that have not returned yet; `close` waits for them. A sink that rejects leaves its delivery
+   * unsettled (released for redelivery on close); the bus's sink never rejects.
+   */
+  readonly #sinkCalls = new SinkCalls();
   #paused = false;
   #closed: Promise<void> | undefined;
 
@@ -251,23 +255,8 @@ export class MemoryConsumer implements Consumer {
   deliver(envelope: Envelope, attempt: number): void {
     const delivery = new MemoryDelivery(this, envelope, attempt);
     this.#unsettled.add(delivery);
-    this.#running++;
-    let call: Promise<void>;
-    try {
-      call = this.sink(delivery);
-    } catch {
-      this.#sinkReturned();
-      return;
-    }
-    // A sink that rejects leaves its delivery unsettled: it is released for redelivery on close. The bus
-    // never rejects here; a raw sink that does must not take the consumer down.
-    call.then(this.#sinkReturned, this.#sinkReturned);
+    this.#sinkCalls.call(this.sink, delivery);
   }
-
-  /** One function for every sink call's end: no closure per delivery on the hot path. */
-  readonly #sinkReturned = (): void => {
-    if (--this.#running === 0) this.#idle?.();
-  };
 
   onSettled(delivery: MemoryDelivery): boolean {
     return this.#unsettled.delete(delivery);
@@ -288,7 +277,7 @@ export class MemoryConsumer implements Consumer {
   }
 
   async #close(): Promise<void> {
-    if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    await this.#sinkCalls.whenIdle();
     this.queue.detach(this);
     const unsettled = [...this.#unsettled];
     this.#unsettled = new Set();
@@ -301,7 +290,7 @@ export class MemoryConsumer implements Consumer {
 
 class MemoryDelivery implements Delivery {
   readonly #receivedAt = Date.now();
-  #settled = false;
+  readonly #once = new SettleOnce();
 
   get receivedAt(): Date {
     return new Date(this.#receivedAt);
@@ -313,14 +302,13 @@ class MemoryDelivery implements Delivery {
     readonly attempt: number,
   ) {}
 
+  /** Takes the settlement for a release on close. */
   markSettled(): void {
-    this.#settled = true;
+    this.#once.claim();
   }
 
   #settle(): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
-    return this.consumer.onSettled(this);
+    return this.#once.claim() && this.consumer.onSettled(this);
   }
 
   ack(): Promise<void> {

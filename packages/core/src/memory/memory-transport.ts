@@ -1,6 +1,5 @@
 import type { Envelope } from '../envelope.js';
 import { DONE } from '../done.js';
-import { envelopeSize } from '../envelope.js';
 import { ConfigurationError, TransportError } from '../errors.js';
 import type {
   Capabilities,
@@ -14,6 +13,8 @@ import type {
   Transport,
 } from '../transport.js';
 import { describeDestination, describeSource } from '../transport.js';
+import { checkMessageSizes } from '../transport/message-size.js';
+import { TransportClosedError } from '../transport/transport-errors.js';
 import { MemoryQueue } from './memory-queue.js';
 
 export interface MemoryTransportOptions {
@@ -97,15 +98,7 @@ export class MemoryTransport implements Transport {
     try {
       this.#assertOpen();
       const targets = this.#targets(destination);
-      for (const envelope of messages) {
-        const size = envelopeSize(envelope);
-        if (size > this.capabilities.maxMessageBytes) {
-          throw new TransportError(
-            `message ${envelope.id} is ${size} bytes, over the limit of ${this.capabilities.maxMessageBytes}`,
-            { code: 'MESSAGE_TOO_LARGE', retriable: false },
-          );
-        }
-      }
+      checkMessageSizes(messages, this.capabilities.maxMessageBytes);
       // The common case, room in every queue, enqueues without a promise per message.
       if (targets.every((queue) => queue.hasRoomFor(messages.length))) {
         for (const envelope of messages) for (const queue of targets) queue.enqueue(envelope);
@@ -200,8 +193,7 @@ export class MemoryTransport implements Transport {
   }
 
   #assertOpen(): void {
-    if (this.#closed)
-      throw new TransportError('memory transport is closed', { code: 'TRANSPORT_CLOSED', retriable: false });
+    if (this.#closed) throw new TransportClosedError('memory');
   }
 }
 

@@ -2,6 +2,8 @@ import type { Contract } from '../contracts.js';
 import type { HandleOptions } from '../decorators.js';
 import type { Envelope } from '../envelope.js';
 import type { MessageContext } from '../message-context.js';
+import type { OutboxMessage } from '../persistence.js';
+import type { ScheduledMessage } from '../schedule-store.js';
 import type { Delivery } from '../transport.js';
 
 /** Everything one handling of one delivery carries through the pipeline. */
@@ -11,8 +13,18 @@ export interface HandlingContext {
   readonly contract: Contract;
   readonly options: HandleOptions;
   readonly payload: unknown;
-  /** The handler's context; middleware may replace its `tx` and `signal` for the layers inside. */
-  message: MessageContext;
+  /** Tries this message had in earlier deliveries; with `calls`, what `retry.attempts` limits. */
+  readonly triesBefore: number;
+  /** Handler calls in this delivery so far, immediate retries included. */
+  calls: number;
+  /** What the handler published, held until it succeeds (the unit of work writes it to the outbox). */
+  readonly outgoing: OutboxMessage[];
+  /** Without persistence: what the handler scheduled, made once it succeeds. */
+  readonly scheduled: ScheduledMessage[];
+  /** Set by the unit of work when the inbox knows the message: a duplicate, the handler did not run. */
+  duplicate: boolean;
+  /** The `MessageContext` the handler gets; middleware may replace it to overlay `tx` and `signal`. */
+  handlerContext: MessageContext;
 }
 
 export type Next = () => Promise<void>;

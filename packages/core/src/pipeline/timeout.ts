@@ -11,11 +11,13 @@ export function timeout(defaultTimeoutMs: number | undefined): Middleware {
     const timeoutMs = ctx.options.timeoutMs ?? defaultTimeoutMs;
     if (timeoutMs === undefined) return next();
     const controller = new AbortController();
-    const outer = ctx.message.signal;
+    const outer = ctx.handlerContext.signal;
     const onOuterAbort = (): void => controller.abort(outer.reason);
     outer.addEventListener('abort', onOuterAbort, { once: true });
-    const message = ctx.message;
-    ctx.message = Object.assign(Object.create(message) as typeof message, { signal: controller.signal });
+    const context = ctx.handlerContext;
+    ctx.handlerContext = Object.assign(Object.create(context) as typeof context, {
+      signal: controller.signal,
+    });
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -29,7 +31,7 @@ export function timeout(defaultTimeoutMs: number | undefined): Middleware {
     } finally {
       clearTimeout(timer);
       outer.removeEventListener('abort', onOuterAbort);
-      ctx.message = message;
+      ctx.handlerContext = context;
     }
   };
 }

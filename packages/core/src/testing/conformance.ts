@@ -12,6 +12,11 @@ import { waitFor } from './wait-for.js';
 export interface TransportConformanceOptions {
   /** A new, connected transport; called for every test and closed after it. */
   readonly createTransport: () => Promise<Transport>;
+  /**
+   * The same transport, constructed and not connected (`connect()` not called): every transport connects
+   * on first use, which the suite checks with it.
+   */
+  readonly createUnconnectedTransport: () => Transport | Promise<Transport>;
   /** Stops and starts the broker, keeping its data; the reconnect test is skipped without it. */
   readonly restartBroker?: () => Promise<void>;
   /** Messages in the reconnect test. Default 10,000. */
@@ -122,6 +127,23 @@ export function runTransportConformance(name: string, options: TransportConforma
         expect(got.type).to.equal(envelope.type);
         expect(Buffer.from(got.body).toString()).to.equal(Buffer.from(envelope.body).toString());
       }
+    });
+
+    it('connects on first use: provision, consume and publish without connect()', async function () {
+      // Each memory transport is a broker of its own, so the never-connected transport provisions what it
+      // uses itself; consume or publish as the first call are driver tests where that matters.
+      const fresh = await options.createUnconnectedTransport();
+      extraTransports.push(fresh);
+      const name = uniqueName('q');
+      await fresh.provision({ queues: [{ name }] });
+      const received = new Map<string, Envelope>();
+      await consume({ kind: 'queue', queue: name }, ackInto(received), 4, fresh);
+      const sent = envelopes(5);
+      await fresh.publish({ kind: 'queue', queue: name }, sent);
+      await until(
+        () => sent.every((e) => received.has(e.id)),
+        'messages through a never-connected transport',
+      );
     });
 
     it('subscribes concurrently', async function () {

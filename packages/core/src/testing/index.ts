@@ -11,3 +11,4 @@ export {
   type PersistenceWithOutage,
 } from './persistence-conformance.js';
 export { serveOutboxRelay, type RelayProcessModule } from './relay-process.js';
+export { runScheduleConformance, type ScheduleConformanceOptions } from './schedule-conformance.js';

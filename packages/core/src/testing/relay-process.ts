@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { consoleLogger } from '../logger.js';
 import { OutboxRelay } from '../outbox-relay.js';
 import type { OutboxStore } from '../persistence.js';
+import type { ScheduleStore } from '../schedule-store.js';
 import { IpcTransport } from './ipc-transport.js';
 
 /** A module that opens a store in a child process and calls {@link serveOutboxRelay}, and its arguments. */
@@ -22,13 +23,18 @@ const OPTIONS_VARIABLE = 'OMNIBUS_RELAY_PROCESS_OPTIONS';
 /**
  * The child's side, for a store's relay fixture: relays `store` into the parent's broker over IPC
  * ({@link IpcTransport}) with the options the parent forked it with, says `ready` once running, and on a
- * `stop` message stops the relay, runs `close` and disconnects.
+ * `stop` message stops the relay, runs `close` and disconnects. With `schedules`, it releases them too.
  */
-export async function serveOutboxRelay(store: OutboxStore, close: () => Promise<void>): Promise<void> {
+export async function serveOutboxRelay(
+  store: OutboxStore,
+  close: () => Promise<void>,
+  schedules?: ScheduleStore,
+): Promise<void> {
   const options = JSON.parse(process.env[OPTIONS_VARIABLE] ?? 'null') as RelayProcessOptions | null;
   if (options === null) throw new Error(`${OPTIONS_VARIABLE} is not set: fork with forkRelayProcess`);
   const relay = new OutboxRelay({
     store,
+    ...(schedules === undefined ? {} : { schedules }),
     transport: new IpcTransport(),
     ...options,
     logger: consoleLogger('warn'),

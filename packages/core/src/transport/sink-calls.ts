@@ -6,16 +6,19 @@ import type { Delivery, DeliverySink } from '../transport.js';
  * throws or rejects leaves its delivery unsettled (released for redelivery on close): that must not take
  * the consumer down, so `call` never throws and never rejects; the error goes to `onSinkError` (the bus's
  * sink never fails; a raw sink that does is reported, not dropped). No closure or promise per call on the
- * hot path: two bound functions end every call.
+ * hot path: two bound functions end every call. `onReturned`, when given, runs after each call ends (a
+ * consumer whose concurrency counts sink calls hands out the next delivery there).
  */
 export class SinkCalls {
   readonly #onSinkError: ((error: unknown) => void) | undefined;
+  readonly #onReturned: (() => void) | undefined;
   #running = 0;
   #idle: (() => void) | undefined;
   #whenIdle: Promise<void> | undefined;
 
-  constructor(onSinkError?: (error: unknown) => void) {
+  constructor(onSinkError?: (error: unknown) => void, onReturned?: () => void) {
     this.#onSinkError = onSinkError;
+    this.#onReturned = onReturned;
   }
 
   /** How many sink calls are running. */
@@ -49,10 +52,12 @@ export class SinkCalls {
   };
 
   readonly #returned = (): void => {
-    if (--this.#running > 0) return;
-    const idle = this.#idle;
-    this.#idle = undefined;
-    this.#whenIdle = undefined;
-    idle?.();
+    if (--this.#running === 0) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      this.#whenIdle = undefined;
+      idle?.();
+    }
+    this.#onReturned?.();
   };
 }

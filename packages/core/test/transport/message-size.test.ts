@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { envelopeSize, TransportError, type Envelope } from '../../src/index.js';
-import { checkMessageSizes, MessageTooLargeError } from '../../src/transport/index.js';
+import { TransportError, type Envelope } from '../../src/index.js';
+import { checkMessageSizes, envelopeSize, MessageTooLargeError } from '../../src/transport/index.js';
 
 let ids = 0;
 function envelope(body: string): Envelope {

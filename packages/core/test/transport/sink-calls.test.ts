@@ -69,4 +69,20 @@ describe('SinkCalls', function () {
     calls.call((d) => (seen.push(d), DONE), delivery);
     expect(seen).to.deep.equal([delivery]);
   });
+
+  it('runs onReturned after each call ends, with the count already lowered', async function () {
+    const sizes: number[] = [];
+    const calls: SinkCalls = new SinkCalls(undefined, () => sizes.push(calls.size));
+    const first = deferred();
+    calls.call(() => first.promise, delivery);
+    calls.call(() => {
+      throw new Error('thrown');
+    }, delivery);
+    calls.call(() => Promise.reject(new Error('rejected')), delivery);
+    expect(sizes).to.deep.equal([1]);
+    first.resolve();
+    await calls.whenIdle();
+    await Promise.resolve();
+    expect(sizes).to.deep.equal([1, 1, 0]);
+  });
 });

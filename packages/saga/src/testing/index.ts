@@ -16,3 +16,4 @@ export {
   type SagaWorkerReport,
 } from './saga-worker.js';
 export { shuffledItems, tallyContracts, type TallyItemV1, type TallyState } from './tally-saga.js';
+export { runSagaTimeoutTests, type OpenedSagaDatabase, type SagaTimeoutDatabase } from './saga-timeouts.js';

@@ -30,9 +30,9 @@ export function tallyContracts(prefix: string) {
   @Saga<TallyState>({ name: `${prefix}-tally`, initial: () => ({ seen: [], steps: 0 }) })
   class Tally {
     @StartedBy(TallyItem, {
-      correlate: (i) => i.tally, // A conflict is retried with fresh state; until the bus stops spending attempts on conflicts, a
-      // generous budget keeps a hot instance from running out.
-      retry: { attempts: 1_000, backoff: exponential({ initialMs: 2, maxMs: 100 }) },
+      correlate: (i) => i.tally,
+      // A lost version race runs the step again with fresh state without spending a try: few tries do.
+      retry: { attempts: 5, backoff: exponential({ initialMs: 2, maxMs: 100 }) },
     })
     async item(item: TallyItemV1, saga: SagaContext<TallyState>) {
       saga.state.steps++;

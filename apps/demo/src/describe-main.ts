@@ -1,0 +1,3 @@
+import { describeDemo } from './describe-demo.js';
+
+console.log(await describeDemo());

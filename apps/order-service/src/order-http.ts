@@ -1,0 +1,71 @@
+import type { FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
+import { InvalidOrderError } from './order-errors.js';
+import type { OrderService } from './order-service.js';
+
+const placeOrderBody = {
+  type: 'object',
+  required: ['customerId', 'lines'],
+  additionalProperties: false,
+  properties: {
+    customerId: { type: 'string', minLength: 1, maxLength: 100 },
+    lines: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 50,
+      items: {
+        type: 'object',
+        required: ['sku', 'quantity'],
+        additionalProperties: false,
+        properties: {
+          sku: { type: 'string', minLength: 1, maxLength: 100 },
+          quantity: { type: 'integer', minimum: 1, maximum: 1000 },
+        },
+      },
+    },
+  },
+} as const;
+
+/**
+ * The order service's HTTP API: `POST /orders` → 202 `{ orderId }`; `GET /orders/:id` → the order, its
+ * status and history (404 when unknown); `GET /healthz` (the bus runs) and `GET /readyz` (the bus and its
+ * broker are up), 503 otherwise, with the bus's health report.
+ */
+export function orderApi(service: OrderService): FastifyInstance {
+  const app = Fastify({ logger: false });
+  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+    if (error instanceof InvalidOrderError)
+      return reply.code(400).send({ error: error.code, message: error.message });
+    const status = error.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: 'BAD_REQUEST', message: error.message });
+    }
+    return reply.code(500).send({ error: 'INTERNAL', message: 'the order could not be placed; try again' });
+  });
+
+  app.post<{ Body: { customerId: string; lines: { sku: string; quantity: number }[] } }>(
+    '/orders',
+    { schema: { body: placeOrderBody } },
+    async (request, reply) => {
+      const orderId = await service.placeOrder(request.body.customerId, request.body.lines);
+      return reply.code(202).header('location', `/orders/${orderId}`).send({ orderId });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/orders/:id', async (request, reply) => {
+    const order = await service.orders.get(request.params.id);
+    if (order === undefined) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such order' });
+    return order;
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    const health = await service.bus.health();
+    return reply.code(service.bus.state === 'started' ? 200 : 503).send(health);
+  });
+
+  app.get('/readyz', async (_request, reply) => {
+    const health = await service.bus.health();
+    return reply.code(health.status === 'up' ? 200 : 503).send(health);
+  });
+  return app;
+}

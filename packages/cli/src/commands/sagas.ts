@@ -1,0 +1,216 @@
+import { existsSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import type { SagaRecord, SagaStore } from '@omnibus/core';
+import { PostgresPersistence, PostgresSagaStore } from '@omnibus/postgres';
+import { SqliteSagaStore, SqliteSession } from '@omnibus/sqlite';
+import type { Command, CommandGroup, CommandIo, OptionValues } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
+
+const databaseOptions = {
+  postgres: { type: 'string' },
+  schema: { type: 'string' },
+  sqlite: { type: 'string' },
+} as const;
+
+const databaseHelp = [
+  '--postgres <url>   a PostgreSQL database (default: $OMNIBUS_POSTGRES_URL when --sqlite is not given)',
+  '--schema <name>    the PostgreSQL schema of the omnibus tables (default public)',
+  '--sqlite <path>    a SQLite database file',
+];
+
+interface OpenStore {
+  readonly store: SagaStore;
+  close(): Promise<void>;
+}
+
+/** Opens the saga table of the database the options name, read-only in effect: no migration, no purge. */
+async function openStore(options: OptionValues, io: CommandIo): Promise<OpenStore> {
+  const sqlite = options.sqlite as string | undefined;
+  const postgres =
+    (options.postgres as string | undefined) ??
+    (sqlite === undefined ? io.env.OMNIBUS_POSTGRES_URL || undefined : undefined); // set but empty: not given
+  if ((postgres === undefined) === (sqlite === undefined)) {
+    throw new UsageError(
+      'give exactly one of --postgres <url> (or $OMNIBUS_POSTGRES_URL) and --sqlite <path>',
+    );
+  }
+  if (sqlite !== undefined) {
+    if (options.schema !== undefined) throw new UsageError('--schema is for PostgreSQL');
+    if (!existsSync(sqlite)) throw new UsageError(`no such SQLite file: ${sqlite}`);
+    const database = new DatabaseSync(sqlite, { timeout: 5_000 });
+    const found = database.prepare("SELECT 1 FROM sqlite_master WHERE name = 'omnibus_sagas'").get();
+    if (found === undefined) {
+      database.close();
+      throw new UsageError(`${sqlite} has no saga table: no SqliteSagaStore has started on it`);
+    }
+    const session = new SqliteSession(database);
+    session.markReady();
+    return {
+      store: new SqliteSagaStore({ unitOfWork: session }),
+      close: async () => {
+        await session.drain();
+        database.close();
+      },
+    };
+  }
+  const persistence = new PostgresPersistence({
+    connectionString: postgres!,
+    ...(options.schema === undefined ? {} : { schema: String(options.schema) }),
+  });
+  try {
+    const { rows } = await persistence.pool.query<{ found: string | null }>(
+      'SELECT to_regclass($1) AS found',
+      [`${persistence.schema.quoted}.omnibus_sagas`],
+    );
+    if (rows[0]?.found === null) {
+      throw new UsageError('this database has no saga table: no PostgresSagaStore has started on it');
+    }
+  } catch (error) {
+    await persistence.close();
+    throw error;
+  }
+  return { store: new PostgresSagaStore(persistence), close: () => persistence.close() };
+}
+
+async function withStore(
+  options: OptionValues,
+  io: CommandIo,
+  work: (store: SagaStore) => Promise<number>,
+): Promise<number> {
+  const opened = await openStore(options, io);
+  try {
+    return await work(opened.store);
+  } finally {
+    await opened.close();
+  }
+}
+
+function required(options: OptionValues, name: string, what: string): string {
+  const value = options[name];
+  if (typeof value !== 'string' || value.length === 0)
+    throw new UsageError(`--${name} <${what}> is required`);
+  return value;
+}
+
+/** The runtime's document in `data` (state, pending timeouts, compensations), or undefined if unreadable. */
+interface SagaDocument {
+  readonly state: unknown;
+  readonly timeouts: readonly { readonly name: string; readonly dueAt: string }[];
+  readonly compensations: readonly { readonly type: string; readonly payload: unknown }[];
+  readonly compensated: boolean;
+}
+
+/** The runtime writes a Date as `{ "$date": "<ISO time>" }`; shown here as the time itself. */
+function showDates(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  const iso = (value as { $date?: unknown }).$date;
+  return keys.length === 1 && typeof iso === 'string' ? iso : value;
+}
+
+function documentOf(record: SagaRecord): SagaDocument | undefined {
+  try {
+    const data = JSON.parse(record.data, showDates) as Partial<SagaDocument> | null;
+    if (data === null || typeof data !== 'object' || !Array.isArray(data.timeouts)) return undefined;
+    if (!Array.isArray(data.compensations)) return undefined;
+    return data as SagaDocument;
+  } catch {
+    return undefined;
+  }
+}
+
+function summary(record: SagaRecord): string {
+  const timeouts = documentOf(record)?.timeouts ?? [];
+  const pending =
+    timeouts.length === 0 ? '' : `  timeouts=${timeouts.map((t) => `${t.name}@${t.dueAt}`).join(',')}`;
+  return `${record.key}  ${record.status}  v${record.version}  ${record.updatedAt.toISOString()}${pending}`;
+}
+
+const list: Command = {
+  name: 'list',
+  summary: 'instances of a saga, newest update first',
+  options: {
+    ...databaseOptions,
+    saga: { type: 'string' },
+    status: { type: 'string' },
+    limit: { type: 'string' },
+  },
+  optionHelp: [
+    ...databaseHelp,
+    '--saga <name>      the saga (its @Saga({ name }))',
+    '--status <s>       only running or only completed instances',
+    '--limit <n>        at most this many (default 100)',
+  ],
+  async run(options, io) {
+    const saga = required(options, 'saga', 'name');
+    const status = options.status as string | undefined;
+    if (status !== undefined && status !== 'running' && status !== 'completed') {
+      throw new UsageError(`--status must be running or completed, got ${status}`);
+    }
+    const limit = options.limit === undefined ? 100 : Number(options.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
+    return withStore(options, io, async (store) => {
+      const found = await store.list(saga, {
+        limit,
+        ...(status === undefined ? {} : { status: status }),
+      });
+      for (const record of found) io.stdout(summary(record));
+      if (found.length === 0) io.stderr(`no instances of ${saga}`);
+      return EXIT_OK;
+    });
+  },
+};
+
+const show: Command = {
+  name: 'show',
+  summary: 'one saga instance in full (JSON): state, pending timeouts, recorded compensations',
+  options: { ...databaseOptions, saga: { type: 'string' }, key: { type: 'string' } },
+  optionHelp: [
+    ...databaseHelp,
+    '--saga <name>      the saga (its @Saga({ name }))',
+    '--key <key>        the instance: its correlation key',
+  ],
+  async run(options, io) {
+    const saga = required(options, 'saga', 'name');
+    const key = required(options, 'key', 'correlation key');
+    return withStore(options, io, async (store) => {
+      const record = await store.get(saga, key);
+      if (record === undefined) {
+        io.stderr(`no instance ${key} of ${saga} (never started, or completed and purged)`);
+        return EXIT_FAILURE;
+      }
+      const document = documentOf(record);
+      io.stdout(
+        JSON.stringify(
+          {
+            saga: record.saga,
+            key: record.key,
+            status: record.status,
+            version: record.version,
+            createdAt: record.createdAt.toISOString(),
+            updatedAt: record.updatedAt.toISOString(),
+            ...(record.completedAt === undefined ? {} : { completedAt: record.completedAt.toISOString() }),
+            ...(document === undefined
+              ? { unreadable: true, data: record.data }
+              : {
+                  state: document.state,
+                  pendingTimeouts: document.timeouts.map((t) => ({ name: t.name, dueAt: t.dueAt })),
+                  compensations: document.compensations,
+                  compensated: document.compensated,
+                }),
+          },
+          null,
+          2,
+        ),
+      );
+      if (document === undefined) io.stderr(`${saga} ${key}: the stored data is not a saga document`);
+      return document === undefined ? EXIT_FAILURE : EXIT_OK;
+    });
+  },
+};
+
+export const sagasCommands: CommandGroup = {
+  name: 'sagas',
+  summary: 'saga instances: list, show',
+  commands: [list, show],
+};

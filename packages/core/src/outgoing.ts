@@ -1,0 +1,203 @@
+import type { Contract } from './contracts.js';
+import { encodeValidated } from './contract-validation.js';
+import type { Envelope } from './envelope.js';
+import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
+import { ConfigurationError, toOmnibusError } from './errors.js';
+import type { MessageContext, PublishOptions } from './message-context.js';
+import type { OutboxMessage } from './persistence.js';
+import type { SerializerRegistry } from './serializer.js';
+import type { Destination, Topology, Transport } from './transport.js';
+import { uuidv7 } from './uuid.js';
+
+const RESERVED_PREFIXES = ['ce_', 'ce-', 'cloudevents_', 'cloudevents:', 'omnibus-error-'];
+
+/**
+ * The outgoing path of a bus: encode → envelope → destination → dispatch. `build` is the one code path,
+ * with a synchronous early return: when the encoder is synchronous and the destination is known to
+ * exist, no promise is made before the transport's.
+ */
+export class Outgoing {
+  readonly #transport: Transport;
+  readonly #serviceName: string;
+  readonly #serializers: SerializerRegistry;
+  readonly #provisioned = new Map<string, Promise<void>>();
+  readonly #ready = new Set<string>();
+  /** The same, by the destination object each contract keeps (see `destinationOf`): no string per publish. */
+  readonly #readyDestinations = new WeakSet<Destination>();
+
+  constructor(transport: Transport, serviceName: string, serializers: SerializerRegistry) {
+    this.#transport = transport;
+    this.#serviceName = serviceName;
+    this.#serializers = serializers;
+  }
+
+  /** Records what the bus provisioned at start, so publishing there provisions nothing more. */
+  provisioned(topology: Topology): void {
+    for (const channel of topology.channels ?? []) this.#ready.add(`channel:${channel.name}`);
+    for (const queue of topology.queues ?? []) this.#ready.add(`queue:${queue.name}`);
+  }
+
+  /**
+   * Builds a message, inheriting correlation from `cause` when given: the message itself when nothing
+   * needs waiting for, else a promise of it (an asynchronous encoder, a destination to provision).
+   * Throws what encoding or the options refuse.
+   */
+  build(
+    contract: Contract,
+    payload: unknown,
+    options: PublishOptions | undefined,
+    cause: MessageContext | undefined,
+  ): OutboxMessage | Promise<OutboxMessage> {
+    const serializer = this.#serializers.forContract(contract);
+    const encoded = encodeValidated(serializer, contract, payload);
+    const destination = destinationOf(contract);
+    const provisioning = this.#ensureDestination(destination, contract.ordered);
+    if (encoded instanceof Uint8Array && provisioning === undefined) {
+      const envelope = this.#envelope(contract, payload, encoded, serializer.contentType, options, cause);
+      return { destination, envelope };
+    }
+    return (async () => {
+      const body = encoded instanceof Uint8Array ? encoded : await encoded;
+      const envelope = this.#envelope(contract, payload, body, serializer.contentType, options, cause);
+      if (provisioning !== undefined) await provisioning;
+      return { destination, envelope };
+    })();
+  }
+
+  /** `build` as a promise, for callers that collect messages (a handler, a transaction). */
+  create(
+    contract: Contract,
+    payload: unknown,
+    options: PublishOptions | undefined,
+    cause: MessageContext | undefined,
+  ): Promise<OutboxMessage> {
+    try {
+      const built = this.build(contract, payload, options, cause);
+      return built instanceof Promise ? built : Promise.resolve(built);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
+    }
+  }
+
+  /** Builds and publishes one message now: the hot path of `bus.publish`/`bus.send`. */
+  publishNow(contract: Contract, payload: unknown, options: PublishOptions | undefined): Promise<void> {
+    let built: OutboxMessage | Promise<OutboxMessage>;
+    try {
+      built = this.build(contract, payload, options, undefined);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
+    }
+    if (built instanceof Promise) {
+      return built.then((message) => this.#transport.publish(message.destination, [message.envelope]));
+    }
+    return this.#transport.publish(built.destination, [built.envelope]);
+  }
+
+  /** Publishes messages now, grouped per destination, in order. */
+  async dispatch(messages: readonly OutboxMessage[]): Promise<void> {
+    let start = 0;
+    while (start < messages.length) {
+      const destination = messages[start]!.destination;
+      let end = start + 1;
+      while (end < messages.length && sameDestination(messages[end]!.destination, destination)) end++;
+      await this.#transport.publish(
+        destination,
+        messages.slice(start, end).map((message) => message.envelope),
+      );
+      start = end;
+    }
+  }
+
+  /** Provisions a destination on first use; undefined once it is known to exist (the hot path). */
+  #ensureDestination(destination: Destination, ordered: boolean): Promise<void> | undefined {
+    if (this.#readyDestinations.has(destination)) return undefined;
+    const key =
+      destination.kind === 'channel' ? `channel:${destination.channel}` : `queue:${destination.queue}`;
+    if (this.#ready.has(key)) {
+      this.#readyDestinations.add(destination);
+      return undefined;
+    }
+    let provisioned = this.#provisioned.get(key);
+    if (provisioned === undefined) {
+      provisioned = this.#transport
+        .provision(
+          destination.kind === 'channel'
+            ? { channels: [{ name: destination.channel, ordered }] }
+            : { queues: [{ name: destination.queue, ordered }] },
+        )
+        .then(() => void this.#ready.add(key));
+      this.#provisioned.set(key, provisioned);
+      provisioned.catch(() => this.#provisioned.delete(key));
+    }
+    return provisioned;
+  }
+
+  #envelope(
+    contract: Contract,
+    payload: unknown,
+    body: Uint8Array,
+    contentType: string,
+    options: PublishOptions | undefined,
+    cause: MessageContext | undefined,
+  ): Envelope {
+    const id = options?.id ?? uuidv7();
+    const headers: Record<string, string> = {};
+    if (options?.headers !== undefined) {
+      for (const name in options.headers) {
+        const lower = name.toLowerCase();
+        if (RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix)) || lower === 'content-type') {
+          throw new ConfigurationError(
+            `headers.${name}`,
+            'this header name is reserved for CloudEvents attributes and failure headers',
+          );
+        }
+        headers[name] = options.headers[name]!;
+      }
+    }
+    headers[Header.specVersion] = CLOUDEVENTS_SPEC_VERSION;
+    headers[Header.source] = this.#serviceName;
+    headers[Header.time] = isoNow();
+    headers[Header.contentType] = contentType;
+    headers[Header.correlationId] = cause?.correlationId ?? id;
+    if (cause !== undefined) headers[Header.causationId] = cause.messageId;
+    const traceParent = cause?.headers[Header.traceParent];
+    if (traceParent !== undefined) headers[Header.traceParent] ??= traceParent;
+    if (options?.subject !== undefined) headers[Header.subject] = options.subject;
+    const key = options?.key ?? contract.key?.(payload);
+    return key === undefined
+      ? { id, type: contract.type, headers, body }
+      : { id, type: contract.type, key, headers, body };
+  }
+}
+
+const destinations = new WeakMap<Contract, Destination>();
+/** The destination of a contract, made once per contract (it is on every publish). */
+export function destinationOf(contract: Contract): Destination {
+  let destination = destinations.get(contract);
+  if (destination === undefined) {
+    destination =
+      contract.kind === 'event'
+        ? { kind: 'channel', channel: contract.channel }
+        : { kind: 'queue', queue: contract.queue };
+    destinations.set(contract, destination);
+  }
+  return destination;
+}
+
+let lastMillis = 0;
+let lastIso = '';
+/** `new Date().toISOString()`, computed once per millisecond: it is on every publish. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMillis) {
+    lastMillis = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
+}
+
+function sameDestination(a: Destination, b: Destination): boolean {
+  return a.kind === 'channel'
+    ? b.kind === 'channel' && a.channel === b.channel
+    : b.kind === 'queue' && a.queue === b.queue;
+}

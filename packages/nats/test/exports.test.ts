@@ -1,0 +1,12 @@
+import { expect } from 'chai';
+
+// The package's public surface, on purpose: a change here is a change to the API users see.
+describe('@omnibus/nats exports', function () {
+  it('exports exactly the names an application configures', async function () {
+    expect(Object.keys(await import('@omnibus/nats')).sort()).to.deep.equal([
+      'DEFAULT_NATS_URL',
+      'NatsNames',
+      'NatsTransport',
+    ]);
+  });
+});

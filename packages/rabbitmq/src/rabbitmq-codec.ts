@@ -1,0 +1,182 @@
+import type { Message, Options } from 'amqplib';
+import type { BindingStyle, Envelope } from '@omnibus/core';
+import { Header, fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '@omnibus/core';
+
+/**
+ * The CloudEvents AMQP binding, binary mode: attributes as `cloudEvents_<attr>` application properties
+ * (headers); `cloudEvents:<attr>` accepted when reading (the AMQP 1.0 spelling); `datacontenttype` as the
+ * AMQP `content-type` property.
+ */
+export const AMQP_BINDING: BindingStyle = { prefix: 'cloudEvents_', alsoRead: ['cloudEvents:'] };
+
+/** The envelope's key, as the CloudEvents Partitioning extension attribute `partitionkey`. */
+const KEY_ATTRIBUTE = 'partitionkey';
+/** The delivery number of a retried copy (1 on the first publish, so absent then). */
+export const ATTEMPT_HEADER = 'omnibus-attempt';
+const CONTENT_TYPE_ATTRIBUTE = `${AMQP_BINDING.prefix}${Header.contentType}`;
+/** The CloudEvents structured-mode content type: the whole event is the body. */
+const STRUCTURED = 'application/cloudevents+json';
+
+/** Headers the broker adds; they describe one delivery, not the message, and are not copied on. */
+const BROKER_HEADERS = new Set([
+  'x-death',
+  'x-delivery-count',
+  'x-first-death-exchange',
+  'x-first-death-queue',
+  'x-first-death-reason',
+  'x-last-death-exchange',
+  'x-last-death-queue',
+  'x-last-death-reason',
+]);
+
+export interface EncodedMessage {
+  readonly content: Buffer;
+  readonly options: Omit<Options.Publish, 'headers'> & { readonly headers: Record<string, unknown> };
+}
+
+/**
+ * Envelope → AMQP message: persistent, `mandatory` (an unroutable message comes back instead of being
+ * dropped), `message-id` = id, `content-type` = `datacontenttype`, CloudEvents headers, the key as
+ * `cloudEvents_partitionkey`, and the attempt number when above 1.
+ */
+export function encodeEnvelope(envelope: Envelope, attempt = 1): EncodedMessage {
+  const headers: Record<string, unknown> = toBindingHeaders(envelope, AMQP_BINDING);
+  const contentType = envelope.headers[Header.contentType];
+  if (contentType !== undefined) delete headers[CONTENT_TYPE_ATTRIBUTE];
+  if (envelope.key !== undefined) headers[`${AMQP_BINDING.prefix}${KEY_ATTRIBUTE}`] = envelope.key;
+  if (attempt > 1) headers[ATTEMPT_HEADER] = attempt;
+  const body = envelope.body;
+  return {
+    content: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    // One literal shape for every message; amqplib leaves an undefined content type out.
+    // An empty id (a foreign message being dead-lettered) is left out, not sent as an empty message-id.
+    options: {
+      persistent: true,
+      mandatory: true,
+      messageId: envelope.id === '' ? undefined : envelope.id,
+      contentType,
+      headers,
+    },
+  };
+}
+
+/** Why the broker itself dead-lettered a message (delivery limit, rejection), from its `x-death` header. */
+export interface BrokerDeath {
+  readonly reason: string;
+  readonly queue: string;
+}
+
+export interface DecodedMessage {
+  readonly envelope: Envelope;
+  /** Our attempt header plus the quorum queue's count of earlier failed deliveries (crashes, requeues). */
+  readonly attempt: number;
+  readonly death: BrokerDeath | undefined;
+}
+
+/**
+ * AMQP message → envelope. Never throws: whatever a foreign client sent becomes an envelope, with `id`
+ * and `type` empty when absent (the bus dead-letters those with the reason). Header values of any AMQP
+ * type are turned into strings; `message-id` and `type` properties stand in for missing attributes. A
+ * structured-mode CloudEvent (`content-type: application/cloudevents+json`) is unpacked.
+ */
+export function decodeMessage(message: Message): DecodedMessage {
+  const raw: Record<string, string> = Object.create(null) as Record<string, string>;
+  let attempt = 1;
+  let failedDeliveries = 0;
+  let death: BrokerDeath | undefined;
+  const table = (message.properties.headers ?? {}) as Record<string, unknown>;
+  // Own keys only: a field table from the wire may carry `__proto__`, and nothing inherited is a header.
+  for (const name of Object.keys(table)) {
+    const value = table[name];
+    if (name === ATTEMPT_HEADER) {
+      attempt = countOr(value, 1, 1);
+    } else if (name === 'x-delivery-count') {
+      failedDeliveries = countOr(value, 0, 0);
+    } else if (name === 'x-death') {
+      death = latestDeath(value);
+    } else if (!BROKER_HEADERS.has(name)) {
+      const text = headerText(value);
+      if (text !== undefined) raw[name] = text;
+    }
+  }
+  const contentType = propertyText(message.properties.contentType);
+  if (contentType?.toLowerCase().startsWith(STRUCTURED) === true) {
+    // Structured mode (the AMQP binding's other mode): the event is the body. A body that is not an event
+    // falls through to binary mode below, so it is dead-lettered with the attributes it came with.
+    const event = fromStructuredCloudEvent(message.content);
+    if (event !== undefined) {
+      const key = event.headers[KEY_ATTRIBUTE];
+      delete event.headers[KEY_ATTRIBUTE];
+      const envelope: Envelope = key === undefined ? event : { ...event, key };
+      return { envelope, attempt: attempt + failedDeliveries, death };
+    }
+  }
+  const decoded = fromBindingHeaders(raw, AMQP_BINDING);
+  const headers = decoded.headers;
+  const key = headers[KEY_ATTRIBUTE];
+  if (key !== undefined) delete headers[KEY_ATTRIBUTE];
+  if (contentType !== undefined && headers[Header.contentType] === undefined) {
+    headers[Header.contentType] = contentType;
+  }
+  const id = decoded.id ?? propertyText(message.properties.messageId) ?? '';
+  const type = decoded.type ?? propertyText(message.properties.type) ?? '';
+  const envelope: Envelope =
+    key === undefined
+      ? { id, type, headers, body: message.content }
+      : { id, type, key, headers, body: message.content };
+  return { envelope, attempt: attempt + failedDeliveries, death };
+}
+
+function countOr(value: unknown, fallback: number, min: number): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(n) && n >= min ? n : fallback;
+}
+
+function propertyText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.length === 0 ? undefined : value;
+  return headerText(value);
+}
+
+/** x-death lists the most recent death first. */
+function latestDeath(value: unknown): BrokerDeath | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const first = value[0] as Record<string, unknown> | null;
+  if (first === null || typeof first !== 'object') return undefined;
+  const reason = headerText(first.reason);
+  const queue = headerText(first.queue);
+  return reason === undefined ? undefined : { reason, queue: queue ?? '' };
+}
+
+/** Any AMQP field value as text: strings as they are, numbers, booleans, bytes (UTF-8), timestamps (ISO). */
+export function headerText(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return String(value);
+    case 'object': {
+      if (value === null) return undefined;
+      if (Buffer.isBuffer(value)) return value.toString('utf8');
+      const tagged = value as { '!'?: unknown; value?: unknown };
+      if (tagged['!'] === 'timestamp' && typeof tagged.value === 'number') {
+        const date = new Date(tagged.value * 1000);
+        return Number.isNaN(date.getTime()) ? String(tagged.value) : date.toISOString();
+      }
+      if (tagged['!'] === 'decimal') {
+        const decimal = tagged.value as { places?: unknown; digits?: unknown } | undefined;
+        if (typeof decimal?.places === 'number' && typeof decimal.digits === 'number') {
+          return (decimal.digits / 10 ** decimal.places).toString();
+        }
+      }
+      try {
+        return JSON.stringify(value);
+      } catch {
+        return undefined;
+      }
+    }
+    default:
+      return undefined;
+  }
+}
