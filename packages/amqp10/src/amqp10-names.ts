@@ -12,7 +12,8 @@ export interface Terminus {
  * - a channel is the multicast address `<prefix><channel>`;
  * - a subscriber group is the durable multicast queue `<prefix><channel>.<group>` on it, reached by its
  *   fully qualified name `<address>::<queue>` (so a retry copy goes to that group alone);
- * - a command queue is the anycast address and queue `<prefix><queue>`;
+ * - a command queue is the anycast address and queue `<prefix><queue>.queue`: Artemis has one address
+ *   space, so a channel and a queue of one name (the sample's `inventory`) need two addresses;
  * - the dead letters of any of these are the anycast queue `<queue name>.dlq`.
  */
 export class Amqp10Names {
@@ -23,7 +24,7 @@ export class Amqp10Names {
   }
 
   queue(queue: string): Terminus {
-    return { address: this.prefix + queue, capability: 'queue' };
+    return { address: `${this.prefix}${queue}.queue`, capability: 'queue' };
   }
 
   /** The queue of one subscriber group, by its fully qualified name. */
@@ -48,7 +49,7 @@ export class Amqp10Names {
     if (source.kind === 'deadLetters') return this.deadLetters(source.of);
     const queue =
       source.kind === 'queue'
-        ? this.prefix + source.queue
+        ? this.queue(source.queue).address
         : `${this.prefix}${source.channel}.${source.group}`;
     return { address: `${queue}.dlq`, capability: 'queue' };
   }

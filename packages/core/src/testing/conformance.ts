@@ -167,6 +167,31 @@ export function runTransportConformance(name: string, options: TransportConforma
       );
     });
 
+    it('keeps a channel and a queue of one name apart', async function () {
+      // The sample names its inventory channel and its inventory command queue alike; on brokers with one
+      // namespace for both (Kafka topics, Artemis addresses) they must still be two destinations.
+      const name = uniqueName('same');
+      const group = uniqueName('g');
+      await transport.provision({
+        channels: [{ name }],
+        subscriptions: [{ channel: name, group }],
+        queues: [{ name }],
+      });
+      const onChannel = new Map<string, Envelope>();
+      const onQueue = new Map<string, Envelope>();
+      await consume({ kind: 'subscription', channel: name, group }, ackInto(onChannel));
+      await consume({ kind: 'queue', queue: name }, ackInto(onQueue));
+      const events = envelopes(10);
+      const commands = envelopes(10);
+      await transport.publish({ kind: 'channel', channel: name }, events);
+      await transport.publish({ kind: 'queue', queue: name }, commands);
+      await drained({ kind: 'channel', channel: name });
+      await drained({ kind: 'queue', queue: name });
+      await until(() => onChannel.size >= 10 && onQueue.size >= 10, 'both destinations complete');
+      expect([...onChannel.keys()].sort()).to.deep.equal(events.map((e) => e.id).sort());
+      expect([...onQueue.keys()].sort()).to.deep.equal(commands.map((e) => e.id).sort());
+    });
+
     it('fans out to every subscriber group', async function () {
       skipUnless(this, transport.capabilities.consumerGroups, 'no consumer groups');
       const { destination, sources } = await channelWithGroups([uniqueName('a'), uniqueName('b')]);
