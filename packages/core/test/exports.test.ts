@@ -48,7 +48,7 @@ describe('@omnibus/core exports', function () {
       'describeDestination',
       'describeSource',
       'exponential',
-    'formatBusDescription',
+      'formatBusDescription',
       'fromBindingHeaders',
       'fromStructuredCloudEvent',
       'isCloudEventsAttributeName',

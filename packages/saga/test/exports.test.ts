@@ -12,7 +12,7 @@ describe('@omnibus/saga exports', function () {
       'SAGA_TIMEOUT_TYPE',
       'Saga',
       'SagaRuntime',
-    'ScheduledTimeouts',
+      'ScheduledTimeouts',
       'StartedBy',
       'Timeout',
     ]);
@@ -24,7 +24,7 @@ describe('@omnibus/saga exports', function () {
       'runSagaConcurrency',
       'runSagaCrash',
       'runSagaStoreConformance',
-    'runSagaTimeoutTests',
+      'runSagaTimeoutTests',
       'serveSagaWorker',
       'shuffledItems',
       'startSagaWorker',
