@@ -48,7 +48,15 @@ describe('Kafka record codec', function () {
   it('writes CloudEvents binary mode: ce_ headers, content-type, the key as record key', function () {
     const message = toKafkaMessage(envelope);
     expect(message.key).to.equal('order-42');
-    expect(message.headers).to.deep.equal({
+    // A value repeating the last one written under its name goes as the bytes made then (a Buffer), so
+    // what a header holds depends on what was encoded before: compare the text.
+    const text = Object.fromEntries(
+      Object.entries(message.headers ?? {}).map(([name, value]) => [
+        name,
+        Buffer.isBuffer(value) ? value.toString('utf8') : value,
+      ]),
+    );
+    expect(text).to.deep.equal({
       ce_id: envelope.id,
       ce_type: 'orders.OrderPlaced',
       ce_specversion: '1.0',
