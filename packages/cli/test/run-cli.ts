@@ -34,3 +34,14 @@ export async function cli(
   const code = await run(argv, io);
   return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
 }
+
+/**
+ * `stderr` without Node's own "SQLite is an experimental feature" warning, which Node 22 prints (its two
+ * lines) whenever `node:sqlite` loads and Node 24 does not; anything else stays.
+ */
+export function withoutSqliteWarning(stderr: string): string {
+  return stderr
+    .replace(/^\(node:\d+\) ExperimentalWarning: SQLite is an experimental feature[^\n]*\n?/m, '')
+    .replace(/^\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n?/m, '')
+    .trim();
+}

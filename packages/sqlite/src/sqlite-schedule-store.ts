@@ -159,8 +159,8 @@ const INSERT = `INSERT INTO omnibus_schedules (${COLUMNS}) VALUES (?, ?, ?, ?, ?
 const DUE = 'SELECT seq FROM omnibus_schedules WHERE deliver_at <= ? ORDER BY deliver_at, seq LIMIT ?';
 const MOVE = `
   INSERT INTO omnibus_outbox (message_id, destination, message_key, type, headers, body, created_at)
-  SELECT message_id, destination, message_key, type, headers, body, ?1 FROM omnibus_schedules
-  WHERE seq IN (SELECT value FROM json_each(?2))
+  SELECT message_id, destination, message_key, type, headers, body, ? FROM omnibus_schedules
+  WHERE seq IN (SELECT value FROM json_each(?))
   ORDER BY deliver_at, seq`;
 const DELETE_MOVED = 'DELETE FROM omnibus_schedules WHERE seq IN (SELECT value FROM json_each(?))';
 const LIST = `SELECT ${COLUMNS} FROM omnibus_schedules WHERE deliver_at < ? ORDER BY deliver_at, seq LIMIT ?`;
