@@ -1,75 +1,33 @@
-import { existsSync } from 'node:fs';
-import { DatabaseSync } from 'node:sqlite';
 import type { SagaRecord, SagaStore } from '@omnibus/core';
-import { PostgresPersistence, PostgresSagaStore } from '@omnibus/postgres';
-import { SqliteSagaStore, SqliteSession } from '@omnibus/sqlite';
+import { PostgresSagaStore } from '@omnibus/postgres';
+import { SqliteSagaStore } from '@omnibus/sqlite';
 import type { Command, CommandGroup, CommandIo, OptionValues } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
-
-const databaseOptions = {
-  postgres: { type: 'string' },
-  schema: { type: 'string' },
-  sqlite: { type: 'string' },
-} as const;
-
-const databaseHelp = [
-  '--postgres <url>   a PostgreSQL database (default: $OMNIBUS_POSTGRES_URL when --sqlite is not given)',
-  '--schema <name>    the PostgreSQL schema of the omnibus tables (default public)',
-  '--sqlite <path>    a SQLite database file',
-];
+import type { TableCheck } from './database-option.js';
+import { databaseHelp, databaseOptions, openDatabase } from './database-option.js';
 
 interface OpenStore {
   readonly store: SagaStore;
   close(): Promise<void>;
 }
 
-/** Opens the saga table of the database the options name, read-only in effect: no migration, no purge. */
+/** Read-only in effect: no migration, no purge. */
+const TABLE: TableCheck = {
+  sqliteTable: 'omnibus_sagas',
+  postgresTable: (persistence) => `${persistence.schema.quoted}.omnibus_sagas`,
+  missingInSqlite: (path) => `${path} has no saga table: no SqliteSagaStore has started on it`,
+  missingInPostgres: 'this database has no saga table: no PostgresSagaStore has started on it',
+};
+
 async function openStore(options: OptionValues, io: CommandIo): Promise<OpenStore> {
-  const sqlite = options.sqlite as string | undefined;
-  const postgres =
-    (options.postgres as string | undefined) ??
-    (sqlite === undefined ? io.env.OMNIBUS_POSTGRES_URL || undefined : undefined); // set but empty: not given
-  if ((postgres === undefined) === (sqlite === undefined)) {
-    throw new UsageError(
-      'give exactly one of --postgres <url> (or $OMNIBUS_POSTGRES_URL) and --sqlite <path>',
-    );
-  }
-  if (sqlite !== undefined) {
-    if (options.schema !== undefined) throw new UsageError('--schema is for PostgreSQL');
-    if (!existsSync(sqlite)) throw new UsageError(`no such SQLite file: ${sqlite}`);
-    const database = new DatabaseSync(sqlite, { timeout: 5_000 });
-    const found = database.prepare("SELECT 1 FROM sqlite_master WHERE name = 'omnibus_sagas'").get();
-    if (found === undefined) {
-      database.close();
-      throw new UsageError(`${sqlite} has no saga table: no SqliteSagaStore has started on it`);
-    }
-    const session = new SqliteSession(database);
-    session.markReady();
-    return {
-      store: new SqliteSagaStore({ unitOfWork: session }),
-      close: async () => {
-        await session.drain();
-        database.close();
-      },
-    };
-  }
-  const persistence = new PostgresPersistence({
-    connectionString: postgres!,
-    ...(options.schema === undefined ? {} : { schema: String(options.schema) }),
-  });
-  try {
-    const { rows } = await persistence.pool.query<{ found: string | null }>(
-      'SELECT to_regclass($1) AS found',
-      [`${persistence.schema.quoted}.omnibus_sagas`],
-    );
-    if (rows[0]?.found === null) {
-      throw new UsageError('this database has no saga table: no PostgresSagaStore has started on it');
-    }
-  } catch (error) {
-    await persistence.close();
-    throw error;
-  }
-  return { store: new PostgresSagaStore(persistence), close: () => persistence.close() };
+  const database = await openDatabase(options, io, TABLE);
+  return {
+    store:
+      database.kind === 'sqlite'
+        ? new SqliteSagaStore({ unitOfWork: database.session })
+        : new PostgresSagaStore(database.persistence),
+    close: () => database.close(),
+  };
 }
 
 async function withStore(

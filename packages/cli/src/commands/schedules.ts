@@ -1,79 +1,30 @@
-import { existsSync } from 'node:fs';
-import { DatabaseSync } from 'node:sqlite';
 import type { ScheduledMessage, ScheduleStore } from '@omnibus/core';
 import { describeDestination } from '@omnibus/core';
-import { PostgresPersistence } from '@omnibus/postgres';
-import { SqliteScheduleStore, SqliteSession } from '@omnibus/sqlite';
+import { SqliteScheduleStore } from '@omnibus/sqlite';
 import type { Command, CommandGroup, CommandIo, OptionValues } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
-
-const databaseOptions = {
-  postgres: { type: 'string' },
-  schema: { type: 'string' },
-  sqlite: { type: 'string' },
-} as const;
-
-const databaseHelp = [
-  '--postgres <url>   a PostgreSQL database (default: $OMNIBUS_POSTGRES_URL when --sqlite is not given)',
-  '--schema <name>    the PostgreSQL schema of the omnibus tables (default public)',
-  '--sqlite <path>    a SQLite database file',
-];
+import type { TableCheck } from './database-option.js';
+import { databaseHelp, databaseOptions, openDatabase } from './database-option.js';
 
 interface OpenStore {
   readonly store: ScheduleStore;
   close(): Promise<void>;
 }
 
-/**
- * Opens the scheduled-messages table of the database the options name, without migrating it or
- * touching anything else in it (the application's own retention settings stay the application's).
- */
+const TABLE: TableCheck = {
+  sqliteTable: 'omnibus_schedules',
+  postgresTable: (persistence) => persistence.schema.schedules,
+  missingInSqlite: (path) => `${path} has no scheduled-messages table: run omnibus migrate --sqlite first`,
+  missingInPostgres: 'this database has no scheduled-messages table: run omnibus migrate first',
+};
+
 async function openStore(options: OptionValues, io: CommandIo): Promise<OpenStore> {
-  const sqlite = options.sqlite as string | undefined;
-  const postgres =
-    (options.postgres as string | undefined) ??
-    (sqlite === undefined ? io.env.OMNIBUS_POSTGRES_URL : undefined);
-  if ((postgres === undefined) === (sqlite === undefined)) {
-    throw new UsageError(
-      'give exactly one of --postgres <url> (or $OMNIBUS_POSTGRES_URL) and --sqlite <path>',
-    );
-  }
-  if (sqlite !== undefined) {
-    if (options.schema !== undefined) throw new UsageError('--schema is for PostgreSQL');
-    if (!existsSync(sqlite)) throw new UsageError(`no such SQLite file: ${sqlite}`);
-    const database = new DatabaseSync(sqlite, { timeout: 5_000 });
-    const found = database.prepare("SELECT 1 FROM sqlite_master WHERE name = 'omnibus_schedules'").get();
-    if (found === undefined) {
-      database.close();
-      throw new UsageError(`${sqlite} has no scheduled-messages table: run omnibus migrate --sqlite first`);
-    }
-    const session = new SqliteSession(database);
-    session.markReady();
-    return {
-      store: new SqliteScheduleStore(session),
-      close: async () => {
-        await session.drain();
-        database.close();
-      },
-    };
-  }
-  const persistence = new PostgresPersistence({
-    connectionString: postgres!,
-    ...(options.schema === undefined ? {} : { schema: String(options.schema) }),
-  });
-  try {
-    const { rows } = await persistence.pool.query<{ found: string | null }>(
-      'SELECT to_regclass($1) AS found',
-      [persistence.schema.schedules],
-    );
-    if (rows[0]?.found === null) {
-      throw new UsageError('this database has no scheduled-messages table: run omnibus migrate first');
-    }
-  } catch (error) {
-    await persistence.close();
-    throw error;
-  }
-  return { store: persistence.schedules, close: () => persistence.close() };
+  const database = await openDatabase(options, io, TABLE);
+  return {
+    store:
+      database.kind === 'sqlite' ? new SqliteScheduleStore(database.session) : database.persistence.schedules,
+    close: () => database.close(),
+  };
 }
 
 async function withStore(
