@@ -1,7 +1,13 @@
 import type { Message } from 'rhea';
 import rhea from 'rhea';
-import type { BindingStyle, Envelope } from '@omnibus/core';
-import { Header, fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
+import { Header } from '@omnibus/core';
+import {
+  type BindingStyle,
+  fromBindingHeaders,
+  fromStructuredCloudEvent,
+  toBindingHeaders,
+} from '@omnibus/core/transport';
 
 /**
  * The CloudEvents AMQP binding (binary mode): attributes as `cloudEvents:<attr>` application properties,

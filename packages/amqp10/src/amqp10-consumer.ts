@@ -1,13 +1,14 @@
 import type { EventContext, Receiver } from 'rhea';
 import type { Logger } from '@omnibus/core';
-import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
-import type {
-  Consumer,
-  ConsumerSettings,
-  DeliveryOutcome,
-  DeliverySettler,
-  DeliverySink,
-  Source,
+import { toOmnibusError } from '@omnibus/core';
+import {
+  type Consumer,
+  type ConsumerSettings,
+  type DeliveryOutcome,
+  type DeliverySettler,
+  type DeliverySink,
+  type Source,
+  withFailureHeaders,
 } from '@omnibus/core/transport';
 import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import type { Amqp10Connection } from './amqp10-connection.js';

@@ -119,27 +119,3 @@ export {
 export { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
 export { describeDestination, describeSource } from './transport.js';
 export type { Destination, QueueSource, Source, SubscriptionSource, Transport } from './transport.js';
-
-/**
- * The driver API the drivers still import from the root; its home is `@omnibus/core/transport`. Kept here
- * only until every driver imports it from there (the drivers are being moved onto the toolkit in this
- * same wave); then this block goes, and the export snapshot with it.
- */
-export {
-  abortableDelay,
-  fromBindingHeaders,
-  fromStructuredCloudEvent,
-  isCloudEventsAttributeName,
-  toBindingHeaders,
-  withFailureHeaders,
-  type BindingStyle,
-  type Capabilities,
-  type ConsumeOptions,
-  type Consumer,
-  type Delivery,
-  type DeliverySink,
-  type Failure,
-  type HealthReport,
-  type SubscriptionTopology,
-  type Topology,
-} from './transport/index.js';

@@ -37,7 +37,6 @@ describe('@omnibus/core exports', function () {
       'TimeoutError',
       'TransportError',
       'UnknownMessageTypeError',
-      'abortableDelay',
       'compose',
       'consoleLogger',
       'constant',
@@ -49,9 +48,6 @@ describe('@omnibus/core exports', function () {
       'describeSource',
       'exponential',
       'formatBusDescription',
-      'fromBindingHeaders',
-      'fromStructuredCloudEvent',
-      'isCloudEventsAttributeName',
       'isContract',
       'isOmnibusError',
       'omnibusModule',
@@ -60,10 +56,8 @@ describe('@omnibus/core exports', function () {
       'retry',
       'silentLogger',
       'systemClock',
-      'toBindingHeaders',
       'toOmnibusError',
       'uuidv7',
-      'withFailureHeaders',
     ]);
   });
   it('@omnibus/core/transport exports exactly these names', async function () {

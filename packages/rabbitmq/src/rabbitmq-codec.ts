@@ -1,6 +1,12 @@
 import type { Message, Options } from 'amqplib';
-import type { BindingStyle, Envelope } from '@omnibus/core';
-import { Header, fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
+import { Header } from '@omnibus/core';
+import {
+  type BindingStyle,
+  fromBindingHeaders,
+  fromStructuredCloudEvent,
+  toBindingHeaders,
+} from '@omnibus/core/transport';
 
 /**
  * The CloudEvents AMQP binding, binary mode: attributes as `cloudEvents_<attr>` application properties
