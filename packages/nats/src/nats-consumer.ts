@@ -64,7 +64,7 @@ const PULL_BACKOFF_MS = 500;
  * - `deadLetter(failure)`: `withFailureHeaders(...)` is published (ack awaited) to the source's subject in
  *   the dead-letter stream, then the original is acked; if the publish fails, the original is NAKed and
  *   the call rejects. A delivery whose count passes `deliveryLimit` is dead-lettered the same way with
- *   code `MAX_DELIVERIES`, without reaching the sink.
+ *   code `MAX_DELIVERIES_EXCEEDED`, without reaching the sink.
  * - Long handlers: a delivery whose sink call runs (or waits its turn) is marked in progress each third
  *   of the ack wait; one the sink returned without settling is left to JetStream's redelivery.
  * - A lost connection or a failed pull is retried after a pause: the consumer resumes on its own.
@@ -173,7 +173,7 @@ export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
       void delivery
         .deadLetter({
           message: `delivered ${attempt} times without being settled (deliveryLimit ${this.#context.deliveryLimit})`,
-          code: 'MAX_DELIVERIES',
+          code: 'MAX_DELIVERIES_EXCEEDED',
           attempts: attempt,
           failedAt: new Date(),
         })

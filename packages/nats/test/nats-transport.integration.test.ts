@@ -177,7 +177,7 @@ describeIntegration('nats', probe, () => {
       expect(info.state.messages).to.equal(1);
     });
 
-    it('dead-letters with code MAX_DELIVERIES once a message passes the delivery limit unsettled', async function () {
+    it('dead-letters with code MAX_DELIVERIES_EXCEEDED once a message passes the delivery limit unsettled', async function () {
       const limited = await createTransport({ deliveryLimit: 2, ackWaitMs: 1_000 });
       const queue = await commandQueue(limited);
       const seen: number[] = [];
@@ -206,7 +206,7 @@ describeIntegration('nats', probe, () => {
       await waitFor(() => dead.length === 1, { timeoutMs: 20_000, message: 'the dead letter' });
       expect(seen).to.deep.equal([1, 2]);
       const failure = readFailure(dead[0]!);
-      expect(failure?.code).to.equal('MAX_DELIVERIES');
+      expect(failure?.code).to.equal('MAX_DELIVERIES_EXCEEDED');
       expect(failure?.attempts).to.equal(3);
       expect(failure?.source).to.deep.equal({ kind: 'queue', queue });
       expect(dead[0]!.id).to.equal(sent.id);
