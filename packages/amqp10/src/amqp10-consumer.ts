@@ -166,7 +166,7 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
       void delivery
         .deadLetter({
           message: `delivered ${decoded.failedDeliveries + 1} times without being settled (deliveryLimit ${this.#context.deliveryLimit})`,
-          code: 'MAX_DELIVERIES',
+          code: 'MAX_DELIVERIES_EXCEEDED',
           attempts: decoded.attempt,
           failedAt: new Date(),
         })
