@@ -4,7 +4,7 @@ import { Bus } from '../bus.js';
 import { defineCommand, defineEvent } from '../contracts.js';
 import { readFailure } from '../dead-letter.js';
 import { replayDeadLetters } from '../dead-letter-replay.js';
-import { Handle, Subscriber } from '../decorators.js';
+import { Handle, Subscriber, type HandlerClass } from '../decorators.js';
 import { Header, type Envelope } from '../envelope.js';
 import { silentLogger } from '../logger.js';
 import { signEnvelope } from '../signing/envelope-signature.js';
@@ -68,11 +68,11 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
       };
     }
 
-    async function started(handlers: Function[], signing?: SigningOptions): Promise<Bus> {
+    async function started(handlers: HandlerClass[], signing?: SigningOptions): Promise<Bus> {
       const bus = new Bus({
         transport,
         serviceName: 'security-conformance',
-        handlers: handlers as never,
+        handlers,
         closeTransport: false,
         logger: silentLogger,
         retry: { attempts: 3, backoff: constant(0) },
