@@ -7,6 +7,7 @@ import type { Persistence } from './persistence.js';
 import type { OutboxRelayOptions } from './outbox-relay.js';
 import type { Middleware } from './pipeline/middleware.js';
 import type { Serializer } from './serializer.js';
+import type { SigningOptions } from './signing/signing-options.js';
 import type { Transport } from './transport.js';
 
 /** `Tx` is the transaction type of `persistence`, inferred from it; see `MessageContext`. */
@@ -48,6 +49,13 @@ export interface BusOptions<Tx = unknown> {
   readonly middleware?: readonly Middleware[];
   /** How long `stop()` lets in-flight handlers finish before aborting them. Default 30 s. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Envelope signing: what this bus publishes is signed, what it receives is verified before it is
+   * decoded (an unsigned message, where `required`, or one that does not verify is dead-lettered), and
+   * only a sealed replay (`replayDeadLetters` with the same keys) addresses an event to one group.
+   * Off unless given.
+   */
+  readonly signing?: SigningOptions;
   /** Whether `stop()` also closes the transport. Default true. */
   readonly closeTransport?: boolean;
 }

@@ -4,6 +4,7 @@ import { describeRoutes } from './bus-description.js';
 import { BusNotStartedError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
+import { signingKeys } from './signing/signing-options.js';
 import type { BusStats } from './bus-stats.js';
 import { emptyStats } from './bus-stats.js';
 import { systemClock } from './clock.js';
@@ -83,8 +84,10 @@ export class Bus<Tx = unknown> {
       const outbox = new MemoryOutbox(systemClock);
       this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
     }
-    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers);
+    const signing = options.signing === undefined ? undefined : signingKeys(options.signing);
+    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers, signing);
     this.#dispatcher = new Dispatcher({
+      signing,
       stats: this.stats,
       logger: this.#logger,
       serializers,

@@ -15,6 +15,8 @@ import type { Outgoing } from './outgoing.js';
 import type { HandlingContext } from './pipeline/middleware.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { SerializerRegistry } from './serializer.js';
+import { sealedTarget, verifyEnvelope } from './signing/envelope-signature.js';
+import type { SigningKeys } from './signing/signing-options.js';
 import type { Delivery } from './transport.js';
 import { describeSource } from './transport.js';
 
@@ -25,6 +27,8 @@ const REMEMBERED_TRIES = 10_000;
 const ABANDONED = Promise.resolve(undefined);
 
 export interface DispatcherOptions {
+  /** When given, deliveries are verified before anything else is read from them. */
+  readonly signing: SigningKeys | undefined;
   readonly stats: BusStats;
   readonly logger: Logger;
   readonly serializers: SerializerRegistry;
@@ -136,7 +140,14 @@ export class Dispatcher {
 
   async #handle(route: Route, delivery: Delivery): Promise<void> {
     const envelope = delivery.envelope;
-    const target = envelope.headers[Header.targetGroup];
+    const signing = this.#options.signing;
+    if (signing !== undefined) {
+      const refused = verifyEnvelope(envelope, signing);
+      if (refused !== undefined) return this.#abandonable(route, this.#deadLetter(route, delivery, refused));
+    }
+    // `omnibus-target-group` is honoured only under a seal made with our keys (a replay run's): any
+    // producer can write the header, and honouring it would let one make other groups drop a message.
+    const target = sealedTarget(envelope, signing);
     if (target !== undefined && route.source.kind === 'subscription' && target !== route.group) {
       this.#stats.notForThisGroup++;
       return this.#abandonable(route, delivery.ack());

@@ -49,6 +49,12 @@ export const ErrorCode = {
   MISSING_HEADER: 'MISSING_HEADER',
   /** An Avro string that is not valid UTF-8. */
   INVALID_UTF8: 'INVALID_UTF8',
+  /** `SignatureError`: signing is required and the message carries no signature. */
+  SIGNATURE_MISSING: 'SIGNATURE_MISSING',
+  /** `SignatureError`: the signature does not match the message (altered, or forged). */
+  SIGNATURE_INVALID: 'SIGNATURE_INVALID',
+  /** `SignatureError`: the message names a signing key this service does not have. */
+  SIGNATURE_KEY_UNKNOWN: 'SIGNATURE_KEY_UNKNOWN',
   /** An Avro body claiming more items or bytes than the decoder's limits allow. */
   AVRO_LIMIT_EXCEEDED: 'AVRO_LIMIT_EXCEEDED',
   /** A body that is not in the Confluent wire format (magic byte, schema id). */

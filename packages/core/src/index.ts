@@ -85,6 +85,11 @@ export { consoleLogger, defaultLogger, silentLogger, type LogLevel, type Logger 
 export { readFailure } from './dead-letter.js';
 export { replayDeadLetters, type ReplayOptions } from './dead-letter-replay.js';
 
+// Envelope signing
+export { signingKeys, type SigningKeys, type SigningOptions } from './signing/signing-options.js';
+export { SignatureError, type SignatureErrorCode } from './signing/signature-error.js';
+export { SignatureHeader, signEnvelope, verifyEnvelope } from './signing/envelope-signature.js';
+
 // Persistence: the store interfaces (implemented by @omnibus/sqlite and @omnibus/postgres), the relay,
 // the in-memory stores
 export type {

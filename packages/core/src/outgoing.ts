@@ -6,6 +6,8 @@ import { ConfigurationError, toOmnibusError } from './errors.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
 import type { SerializerRegistry } from './serializer.js';
+import { signEnvelope } from './signing/envelope-signature.js';
+import type { SigningKeys } from './signing/signing-options.js';
 import type { Destination, Topology, Transport } from './transport.js';
 import { uuidv7 } from './uuid.js';
 
@@ -24,11 +26,19 @@ export class Outgoing {
   readonly #ready = new Set<string>();
   /** The same, by the destination object each contract keeps (see `destinationOf`): no string per publish. */
   readonly #readyDestinations = new WeakSet<Destination>();
+  /** When given, every envelope is signed as it is made, so the outbox holds it signed. */
+  readonly #signing: SigningKeys | undefined;
 
-  constructor(transport: Transport, serviceName: string, serializers: SerializerRegistry) {
+  constructor(
+    transport: Transport,
+    serviceName: string,
+    serializers: SerializerRegistry,
+    signing?: SigningKeys,
+  ) {
     this.#transport = transport;
     this.#serviceName = serviceName;
     this.#serializers = serializers;
+    this.#signing = signing;
   }
 
   /** Records what the bus provisioned at start, so publishing there provisions nothing more. */
@@ -164,9 +174,11 @@ export class Outgoing {
     if (traceParent !== undefined) headers[Header.traceParent] ??= traceParent;
     if (options?.subject !== undefined) headers[Header.subject] = options.subject;
     const key = options?.key ?? contract.key?.(payload);
-    return key === undefined
-      ? { id, type: contract.type, headers, body }
-      : { id, type: contract.type, key, headers, body };
+    const envelope: Envelope =
+      key === undefined
+        ? { id, type: contract.type, headers, body }
+        : { id, type: contract.type, key, headers, body };
+    return this.#signing === undefined ? envelope : signEnvelope(envelope, this.#signing);
   }
 }
 

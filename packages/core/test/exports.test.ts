@@ -33,6 +33,8 @@ describe('@omnibus/core exports', function () {
       'OutboxRelay',
       'PersistenceUnavailableError',
       'SchemaError',
+      'SignatureError',
+      'SignatureHeader',
       'Subscriber',
       'TimeoutError',
       'TransportError',
@@ -54,10 +56,13 @@ describe('@omnibus/core exports', function () {
       'readFailure',
       'replayDeadLetters',
       'retry',
+      'signEnvelope',
+      'signingKeys',
       'silentLogger',
       'systemClock',
       'toOmnibusError',
       'uuidv7',
+      'verifyEnvelope',
     ]);
   });
   it('@omnibus/core/transport exports exactly these names', async function () {
@@ -92,6 +97,7 @@ describe('@omnibus/core exports', function () {
       'describeIntegration',
       'runPersistenceConformance',
       'runScheduleConformance',
+      'runSecurityConformance',
       'runTransportConformance',
       'serveOutboxRelay',
       'uniqueName',

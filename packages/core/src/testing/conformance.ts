@@ -7,6 +7,7 @@ import { replayDeadLetters } from '../dead-letter-replay.js';
 import type { Consumer, Delivery, DeliverySink, Destination, Source, Transport } from '../transport.js';
 import { uuidv7 } from '../uuid.js';
 import { uniqueName } from './names.js';
+import { runSecurityConformance } from './security-conformance.js';
 import { waitFor } from './wait-for.js';
 
 export interface TransportConformanceOptions {
@@ -584,6 +585,8 @@ export function runTransportConformance(name: string, options: TransportConforma
       await waitFor(() => received.size === count, { timeoutMs: 180_000, message: `all ${count} messages` });
     });
   });
+
+  runSecurityConformance(name, options);
 }
 
 function ackInto(received: Map<string, Envelope>): DeliverySink {

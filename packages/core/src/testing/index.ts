@@ -1,4 +1,5 @@
 export { runTransportConformance, type TransportConformanceOptions } from './conformance.js';
+export { runSecurityConformance, type SecurityConformanceOptions } from './security-conformance.js';
 export { describeIntegration } from './integration.js';
 export { uniqueName } from './names.js';
 export { waitFor, type WaitOptions } from './wait-for.js';
