@@ -89,6 +89,7 @@ export { replayDeadLetters, type ReplayOptions } from './dead-letter-replay.js';
 export { signingKeys, type SigningKeys, type SigningOptions } from './signing/signing-options.js';
 export { SignatureError, type SignatureErrorCode } from './signing/signature-error.js';
 export { SignatureHeader, signEnvelope, verifyEnvelope } from './signing/envelope-signature.js';
+export { ATTEMPT_SEAL_HEADER, attemptSealValid, sealAttempt } from './signing/attempt-seal.js';
 
 // Persistence: the store interfaces (implemented by @omnibus/sqlite and @omnibus/postgres), the relay,
 // the in-memory stores

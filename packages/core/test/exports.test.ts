@@ -7,6 +7,7 @@ import { expect } from 'chai';
 describe('@omnibus/core exports', function () {
   it('@omnibus/core exports exactly these names', async function () {
     expect(Object.keys(await import('@omnibus/core')).sort()).to.deep.equal([
+      'ATTEMPT_SEAL_HEADER',
       'Bus',
       'BusNotStartedError',
       'BusSchedules',
@@ -40,6 +41,7 @@ describe('@omnibus/core exports', function () {
       'TransportError',
       'UnknownMessageTypeError',
       'abortableDelay',
+      'attemptSealValid',
       'compose',
       'consoleLogger',
       'constant',
@@ -60,6 +62,7 @@ describe('@omnibus/core exports', function () {
       'readFailure',
       'replayDeadLetters',
       'retry',
+      'sealAttempt',
       'signEnvelope',
       'signingKeys',
       'silentLogger',
@@ -98,6 +101,7 @@ describe('@omnibus/core exports', function () {
   it('@omnibus/core/testing exports exactly these names', async function () {
     expect(Object.keys(await import('@omnibus/core/testing')).sort()).to.deep.equal([
       'IpcTransport',
+      'SECURITY_CONFORMANCE_SIGNING',
       'bridgeIpc',
       'collectChannel',
       'describeIntegration',
