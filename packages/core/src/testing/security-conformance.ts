@@ -9,7 +9,7 @@ import { Header, type Envelope } from '../envelope.js';
 import { silentLogger } from '../logger.js';
 import { signEnvelope } from '../signing/envelope-signature.js';
 import { signingKeys, type SigningOptions } from '../signing/signing-options.js';
-import type { Consumer, Source, Transport } from '../transport.js';
+import type { Consumer, Destination, Source, Transport } from '../transport.js';
 import { uuidv7 } from '../uuid.js';
 import { uniqueName } from './names.js';
 import { waitFor } from './wait-for.js';
@@ -22,6 +22,19 @@ export interface SecurityConformanceOptions {
    * count in a header (RabbitMQ, AMQP 1.0) and believe it only sealed: the attempt tests run on it.
    */
   readonly createSigningTransport?: () => Promise<Transport>;
+  /**
+   * Publishes as a foreign producer would, with the broker's own client: `message`'s id, type and
+   * CloudEvents attributes in the broker's binding, its other headers as they are, and the broker's
+   * delivery-count fields (`x-delivery-count`, AMQP 1.0's `delivery-count`) set where a producer can set
+   * them. Default: the transport's own `publish`, which writes envelope headers to the wire as they are.
+   */
+  readonly publishForeign?: (
+    transport: Transport,
+    destination: Destination,
+    message: Envelope,
+  ) => Promise<void>;
+  /** `'forged headers'`: only the hostile-producer tests (a driver's raw-client file). */
+  readonly only?: 'forged headers';
   /** Deadline for each wait. Default 20 s. */
   readonly waitMs?: number;
 }
@@ -51,8 +64,13 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
   const consumers: Consumer[] = [];
   const until = (condition: () => boolean, message: string) =>
     waitFor(condition, { timeoutMs: waitMs, message });
+  const publish = (destination: Destination, message: Envelope): Promise<void> =>
+    options.publishForeign === undefined
+      ? transport.publish(destination, [message])
+      : options.publishForeign(transport, destination, message);
 
-  describe(`${name} header trust and envelope signing`, function () {
+  const title = options.only === undefined ? 'header trust and envelope signing' : 'hostile producers';
+  describe(`${name} ${title}`, function () {
     this.timeout(Math.max(60_000, waitMs * 3));
 
     beforeEach(async function () {
@@ -139,7 +157,7 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
       }
       const bus = await started([A, B]);
       const forged = raw(c.Placed.type, { n: 1 }, { [Header.targetGroup]: 'nobody', [Header.replayId]: 'x' });
-      await transport.publish({ kind: 'channel', channel: c.Placed.channel }, [forged]);
+      await publish({ kind: 'channel', channel: c.Placed.channel }, forged);
       await until(() => seen.length === 2, 'both groups to handle it');
       expect(seen.sort()).to.deep.equal(['a', 'b']);
       expect(bus.stats.notForThisGroup).to.equal(0);
@@ -179,13 +197,14 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
           kind === 'command'
             ? ({ kind: 'queue', queue: c.Pay.queue } as const)
             : ({ kind: 'channel', channel: c.Placed.channel } as const);
-        await transport.publish(destination, [forged]);
+        await publish(destination, forged);
         await until(() => dead.has(forged.id), 'the dead letter');
         expect(calls, 'handler calls').to.equal(3);
         expect(readFailure(dead.get(forged.id)!)?.attempts).to.equal(3);
       });
     }
 
+    if (options.only !== undefined) return;
     describe('with signing', function () {
       it('accepts what a bus signed, with a key being rotated out too', async function () {
         const c = contracts();
