@@ -116,6 +116,7 @@ export class Amqp10Transport implements Transport {
         publisher: this.#publisher,
         deliveryLimit: this.#options.deliveryLimit,
         logger: this.#options.logger,
+        signing: this.#options.signing,
       },
       onClosed: (closed) => this.#consumers.delete(closed),
     });

@@ -67,6 +67,7 @@ describe('@omnibus/core exports', function () {
   });
   it('@omnibus/core/transport exports exactly these names', async function () {
     expect(Object.keys(await import('@omnibus/core/transport')).sort()).to.deep.equal([
+      'ATTEMPT_SEAL_HEADER',
       'CLOUDEVENTS_SPEC_VERSION',
       'DONE',
       'Header',
@@ -76,6 +77,7 @@ describe('@omnibus/core exports', function () {
       'SinkCalls',
       'TransportClosedError',
       'abortableDelay',
+      'attemptSealValid',
       'checkMessageSizes',
       'describeDestination',
       'describeSource',
@@ -84,6 +86,7 @@ describe('@omnibus/core exports', function () {
       'fromStructuredCloudEvent',
       'isCloudEventsAttributeName',
       'positiveInteger',
+      'sealAttempt',
       'toBindingHeaders',
       'withFailureHeaders',
       'withoutFailureHeaders',
@@ -92,6 +95,7 @@ describe('@omnibus/core exports', function () {
   it('@omnibus/core/testing exports exactly these names', async function () {
     expect(Object.keys(await import('@omnibus/core/testing')).sort()).to.deep.equal([
       'IpcTransport',
+      'SECURITY_CONFORMANCE_SIGNING',
       'bridgeIpc',
       'collectChannel',
       'describeIntegration',

@@ -140,6 +140,7 @@ export class RabbitMqTransport implements Transport {
         publisher: this.#publisher,
         topology: this.#topology,
         logger: this.#options.logger,
+        signing: this.#options.signing,
       },
       onClosed: (closed) => this.#consumers.delete(closed),
     });

@@ -16,7 +16,13 @@ import {
   uuidv7,
 } from '@omnibus/core';
 import type { Delivery } from '@omnibus/core/transport';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import {
+  SECURITY_CONFORMANCE_SIGNING,
+  describeIntegration,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import type { RabbitMqTransportOptions } from '../src/index.js';
 import { RabbitMqTransport } from '../src/index.js';
 import { BrokerCleanup } from './broker-cleanup.js';
@@ -46,6 +52,8 @@ describeIntegration('rabbitmq', probe, () => {
   runTransportConformance('rabbitmq', {
     createTransport: async () => cleanup.track(await createTransport()),
     createUnconnectedTransport: () => cleanup.track(new RabbitMqTransport({ url })),
+    createSigningTransport: async () =>
+      cleanup.track(await createTransport({ signing: SECURITY_CONFORMANCE_SIGNING })),
     restartBroker: async () => {
       try {
         await run(brokersScript, ['restart', 'rabbitmq'], { timeout: 240_000 });

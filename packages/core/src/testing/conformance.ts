@@ -18,6 +18,8 @@ export interface TransportConformanceOptions {
    * on first use, which the suite checks with it.
    */
   readonly createUnconnectedTransport: () => Transport | Promise<Transport>;
+  /** See `SecurityConformanceOptions.createSigningTransport`. */
+  readonly createSigningTransport?: () => Promise<Transport>;
   /** Stops and starts the broker, keeping its data; the reconnect test is skipped without it. */
   readonly restartBroker?: () => Promise<void>;
   /** Messages in the reconnect test. Default 10,000. */

@@ -1,5 +1,9 @@
 export { runTransportConformance, type TransportConformanceOptions } from './conformance.js';
-export { runSecurityConformance, type SecurityConformanceOptions } from './security-conformance.js';
+export {
+  SECURITY_CONFORMANCE_SIGNING,
+  runSecurityConformance,
+  type SecurityConformanceOptions,
+} from './security-conformance.js';
 export { describeIntegration } from './integration.js';
 export { uniqueName } from './names.js';
 export { waitFor, type WaitOptions } from './wait-for.js';

@@ -9,7 +9,7 @@ import { Header, type Envelope } from '../envelope.js';
 import { silentLogger } from '../logger.js';
 import { signEnvelope } from '../signing/envelope-signature.js';
 import { signingKeys, type SigningOptions } from '../signing/signing-options.js';
-import type { Consumer, Source, Transport } from '../transport.js';
+import type { Consumer, Destination, Source, Transport } from '../transport.js';
 import { uuidv7 } from '../uuid.js';
 import { uniqueName } from './names.js';
 import { waitFor } from './wait-for.js';
@@ -17,11 +17,30 @@ import { waitFor } from './wait-for.js';
 export interface SecurityConformanceOptions {
   /** A new, connected transport; called for every test and closed after it. */
   readonly createTransport: () => Promise<Transport>;
+  /**
+   * The same transport given `signing: SECURITY_CONFORMANCE_SIGNING`, for drivers that carry the attempt
+   * count in a header (RabbitMQ, AMQP 1.0) and believe it only sealed: the attempt tests run on it.
+   */
+  readonly createSigningTransport?: () => Promise<Transport>;
+  /**
+   * Publishes as a foreign producer would, with the broker's own client: `message`'s id, type and
+   * CloudEvents attributes in the broker's binding, its other headers as they are, and the broker's
+   * delivery-count fields (`x-delivery-count`, AMQP 1.0's `delivery-count`) set where a producer can set
+   * them. Default: the transport's own `publish`, which writes envelope headers to the wire as they are.
+   */
+  readonly publishForeign?: (
+    transport: Transport,
+    destination: Destination,
+    message: Envelope,
+  ) => Promise<void>;
+  /** `'forged headers'`: only the hostile-producer tests (a driver's raw-client file). */
+  readonly only?: 'forged headers';
   /** Deadline for each wait. Default 20 s. */
   readonly waitMs?: number;
 }
 
-const SIGNING: SigningOptions = {
+/** The keys the suite signs with; a transport made by `createSigningTransport` gets them. */
+export const SECURITY_CONFORMANCE_SIGNING: SigningOptions = {
   keys: { old: 'an-old-key-that-is-still-accepted-here', k2: 'the-current-key-of-thirty-two-bytes-or-more' },
   signWith: 'k2',
 };
@@ -45,8 +64,13 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
   const consumers: Consumer[] = [];
   const until = (condition: () => boolean, message: string) =>
     waitFor(condition, { timeoutMs: waitMs, message });
+  const publish = (destination: Destination, message: Envelope): Promise<void> =>
+    options.publishForeign === undefined
+      ? transport.publish(destination, [message])
+      : options.publishForeign(transport, destination, message);
 
-  describe(`${name} header trust and envelope signing`, function () {
+  const title = options.only === undefined ? 'header trust and envelope signing' : 'hostile producers';
+  describe(`${name} ${title}`, function () {
     this.timeout(Math.max(60_000, waitMs * 3));
 
     beforeEach(async function () {
@@ -133,32 +157,54 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
       }
       const bus = await started([A, B]);
       const forged = raw(c.Placed.type, { n: 1 }, { [Header.targetGroup]: 'nobody', [Header.replayId]: 'x' });
-      await transport.publish({ kind: 'channel', channel: c.Placed.channel }, [forged]);
+      await publish({ kind: 'channel', channel: c.Placed.channel }, forged);
       await until(() => seen.length === 2, 'both groups to handle it');
       expect(seen.sort()).to.deep.equal(['a', 'b']);
       expect(bus.stats.notForThisGroup).to.equal(0);
     });
 
-    it('gives a command with forged attempt headers its whole retry budget', async function () {
-      const c = contracts();
-      let calls = 0;
-      @Subscriber({ group: uniqueName('g') })
-      class Failing {
-        @Handle(c.Pay)
-        pay() {
-          calls++;
-          throw new Error('always');
+    for (const kind of ['command', 'event'] as const) {
+      it(`gives ${kind === 'command' ? 'a command' : 'an event'} with forged attempt headers its whole retry budget`, async function () {
+        if (options.createSigningTransport !== undefined) {
+          await transport.close();
+          transport = await options.createSigningTransport();
         }
-      }
-      await started([Failing]);
-      const dead = await readDeadLetters({ kind: 'queue', queue: c.Pay.queue });
-      const forged = raw(c.Pay.type, { n: 1 }, { 'omnibus-attempt': '99', 'x-delivery-count': '99' });
-      await transport.publish({ kind: 'queue', queue: c.Pay.queue }, [forged]);
-      await until(() => dead.has(forged.id), 'the dead letter');
-      expect(calls, 'handler calls').to.equal(3);
-      expect(readFailure(dead.get(forged.id)!)?.attempts).to.equal(3);
-    });
+        const c = contracts();
+        const group = uniqueName('g');
+        let calls = 0;
+        @Subscriber({ group })
+        class Failing {
+          @Handle(c.Pay)
+          pay() {
+            calls++;
+            throw new Error('always');
+          }
+          @Handle(c.Placed)
+          placed() {
+            calls++;
+            throw new Error('always');
+          }
+        }
+        await started([Failing]);
+        const of =
+          kind === 'command'
+            ? ({ kind: 'queue', queue: c.Pay.queue } as const)
+            : ({ kind: 'subscription', channel: c.Placed.channel, group } as const);
+        const dead = await readDeadLetters(of);
+        const headers = { 'omnibus-attempt': '99', 'x-delivery-count': '99', 'delivery-count': '99' };
+        const forged = raw(kind === 'command' ? c.Pay.type : c.Placed.type, { n: 1 }, headers);
+        const destination =
+          kind === 'command'
+            ? ({ kind: 'queue', queue: c.Pay.queue } as const)
+            : ({ kind: 'channel', channel: c.Placed.channel } as const);
+        await publish(destination, forged);
+        await until(() => dead.has(forged.id), 'the dead letter');
+        expect(calls, 'handler calls').to.equal(3);
+        expect(readFailure(dead.get(forged.id)!)?.attempts).to.equal(3);
+      });
+    }
 
+    if (options.only !== undefined) return;
     describe('with signing', function () {
       it('accepts what a bus signed, with a key being rotated out too', async function () {
         const c = contracts();
@@ -170,10 +216,10 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
             handled.push(p.n);
           }
         }
-        await started([Payments], SIGNING);
-        const sender = await started([], { ...SIGNING, signWith: 'old' });
+        await started([Payments], SECURITY_CONFORMANCE_SIGNING);
+        const sender = await started([], { ...SECURITY_CONFORMANCE_SIGNING, signWith: 'old' });
         await sender.send(c.Pay, { n: 1 });
-        const current = await started([], SIGNING);
+        const current = await started([], SECURITY_CONFORMANCE_SIGNING);
         await current.send(c.Pay, { n: 2 });
         await until(() => handled.length === 2, 'both messages handled');
         expect(handled.sort()).to.deep.equal([1, 2]);
@@ -193,9 +239,9 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
             handled.push('refund');
           }
         }
-        await started([Payments], SIGNING);
+        await started([Payments], SECURITY_CONFORMANCE_SIGNING);
         const dead = await readDeadLetters({ kind: 'queue', queue: c.Pay.queue });
-        const keys = signingKeys(SIGNING);
+        const keys = signingKeys(SECURITY_CONFORMANCE_SIGNING);
         const signed = () => signEnvelope(raw(c.Pay.type, { n: 1 }), keys);
         const body = signed();
         const tamperedBody = { ...body, body: Buffer.from(JSON.stringify({ n: 1000 })) };
@@ -239,7 +285,7 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
             seen.push('b');
           }
         }
-        const bus = await started([A, B], SIGNING);
+        const bus = await started([A, B], SECURITY_CONFORMANCE_SIGNING);
         await bus.publish(c.Placed, { n: 1 });
         const of = { kind: 'subscription', channel: c.Placed.channel, group: groupA } as const;
         // Retried twice (the signature verified on each attempt), then dead-lettered with its reason.
@@ -247,7 +293,11 @@ export function runSecurityConformance(name: string, options: SecurityConformanc
         await until(() => bus.stats.deadLettered === 1, 'the dead letter');
         failA = false;
         expect(
-          await replayDeadLetters(transport, of, { limit: 1, idleMs: waitMs, signing: SIGNING }),
+          await replayDeadLetters(transport, of, {
+            limit: 1,
+            idleMs: waitMs,
+            signing: SECURITY_CONFORMANCE_SIGNING,
+          }),
         ).to.equal(1);
         await until(() => seen.filter((s) => s === 'a').length === 4, 'group a to handle the replay');
         await until(() => bus.stats.notForThisGroup === 1, 'group b to ack the sealed replay unhandled');
