@@ -118,7 +118,16 @@ interface Database {
 async function runBus(database: Database, instances: number, concurrency: number, events: boolean) {
   emitEvents = events;
   const latencies: number[] = [];
-  const transport = timed(new MemoryTransport(), latencies);
+  const memory = new MemoryTransport();
+  // A subscriber for the saga's outgoing events: without one the memory transport refuses them
+  // (NOT_PROVISIONED) and the relay backs off with a growing outbox behind it.
+  await memory.provision({ subscriptions: [{ channel: 'bench-out', group: 'bench-sink' }] });
+  await memory.consume(
+    { kind: 'subscription', channel: 'bench-out', group: 'bench-sink' },
+    (delivery) => delivery.ack(),
+    { concurrency: 64 },
+  );
+  const transport = timed(memory, latencies);
   const runtime = new SagaRuntime({ store: database.store, sagas: [OrderSaga] });
   const bus = new Bus({
     transport,
