@@ -218,7 +218,7 @@ async function sqlite(): Promise<Database> {
 async function postgres(poolSize: number): Promise<Database | undefined> {
   const schema = `bench_saga_${Date.now().toString(36)}`;
   // A pool as large as the bus's concurrency: pg's default of 10 would queue most steps for a connection.
-  const pool = new pg.Pool({ connectionString: postgresUrl, max: poolSize });
+  const pool = new pg.Pool({ connectionString: postgresUrl, max: poolSize, pipeline: true });
   const persistence = new PostgresPersistence({ pool, schema });
   try {
     await persistence.start();
