@@ -3,6 +3,7 @@ import { isOmnibusError } from '@omnibus/core';
 import type { Command, CommandGroup, CommandIo } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 import { dbCommands } from './commands/db.js';
+import { dlqCommands } from './commands/dlq.js';
 import { registryCommands } from './commands/registry.js';
 import { sagasCommands } from './commands/sagas.js';
 import { schedulesCommands } from './commands/schedules.js';
@@ -17,6 +18,7 @@ export const commandGroups: readonly CommandGroup[] = [
   schemasCommands,
   schedulesCommands,
   sagasCommands,
+  dlqCommands,
 ];
 
 /** Short forms, one line each, listed by `--help`: `omnibus migrate …` is `omnibus db migrate …`. */
@@ -78,7 +80,7 @@ function commandHelp(group: CommandGroup, command: Command): string[] {
 
 /**
  * Runs `omnibus` with `argv` (without the node and script paths); resolves with the exit code: 0 done,
- * 1 the command failed (its reasons printed), 2 wrong usage.
+ * 1 the command failed (its reasons printed), 2 wrong usage, 3 nothing to act on (nothing changed).
  */
 export async function run(argv: readonly string[], io: CommandIo, groups = commandGroups): Promise<number> {
   if (argv[0] === '--version') {

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigurationError } from '@omnibus/core';
-import type { BrokerAddresses, TransportConfig, TransportName } from './transport-from-config.js';
-import { TRANSPORTS } from './transport-from-config.js';
+import type { BrokerAddresses, TransportConfig } from './transport-from-config.js';
+import type { TransportName } from './transport-names.js';
+import { TRANSPORTS } from './transport-names.js';
 
 /** Where the tools find the application's tables. */
 export type DatabaseConfig =
