@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { isOmnibusError } from '@omnibus/core';
 import type { Command, CommandGroup, CommandIo } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
+import { consoleCommands } from './commands/console.js';
 import { dbCommands } from './commands/db.js';
 import { dlqCommands } from './commands/dlq.js';
 import { registryCommands } from './commands/registry.js';
@@ -19,11 +20,13 @@ export const commandGroups: readonly CommandGroup[] = [
   schedulesCommands,
   sagasCommands,
   dlqCommands,
+  consoleCommands,
 ];
 
 /** Short forms, one line each, listed by `--help`: `omnibus migrate …` is `omnibus db migrate …`. */
 export const commandAliases: Readonly<Record<string, readonly [group: string, command: string]>> = {
   migrate: ['db', 'migrate'],
+  console: ['console', 'start'],
 };
 
 const column = (text: string) => `  ${text.padEnd(22)} `;
@@ -87,7 +90,9 @@ export async function run(argv: readonly string[], io: CommandIo, groups = comma
     io.stdout(CLI_VERSION);
     return EXIT_OK;
   }
-  const alias = argv[0] === undefined ? undefined : commandAliases[argv[0]];
+  // `omnibus console` is an alias and a group: `omnibus console start` is the group's command.
+  const spelledOut = groups.some((g) => g.name === argv[0] && g.commands.some((c) => c.name === argv[1]));
+  const alias = argv[0] === undefined || spelledOut ? undefined : commandAliases[argv[0]];
   const [groupName, commandName, ...rest] = alias === undefined ? argv : [...alias, ...argv.slice(1)];
   if (groupName === undefined || groupName === '--help' || groupName === '-h' || groupName === 'help') {
     for (const line of overview(groups)) (groupName === undefined ? io.stderr : io.stdout)(line);
