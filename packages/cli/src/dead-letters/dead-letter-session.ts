@@ -17,7 +17,9 @@ export interface SessionOptions {
  * Reads the dead-letter queue of `of` without consuming it: every delivery is handed to `visit`, one at a
  * time, in arrival order; what `visit` does not settle stays unsettled, and closing the consumer at the
  * end releases it back to the dead-letter queue as it was. Ends after `limit` deliveries, after `idleMs`
- * without one (`firstWaitMs` before the first), when `visit` says `stop`, or when `signal` aborts.
+ * without one (`firstWaitMs` before the first), or when `signal` aborts. After a `stop`, nothing more is
+ * visited, but the session still ends only when deliveries stop coming, so that everything the broker
+ * handed out is released by the close, not left to a lease that runs out.
  * Resolves with the number of deliveries visited; a `visit` that throws ends the session with its error.
  */
 export async function deadLetterSession(
@@ -28,6 +30,7 @@ export async function deadLetterSession(
 ): Promise<number> {
   let visited = 0;
   let ended = false;
+  let stopped = false;
   let failure: Error | undefined;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
@@ -49,11 +52,18 @@ export async function deadLetterSession(
     (delivery) => {
       const mine = turn.then(async () => {
         if (ended || visited >= options.limit) return;
-        visited++;
         clearTimeout(idle);
+        if (stopped) {
+          // Not visited, but taken into this consumer's hands, so released by its close: a client library
+          // may hold what it fetched past a stop until the lease runs out (Pub/Sub: seconds, unseen).
+          idle = setTimeout(end, options.idleMs);
+          return;
+        }
+        visited++;
         try {
           const outcome = await visit(delivery);
-          if (outcome === 'stop' || visited >= options.limit) return end();
+          if (outcome === 'stop') stopped = true;
+          if (visited >= options.limit) return end();
         } catch (error) {
           failure ??= error instanceof Error ? error : new Error(String(error));
           return end();
