@@ -1,6 +1,7 @@
 export { commandGroups, run } from './cli.js';
 export {
   EXIT_FAILURE,
+  EXIT_NOTHING,
   EXIT_OK,
   EXIT_USAGE,
   UsageError,
@@ -18,9 +19,8 @@ export {
   type ToolConfig,
 } from './config/tool-config.js';
 export {
-  TRANSPORTS,
   transportFromConfig,
   type BrokerAddresses,
   type TransportConfig,
-  type TransportName,
 } from './config/transport-from-config.js';
+export { TRANSPORTS, type TransportName } from './config/transport-names.js';

@@ -9,6 +9,7 @@ describe('@omnibus/cli exports', function () {
     expect(Object.keys(await import('@omnibus/cli')).sort()).to.deep.equal([
       'CONFIG_FILES',
       'EXIT_FAILURE',
+      'EXIT_NOTHING',
       'EXIT_OK',
       'EXIT_USAGE',
       'TRANSPORTS',

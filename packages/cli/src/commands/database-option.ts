@@ -48,7 +48,7 @@ export async function openDatabase(
     (sqlite === undefined ? io.env.OMNIBUS_POSTGRES_URL || undefined : undefined); // set but empty: not given
   let schema = options.schema as string | undefined;
   if (postgres === undefined && sqlite === undefined) {
-    const configured = (await loadToolConfig(io.env)).database;
+    const configured = (await loadToolConfig(io.env, options.config as string | undefined)).database;
     if (configured?.kind === 'sqlite') sqlite = configured.path;
     if (configured?.kind === 'postgres') {
       postgres = configured.url;

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigurationError } from '@omnibus/core';
-import type { BrokerAddresses, TransportConfig, TransportName } from './transport-from-config.js';
-import { TRANSPORTS } from './transport-from-config.js';
+import type { BrokerAddresses, TransportConfig } from './transport-from-config.js';
+import type { TransportName } from './transport-names.js';
+import { TRANSPORTS } from './transport-names.js';
 
 /** Where the tools find the application's tables. */
 export type DatabaseConfig =
@@ -19,6 +20,10 @@ export interface ConsoleConfig {
   readonly token: string | undefined;
   /** Health URLs (`/readyz`) of the buses the console shows, by name. */
   readonly buses: Readonly<Record<string, string>>;
+  /** The dead-letter queues shown: `<queue>` or `<channel>/<group>` (as `dlq --queue` / `--channel --group`). */
+  readonly deadLetters: readonly string[];
+  /** The sagas (their `@Saga({ name })`) the sagas page lists. */
+  readonly sagas: readonly string[];
 }
 
 /** One configuration for every `omnibus` command: a file, then the services' environment variables. */
@@ -52,6 +57,8 @@ const BROKER_VARIABLES: Readonly<Record<keyof BrokerAddresses, string>> = {
   natsUrl: 'OMNIBUS_NATS_URL',
   amqp10Url: 'OMNIBUS_AMQP10_URL',
 };
+
+const CONSOLE_FIELDS = ['host', 'port', 'token', 'buses', 'deadLetters', 'sagas'];
 
 const FILE_FIELDS = [
   'transport',
@@ -256,10 +263,10 @@ function readConsole(
   fileString: (object: Record<string, unknown>, key: string, name: string) => string | undefined,
 ): ConsoleConfig {
   for (const key of Object.keys(content)) {
-    if (!['host', 'port', 'token', 'buses'].includes(key)) {
+    if (!CONSOLE_FIELDS.includes(key)) {
       throw new ConfigurationError(
         field(`console.${key}`),
-        'is not a known field (known: host, port, token, buses)',
+        `is not a known field (known: ${CONSOLE_FIELDS.join(', ')})`,
       );
     }
   }
@@ -276,7 +283,16 @@ function readConsole(
       throw new ConfigurationError(field(`console.buses.${name}`), 'must be an http(s) URL');
     }
   }
+  const names = (key: string): string[] => {
+    const value = content[key] ?? [];
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item !== '')) {
+      throw new ConfigurationError(field(`console.${key}`), 'must be a list of names');
+    }
+    return value as string[];
+  };
   return {
+    deadLetters: names('deadLetters'),
+    sagas: names('sagas'),
     host: fileString(content, 'host', 'console.host'),
     port: port as number | undefined,
     token: text(env, 'OMNIBUS_CONSOLE_TOKEN') ?? fileString(content, 'token', 'console.token'),

@@ -7,8 +7,7 @@ import { KafkaTransport } from '@omnibus/kafka';
 import { NatsTransport } from '@omnibus/nats';
 import { RabbitMqTransport } from '@omnibus/rabbitmq';
 
-export const TRANSPORTS = ['memory', 'rabbitmq', 'kafka', 'aws', 'pubsub', 'nats', 'amqp10'] as const;
-export type TransportName = (typeof TRANSPORTS)[number];
+import type { TransportName } from './transport-names.js';
 
 /** Where the brokers are; the field names match `@omnibus/lab`'s `BrokerEnv`, so the sample passes its own. */
 export interface BrokerAddresses {
