@@ -15,7 +15,13 @@ import {
   readFailure,
   uuidv7,
 } from '@omnibus/core';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import type { RabbitMqTransportOptions } from '../src/index.js';
 import { RabbitMqTransport } from '../src/index.js';
 import { BrokerCleanup } from './broker-cleanup.js';
@@ -56,6 +62,12 @@ describeIntegration('rabbitmq', probe, () => {
       }
     },
     reconnectMessages: 10_000,
+  });
+
+  runRequestReplyConformance('rabbitmq', {
+    createTransport: async () => cleanup.track(await createTransport()),
+    // A request's queue is checked (passively declared) before publishing: NOT_PROVISIONED.
+    failsFastWithoutResponder: true,
   });
 
   describe('rabbitmq transport specifics', function () {
