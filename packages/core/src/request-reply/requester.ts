@@ -88,6 +88,8 @@ export class Requester {
       signal,
       aborted(contract.type),
     );
+    // Marked handled now: a timeout may fire while the publish is still waiting for its broker.
+    reply.catch(() => undefined);
     try {
       await this.#transport.publish({ kind: 'queue', queue: contract.queue }, [request]);
     } catch (error) {
