@@ -15,7 +15,13 @@ import {
   readFailure,
   uuidv7,
 } from '@omnibus/core';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import type { SqsSnsTransport } from '../src/index.js';
 import { decodeMessage, MAX_ATTRIBUTES, PACKED_ATTRIBUTE } from '../src/aws-codec.js';
 import {
@@ -49,6 +55,11 @@ describeIntegration('aws', probe, () => {
     createUnconnectedTransport: () => unconnectedTransport({ fifo: true }),
     restartBroker: restartMoto,
     reconnectMessages: 500,
+  });
+  runRequestReplyConformance('aws', {
+    createTransport: () => connectedTransport(),
+    // A request's queue is looked up before the first publish to it: NOT_PROVISIONED.
+    failsFastWithoutResponder: true,
   });
 
   describe('aws transport specifics', function () {
