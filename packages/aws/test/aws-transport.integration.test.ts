@@ -16,7 +16,13 @@ import {
   uuidv7,
 } from '@omnibus/core';
 import type { Consumer, Delivery } from '@omnibus/core/transport';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import type { SqsSnsTransport } from '../src/index.js';
 import { decodeMessage, MAX_ATTRIBUTES, PACKED_ATTRIBUTE } from '../src/aws-codec.js';
 import {
@@ -50,6 +56,11 @@ describeIntegration('aws', probe, () => {
     createUnconnectedTransport: () => unconnectedTransport({ fifo: true }),
     restartBroker: restartMoto,
     reconnectMessages: 500,
+  });
+  runRequestReplyConformance('aws', {
+    createTransport: () => connectedTransport(),
+    // A request's queue is looked up before the first publish to it: NOT_PROVISIONED.
+    failsFastWithoutResponder: true,
   });
 
   describe('aws transport specifics', function () {

@@ -58,6 +58,11 @@ export interface BusOptions<Tx = unknown> {
   readonly signing?: SigningOptions;
   /** Whether `stop()` also closes the transport. Default true. */
   readonly closeTransport?: boolean;
+  /** Request/reply, answering side (see docs/request-reply.md). */
+  readonly replies?: {
+    /** Put the handler's stack into the remote errors this bus sends back. Default false. */
+    readonly includeStack?: boolean;
+  };
 }
 
 export function validateBusOptions<Tx>(options: BusOptions<Tx>): void {

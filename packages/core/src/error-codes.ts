@@ -156,6 +156,18 @@ export const ErrorCode = {
   /** An AWS API call refused for good. */
   AWS_REQUEST_REJECTED: 'AWS_REQUEST_REJECTED',
 
+  // Request/reply
+  /** `RemoteError`: the responder's handler failed; `remoteCode` holds what it threw. */
+  REMOTE_ERROR: 'REMOTE_ERROR',
+  /** `NoResponderError`: the broker said at once that nothing consumes the query's queue. */
+  NO_RESPONDER: 'NO_RESPONDER',
+  /** `RequestAbortedError`: the caller's signal aborted a request before its reply. */
+  REQUEST_ABORTED: 'REQUEST_ABORTED',
+  /** A reply address that is not one of the driver's (a foreign `omnibus-reply-to`): no reply sent. */
+  INVALID_REPLY_ADDRESS: 'INVALID_REPLY_ADDRESS',
+  /** A reply to an address that was closed: its caller stopped or crashed. */
+  REPLY_ADDRESS_GONE: 'REPLY_ADDRESS_GONE',
+
   // Persistence
   /** `PersistenceUnavailableError`: the database is down or busy; the bus waits without spending the retry budget. */
   PERSISTENCE_UNAVAILABLE: 'PERSISTENCE_UNAVAILABLE',

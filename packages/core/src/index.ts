@@ -8,6 +8,7 @@
 export {
   defineCommand,
   defineEvent,
+  defineQuery,
   isContract,
   type CommandContract,
   type CommandDefinition,
@@ -15,6 +16,9 @@ export {
   type EventContract,
   type EventDefinition,
   type PayloadOf,
+  type QueryContract,
+  type QueryDefinition,
+  type ReplyOf,
 } from './contracts.js';
 export type {
   StandardIssue,
@@ -54,6 +58,10 @@ export { constant, exponential, type Backoff, type ExponentialBackoffOptions } f
 export { retry, type RetryOptions } from './retry.js';
 export { systemClock, type Clock } from './clock.js';
 export { uuidv7 } from './uuid.js';
+
+// Request/reply
+export type { RequestOptions } from './request-reply/requester.js';
+export { NoResponderError, RemoteError, RequestAbortedError } from './request-reply/request-errors.js';
 
 // Serializers
 export { JSON_CONTENT_TYPE, JsonSerializer, type Serializer } from './serializer.js';

@@ -15,7 +15,13 @@ import {
   uuidv7,
 } from '@omnibus/core';
 import type { Consumer, Delivery } from '@omnibus/core/transport';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import { expect } from 'chai';
 import { PubSubTransport, PubSubNames } from '../src/index.js';
 import { MAX_DELIVERIES_EXCEEDED } from '../src/server-dead-letters.js';
@@ -55,6 +61,12 @@ describeIntegration('pubsub', probeEmulator, function () {
   runTransportConformance('pubsub', {
     createTransport: () => connected(),
     createUnconnectedTransport: () => new PubSubTransport({ projectId, emulatorHost }),
+    waitMs: 15_000,
+  });
+  runRequestReplyConformance('pubsub', {
+    createTransport: () => connected(),
+    // Publishing to a topic that does not exist is NOT_FOUND: NOT_PROVISIONED.
+    failsFastWithoutResponder: true,
     waitMs: 15_000,
   });
   // Again with the server's dead-letter policy on every subscription (the default on Google Cloud).

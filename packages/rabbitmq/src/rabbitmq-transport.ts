@@ -11,6 +11,7 @@ import {
   type HealthReport,
   type Topology,
 } from '@omnibus/core/transport';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { RabbitMqConnection } from './rabbitmq-connection.js';
 import { encodeEnvelope } from './rabbitmq-codec.js';
 import type { Outgoing } from './confirm-publisher.js';
@@ -20,6 +21,7 @@ import { redact, resolveRabbitMqOptions } from './rabbitmq-options.js';
 import { RabbitMqConsumer } from './rabbitmq-consumer.js';
 import { RabbitMqProvisioner } from './rabbitmq-provisioner.js';
 import { RabbitMqNames } from './rabbitmq-names.js';
+import { RabbitMqReplies } from './rabbitmq-replies.js';
 
 /**
  * The RabbitMQ transport (AMQP 0-9-1 over amqplib). Channels are topic exchanges; subscriber groups and
@@ -30,7 +32,7 @@ import { RabbitMqNames } from './rabbitmq-names.js';
  * `TransportError` (`NOT_CONNECTED`), and a publish caught by the drop rejects (`NOT_CONFIRMED`): nothing
  * unconfirmed is reported as sent. See docs/rabbitmq.md.
  */
-export class RabbitMqTransport implements Transport {
+export class RabbitMqTransport implements Transport, ReplyTransport {
   readonly name = 'rabbitmq';
   readonly capabilities: Capabilities;
   readonly #options: ResolvedRabbitMqOptions;
@@ -39,6 +41,7 @@ export class RabbitMqTransport implements Transport {
   readonly #topology: RabbitMqProvisioner;
   readonly #publisher: ConfirmPublisher;
   readonly #consumers = new Set<RabbitMqConsumer>();
+  readonly #replies: RabbitMqReplies;
   #closed: Promise<void> | undefined;
 
   /**
@@ -57,6 +60,7 @@ export class RabbitMqTransport implements Transport {
       logger,
     );
     this.#publisher = new ConfirmPublisher(this.#connection, logger);
+    this.#replies = new RabbitMqReplies(this.#connection, this.#publisher, this.#options.namePrefix, logger);
     this.#connection.onRecovery((model) => this.#topology.redeclare(model));
     this.#connection.onRecovery(async (model) => {
       this.#publisher.reset();
@@ -147,6 +151,23 @@ export class RabbitMqTransport implements Transport {
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;
+  }
+
+  /** An exclusive auto-delete queue of this connection (see `RabbitMqReplies`). */
+  async openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    this.#assertOpen();
+    await this.#connectOnFirstUse();
+    return this.#replies.open(sink);
+  }
+
+  publishReply(address: string, reply: Envelope): Promise<void> {
+    try {
+      this.#assertOpen();
+      checkMessageSizes([reply], this.capabilities.maxMessageBytes);
+      return this.#replies.publish(address, reply);
+    } catch (error) {
+      return Promise.reject(toOmnibusError(error));
+    }
   }
 
   /**

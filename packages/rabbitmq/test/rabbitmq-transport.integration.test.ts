@@ -19,6 +19,7 @@ import type { Delivery } from '@omnibus/core/transport';
 import {
   SECURITY_CONFORMANCE_SIGNING,
   describeIntegration,
+  runRequestReplyConformance,
   runTransportConformance,
   uniqueName,
   waitFor,
@@ -65,6 +66,12 @@ describeIntegration('rabbitmq', probe, () => {
       }
     },
     reconnectMessages: 10_000,
+  });
+
+  runRequestReplyConformance('rabbitmq', {
+    createTransport: async () => cleanup.track(await createTransport()),
+    // A request's queue is checked (passively declared) before publishing: NOT_PROVISIONED.
+    failsFastWithoutResponder: true,
   });
 
   describe('rabbitmq transport specifics', function () {

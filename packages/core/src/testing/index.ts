@@ -17,3 +17,7 @@ export {
 } from './persistence-conformance.js';
 export { serveOutboxRelay, type RelayProcessModule } from './relay-process.js';
 export { runScheduleConformance, type ScheduleConformanceOptions } from './schedule-conformance.js';
+export {
+  runRequestReplyConformance,
+  type RequestReplyConformanceOptions,
+} from './request-reply-conformance.js';
