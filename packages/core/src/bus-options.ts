@@ -7,6 +7,7 @@ import type { Persistence } from './persistence.js';
 import type { OutboxRelayOptions } from './outbox-relay.js';
 import type { Middleware } from './pipeline/middleware.js';
 import type { Serializer } from './serializer.js';
+import type { TelemetryOptions } from './telemetry/telemetry.js';
 import type { Transport } from './transport.js';
 
 /** `Tx` is the transaction type of `persistence`, inferred from it; see `MessageContext`. */
@@ -50,6 +51,8 @@ export interface BusOptions<Tx = unknown> {
   readonly drainTimeoutMs?: number;
   /** Whether `stop()` also closes the transport. Default true. */
   readonly closeTransport?: boolean;
+  /** Where spans and metrics go; default the global OpenTelemetry providers (no-ops without an SDK). */
+  readonly telemetry?: TelemetryOptions;
 }
 
 export function validateBusOptions<Tx>(options: BusOptions<Tx>): void {

@@ -18,6 +18,7 @@ import type { MessageContext, PublishOptions } from './message-context.js';
 import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { Outgoing } from './outgoing.js';
+import { Telemetry } from './telemetry/telemetry.js';
 import type { OutboxMessage, OutboxStore } from './persistence.js';
 import type { ScheduledMessage, ScheduleStore } from './schedule-store.js';
 import type { ImmediatePublishOptions, PublishResult, SchedulePublishOptions } from './scheduling.js';
@@ -83,8 +84,10 @@ export class Bus<Tx = unknown> {
       const outbox = new MemoryOutbox(systemClock);
       this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
     }
-    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers);
+    const telemetry = new Telemetry(this.transport.name, options.telemetry);
+    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers, telemetry);
     this.#dispatcher = new Dispatcher({
+      telemetry,
       stats: this.stats,
       logger: this.#logger,
       serializers,
@@ -307,6 +310,7 @@ export class Bus<Tx = unknown> {
     if (this.#inProcess !== undefined) {
       return new OutboxRelay({
         logger: this.#logger,
+        ...(this.#options.telemetry === undefined ? {} : { telemetry: this.#options.telemetry }),
         ...(options === false ? {} : options),
         store: this.#inProcess.outbox,
         schedules: this.#inProcess.schedules,
@@ -318,6 +322,7 @@ export class Bus<Tx = unknown> {
     const schedules = this.#options.persistence?.schedules;
     return new OutboxRelay({
       logger: this.#logger,
+      ...(this.#options.telemetry === undefined ? {} : { telemetry: this.#options.telemetry }),
       ...options,
       store: outbox as OutboxStore,
       ...(schedules === undefined ? {} : { schedules }),

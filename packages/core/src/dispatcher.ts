@@ -15,6 +15,8 @@ import type { Outgoing } from './outgoing.js';
 import type { HandlingContext } from './pipeline/middleware.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { SerializerRegistry } from './serializer.js';
+import { Handling } from './telemetry/handling.js';
+import type { Telemetry } from './telemetry/telemetry.js';
 import type { Delivery } from './transport.js';
 import { describeSource } from './transport.js';
 
@@ -36,6 +38,7 @@ export interface DispatcherOptions {
   readonly inProcessSchedules: ScheduleStore | undefined;
   readonly conflictPolicy: ConflictPolicy;
   readonly circuitCooldownMs: number;
+  readonly telemetry: Telemetry;
 }
 
 /**
@@ -59,9 +62,14 @@ export class Dispatcher {
   sink(route: Route, delivery: Delivery): Promise<void> {
     route.inFlight++;
     this.#stats.received++;
-    return this.#handle(route, delivery).then(
-      () => this.#handled(route),
+    const handling = new Handling(this.#options.telemetry, route.source, route.group, delivery);
+    return this.#handle(route, delivery, handling).then(
+      () => {
+        handling.end();
+        this.#handled(route);
+      },
       (error: unknown) => {
+        handling.end(error);
         // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
         this.#logger.error(
           {
@@ -134,7 +142,7 @@ export class Dispatcher {
     });
   }
 
-  async #handle(route: Route, delivery: Delivery): Promise<void> {
+  async #handle(route: Route, delivery: Delivery, handling: Handling): Promise<void> {
     const envelope = delivery.envelope;
     const target = envelope.headers[Header.targetGroup];
     if (target !== undefined && route.source.kind === 'subscription' && target !== route.group) {
@@ -145,10 +153,10 @@ export class Dispatcher {
       const missing = new DeserializationError(`message has no ${envelope.type ? 'id' : 'type'}`, {
         code: 'MISSING_HEADER',
       });
-      return this.#abandonable(route, this.#deadLetter(route, delivery, missing));
+      return this.#abandonable(route, this.#deadLetter(route, delivery, handling, missing));
     }
     const handler = route.handlers.get(envelope.type);
-    if (handler === undefined) return this.#unknownType(route, delivery);
+    if (handler === undefined) return this.#unknownType(route, delivery, handling);
     const before =
       delivery.attempt === 1
         ? 0
@@ -165,12 +173,18 @@ export class Dispatcher {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
       // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
       // registry that is briefly unreachable) is retried like a handler failure.
-      return this.#abandonable(route, this.#fail(route, handler.policy, delivery, before, 0, error));
+      return this.#abandonable(
+        route,
+        this.#fail(route, handler.policy, delivery, handling, before, 0, error),
+      );
     }
     const ctx = this.#handlingContext(route, handler, delivery, payload, before);
     try {
       try {
-        await this.#abandonable(route, handler.run(ctx));
+        await this.#abandonable(
+          route,
+          handling.run(() => handler.run(ctx)),
+        );
       } catch (error) {
         if (!isConflict(error) || route.stopping.signal.aborted) throw error;
         await this.#rerunConflicts(route, handler, ctx, error);
@@ -181,7 +195,7 @@ export class Dispatcher {
         return this.#abandonable(route, delivery.ack());
       }
       if (!this.#options.persistent && ctx.outgoing.length > 0) {
-        await this.#abandonable(route, this.#options.outgoing.dispatch(ctx.outgoing));
+        await this.#abandonable(route, this.#options.outgoing.dispatch(ctx.outgoing, ctx.handlerContext));
         if (route.stopping.signal.aborted) return;
       }
       const schedules = this.#options.inProcessSchedules;
@@ -190,7 +204,10 @@ export class Dispatcher {
       }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
-      return this.#abandonable(route, this.#fail(route, handler.policy, delivery, before, ctx.calls, error));
+      return this.#abandonable(
+        route,
+        this.#fail(route, handler.policy, delivery, handling, before, ctx.calls, error),
+      );
     }
     this.#stats.handled++;
     if (delivery.attempt > 1) route.tries.delete(envelope.id);
@@ -233,12 +250,12 @@ export class Dispatcher {
    * A type no handler of this route takes. A queue belongs to one service: there it is a routing
    * mistake and dead-letters. On a channel other groups' types pass by, and acking them is right.
    */
-  #unknownType(route: Route, delivery: Delivery): Promise<void | undefined> {
+  #unknownType(route: Route, delivery: Delivery, handling: Handling): Promise<void | undefined> {
     this.#stats.unknownType++;
     const source = describeSource(route.source);
     if (route.source.kind === 'queue') {
       const error = new UnknownMessageTypeError(delivery.envelope.type, source);
-      return this.#abandonable(route, this.#deadLetter(route, delivery, error));
+      return this.#abandonable(route, this.#deadLetter(route, delivery, handling, error));
     }
     this.#logger.debug({ type: delivery.envelope.type, source }, 'no handler for type: acked');
     return this.#abandonable(route, delivery.ack());
@@ -277,6 +294,7 @@ export class Dispatcher {
     route: Route,
     policy: ResolvedRetryPolicy,
     delivery: Delivery,
+    handling: Handling,
     before: number,
     calls: number,
     thrown: unknown,
@@ -287,8 +305,9 @@ export class Dispatcher {
     const id = delivery.envelope.id;
     route.tries.delete(id);
     if (outcome.kind === 'deadLetter')
-      return this.#deadLetter(route, delivery, outcome.error, outcome.attempts);
+      return this.#deadLetter(route, delivery, handling, outcome.error, outcome.attempts);
     this.#stats.retried++;
+    handling.retry(thrown, outcome.delayMs);
     if (route.tries.size >= REMEMBERED_TRIES) route.tries.delete(route.tries.keys().next().value!);
     route.tries.set(id, outcome.tries);
     this.#logger.warn(
@@ -308,11 +327,13 @@ export class Dispatcher {
   async #deadLetter(
     route: Route,
     delivery: Delivery,
+    handling: Handling,
     thrown: unknown,
     attempts = delivery.attempt,
   ): Promise<void> {
     const error = toOmnibusError(thrown);
     this.#stats.deadLettered++;
+    handling.deadLetter(error, attempts);
     this.#logger.error(
       {
         messageId: delivery.envelope.id,
