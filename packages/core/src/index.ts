@@ -78,6 +78,10 @@ export {
   type OmnibusErrorOptions,
 } from './errors.js';
 
+// Telemetry (OpenTelemetry API; a no-op without an SDK)
+export type { TelemetryOptions } from './telemetry/telemetry.js';
+export { MessageTracer } from './telemetry/message-tracer.js';
+
 // Logging
 export { consoleLogger, defaultLogger, silentLogger, type LogLevel, type Logger } from './logger.js';
 

@@ -7,6 +7,7 @@ import type { MessageContext, PublishOptions } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
 import type { SerializerRegistry } from './serializer.js';
 import type { Sending, Telemetry } from './telemetry/telemetry.js';
+import { handlingContext } from './telemetry/telemetry.js';
 import { writeSpanContext } from './telemetry/trace-context.js';
 import type { Destination, Topology, Transport } from './transport.js';
 import { uuidv7 } from './uuid.js';
@@ -112,7 +113,7 @@ export class Outgoing {
 
   /** Publishes messages now, grouped per destination, in order; `cause` is the handling they come from. */
   async dispatch(messages: readonly OutboxMessage[], cause?: MessageContext): Promise<void> {
-    const parent = cause === undefined ? undefined : this.#telemetry.handlingContext(cause.envelope);
+    const parent = handlingContext(cause);
     let start = 0;
     while (start < messages.length) {
       const destination = messages[start]!.destination;

@@ -28,6 +28,7 @@ describe('@omnibus/core exports', function () {
       'MemoryScheduleStore',
       'MemoryTransaction',
       'MemoryTransport',
+      'MessageTracer',
       'NonRetriableError',
       'OmnibusError',
       'OutboxRelay',

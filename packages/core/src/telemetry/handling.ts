@@ -6,7 +6,7 @@ import type { Delivery, Source } from '../transport.js';
 import type { Outcome } from './attributes.js';
 import { Attribute } from './attributes.js';
 import type { Telemetry } from './telemetry.js';
-import { sourceName } from './telemetry.js';
+import { rememberHandling, sourceName } from './telemetry.js';
 import { carriedContext } from './trace-context.js';
 
 /**
@@ -44,7 +44,7 @@ export class Handling {
         [Attribute.attempt]: delivery.attempt,
       });
       this.#context = trace.setSpan(ROOT_CONTEXT, this.#span);
-      telemetry.rememberHandling(envelope, this.#context);
+      rememberHandling(envelope, this.#context);
     }
     telemetry.consumed.add(1, this.#attributes);
     telemetry.inFlight.add(1, this.#attributes);

@@ -54,8 +54,6 @@ export class Telemetry {
   readonly retried: Counter;
   readonly deadLettered: Counter;
   readonly inFlight: UpDownCounter;
-  /** What each message handled here published: its process span's context, the parent of its creations. */
-  readonly #handlings = new WeakMap<Envelope, Context>();
   readonly #destinationAttributes = new Map<string, Attributes>();
 
   constructor(transportName: string, options: TelemetryOptions | undefined) {
@@ -135,8 +133,7 @@ export class Telemetry {
     envelope: Envelope,
     cause: MessageContext | undefined,
   ): SpanContext | undefined {
-    const parent =
-      (cause === undefined ? undefined : this.#handlings.get(cause.envelope)) ?? context.active();
+    const parent = handlingContext(cause) ?? context.active();
     const name = destinationName(destination);
     const span = this.tracer.startSpan(`create ${name}`, { kind: SpanKind.PRODUCER }, parent);
     if (!span.isRecording()) return undefined;
@@ -152,16 +149,6 @@ export class Telemetry {
     });
     span.end();
     return span.spanContext();
-  }
-
-  /** The context of the handling of `envelope` in progress here, for what it publishes. */
-  handlingContext(envelope: Envelope): Context | undefined {
-    return this.#handlings.get(envelope);
-  }
-
-  /** @internal Remembers the process span of a handling for the messages it creates. */
-  rememberHandling(envelope: Envelope, spanContext: Context): void {
-    this.#handlings.set(envelope, spanContext);
   }
 
   /** Metric attributes of one destination or source, made once. */
@@ -252,6 +239,23 @@ export class Sending {
     this.#telemetry.operationDuration.record(seconds, attributes);
     this.#span.end();
   }
+}
+
+/** Each message being handled: its process span's context, the parent of what its handling does. */
+const handlings = new WeakMap<Envelope, Context>();
+
+/** Remembers the process span of a handling, for the spans of what it does (see `handlingContext`). */
+export function rememberHandling(envelope: Envelope, spanContext: Context): void {
+  handlings.set(envelope, spanContext);
+}
+
+/**
+ * The context of the process span of the handling `message` belongs to, when one records: the parent
+ * for spans made on its behalf (a message it creates, a saga step, a request), even without an async
+ * context manager.
+ */
+export function handlingContext(message: MessageContext | undefined): Context | undefined {
+  return message === undefined ? undefined : handlings.get(message.envelope);
 }
 
 /** The `{destination}` of span names and `messaging.destination.name`: the channel or queue. */
