@@ -58,6 +58,8 @@ export class Bus<Tx = unknown> {
   readonly #registry: HandlerRegistry;
   readonly #outgoing: Outgoing;
   readonly #dispatcher: Dispatcher;
+  readonly #telemetry: Telemetry;
+  #stopObserving: (() => void) | undefined;
   /** Without persistence, schedules are in-process timers: a memory table released by the bus's relay. */
   readonly #inProcess: { outbox: MemoryOutbox; schedules: MemoryScheduleStore } | undefined;
   #state: State = 'created';
@@ -84,10 +86,10 @@ export class Bus<Tx = unknown> {
       const outbox = new MemoryOutbox(systemClock);
       this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
     }
-    const telemetry = new Telemetry(this.transport.name, options.telemetry);
-    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers, telemetry);
+    this.#telemetry = new Telemetry(this.transport.name, options.telemetry);
+    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers, this.#telemetry);
     this.#dispatcher = new Dispatcher({
-      telemetry,
+      telemetry: this.#telemetry,
       stats: this.stats,
       logger: this.#logger,
       serializers,
@@ -133,6 +135,7 @@ export class Bus<Tx = unknown> {
       }
       this.#relay = this.#createRelay();
       await this.#relay?.start();
+      this.#stopObserving = this.#telemetry.observeBreakers(routes);
       this.#state = 'started';
       this.#logger.info({ service: this.serviceName, consumers: routes.length }, 'bus started');
     } catch (error) {
@@ -157,6 +160,7 @@ export class Bus<Tx = unknown> {
     this.#dispatcher.abandon(routes);
     await Promise.all(routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
     for (const route of routes) route.breaker?.dispose();
+    this.#stopObserving?.();
     // The relay stops after the handlers, so what they committed last is still published.
     await this.#relay?.stop();
     if (this.#options.closeTransport ?? true) await this.transport.close();

@@ -79,7 +79,7 @@ export {
 } from './errors.js';
 
 // Telemetry (OpenTelemetry API; a no-op without an SDK)
-export type { TelemetryOptions } from './telemetry/telemetry.js';
+export { observeSagaInstances, type TelemetryOptions } from './telemetry/telemetry.js';
 export { MessageTracer } from './telemetry/message-tracer.js';
 
 // Logging

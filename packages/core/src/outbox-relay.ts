@@ -121,6 +121,7 @@ export class OutboxRelay {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #telemetry: Telemetry;
+  #stopObserving: (() => void) | undefined;
   #stopping = new AbortController();
   #running: Promise<void> | undefined;
   #listener: OutboxListener | undefined;
@@ -202,6 +203,7 @@ export class OutboxRelay {
         );
       }
     }
+    this.#stopObserving = this.#telemetry.observeOutbox(() => this.lag());
     this.#running = this.#run();
   }
 
@@ -212,6 +214,8 @@ export class OutboxRelay {
     this.#stopping.abort();
     this.#wake?.();
     await running;
+    this.#stopObserving?.();
+    this.#stopObserving = undefined;
     await this.#listener?.close();
     await this.#scheduleListener?.close();
     this.#listener = undefined;

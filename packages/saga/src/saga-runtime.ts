@@ -16,6 +16,7 @@ import {
   ConfigurationError,
   Handle,
   MessageTracer,
+  observeSagaInstances,
   Subscriber,
   silentLogger,
   systemClock,
@@ -126,6 +127,7 @@ export class SagaRuntime {
       this.#definitions.set(definition.name, definition);
     }
     this.handlers = [...this.#definitions.values()].map((definition) => this.#compile(definition));
+    observeSagaInstances(options.telemetry, [...this.#definitions.keys()], options.store);
   }
 
   /** One instance, or undefined. Its state is read as a step would read it (`readState` applies). */

@@ -3,6 +3,8 @@ import { expect } from 'chai';
 import { Bus, MemoryPersistence, MemoryTransport, constant, silentLogger } from '@omnibus/core';
 import { waitFor } from '@omnibus/core/testing';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { GaugeMetricData } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -55,6 +57,47 @@ describe('saga steps as spans', function () {
         OrderPlaced.type,
         StockReserved.type,
       ]);
+    } finally {
+      await bus.stop();
+    }
+  });
+
+  it('counts instances per saga and status in a gauge read from the store', async function () {
+    class Reader extends MetricReader {
+      protected async onShutdown(): Promise<void> {}
+      protected async onForceFlush(): Promise<void> {}
+    }
+    const reader = new Reader();
+    const store = new MemorySagaStore();
+    const runtime = new SagaRuntime({
+      store,
+      sagas: [OrderFulfilment],
+      scheduler: { schedule: async () => undefined, cancel: async () => undefined },
+      telemetry: { meterProvider: new MeterProvider({ readers: [reader] }) },
+    });
+    const bus = new Bus({
+      transport: new MemoryTransport(),
+      serviceName: 'orders',
+      persistence: new MemoryPersistence(),
+      handlers: runtime.handlers,
+      logger: silentLogger,
+      outboxRelay: { pollIntervalMs: 5 },
+    });
+    await bus.start();
+    try {
+      for (const orderId of ['a', 'b', 'c']) {
+        await bus.publish(OrderPlaced, { orderId, amount: 5, lines: [] });
+      }
+      await waitFor(async () => (await store.count('order-fulfilment')).running === 3);
+      const { resourceMetrics } = await reader.collect();
+      const gauge = resourceMetrics.scopeMetrics
+        .flatMap((scope) => scope.metrics)
+        .find((metric) => metric.descriptor.name === 'omnibus.sagas.instances') as GaugeMetricData;
+      const byStatus = Object.fromEntries(
+        gauge.dataPoints.map((point) => [point.attributes['omnibus.saga.status'], point.value]),
+      );
+      expect(byStatus).to.deep.equal({ running: 3, completed: 0 });
+      expect(gauge.dataPoints[0]!.attributes['omnibus.saga.name']).to.equal('order-fulfilment');
     } finally {
       await bus.stop();
     }

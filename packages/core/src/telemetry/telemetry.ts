@@ -1,5 +1,7 @@
 import type {
   Attributes,
+  BatchObservableResult,
+  ObservableResult,
   Context,
   Counter,
   Histogram,
@@ -17,6 +19,10 @@ import type { Envelope } from '../envelope.js';
 import { Header } from '../envelope.js';
 import { toOmnibusError } from '../errors.js';
 import type { MessageContext } from '../message-context.js';
+import type { Route } from '../handler-registry.js';
+import type { OutboxLag } from '../outbox-relay.js';
+import type { SagaStatus, SagaStore } from '../saga-store.js';
+import type { CircuitState } from '../pipeline/circuit-breaker.js';
 import type { Destination, Source } from '../transport.js';
 import { Attribute, messagingSystem } from './attributes.js';
 import { carriedSpanContext } from './trace-context.js';
@@ -33,6 +39,8 @@ export interface TelemetryOptions {
   readonly tracerProvider?: TracerProvider;
   readonly meterProvider?: MeterProvider;
 }
+
+const CIRCUIT_VALUES: Readonly<Record<CircuitState, number>> = { closed: 0, 'half-open': 1, open: 2 };
 
 /** Seconds buckets for the duration histograms, as the conventions advise. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -151,6 +159,61 @@ export class Telemetry {
     return span.spanContext();
   }
 
+  /**
+   * While a relay runs: observable gauges of its outbox (pending rows, failed rows, age of the oldest
+   * pending row) and of its scheduled messages, read from the stores at each collection. Returns the
+   * function that stops observing.
+   */
+  observeOutbox(read: () => Promise<OutboxLag>): () => void {
+    const backlog = this.meter.createObservableGauge('omnibus.outbox.backlog', {
+      unit: '{message}',
+      description: 'Outbox rows waiting to be published (failed rows excluded).',
+    });
+    const failed = this.meter.createObservableGauge('omnibus.outbox.failed', {
+      unit: '{message}',
+      description: 'Outbox rows given up on, waiting for an operator.',
+    });
+    const age = this.meter.createObservableGauge('omnibus.outbox.oldest_age', {
+      unit: 's',
+      description: 'How long the oldest pending outbox row has waited.',
+    });
+    const scheduled = this.meter.createObservableGauge('omnibus.schedules.pending', {
+      unit: '{message}',
+      description: 'Scheduled messages not yet due or not yet released.',
+    });
+    const attributes = { [Attribute.system]: this.system };
+    const callback = async (result: BatchObservableResult): Promise<void> => {
+      const lag = await read();
+      result.observe(backlog, lag.pending, attributes);
+      result.observe(failed, lag.failed, attributes);
+      result.observe(age, lag.lagMs / 1000, attributes);
+      if (lag.scheduled !== undefined) result.observe(scheduled, lag.scheduled.pending, attributes);
+    };
+    const observables = [backlog, failed, age, scheduled];
+    this.meter.addBatchObservableCallback(callback, observables);
+    return () => this.meter.removeBatchObservableCallback(callback, observables);
+  }
+
+  /**
+   * While a bus runs: the state of each consumer's circuit breaker, 0 closed, 1 half-open, 2 open.
+   * Returns the function that stops observing.
+   */
+  observeBreakers(routes: readonly Route[]): () => void {
+    const breakers = routes.filter((route) => route.breaker !== undefined);
+    if (breakers.length === 0) return () => undefined;
+    const gauge = this.meter.createObservableGauge('omnibus.circuit_breaker.state', {
+      description: 'Circuit breaker of a consumer: 0 closed, 1 half-open, 2 open.',
+    });
+    const callback = (result: ObservableResult): void => {
+      for (const route of breakers) {
+        const attributes = this.metricAttributes(sourceName(route.source), 'process', route.group);
+        result.observe(CIRCUIT_VALUES[route.breaker!.state], attributes);
+      }
+    };
+    gauge.addCallback(callback);
+    return () => gauge.removeCallback(callback);
+  }
+
   /** Metric attributes of one destination or source, made once. */
   metricAttributes(name: string, operation: string, group?: string): Attributes {
     const key = `${operation}\u0000${name}\u0000${group ?? ''}`;
@@ -239,6 +302,33 @@ export class Sending {
     this.#telemetry.operationDuration.record(seconds, attributes);
     this.#span.end();
   }
+}
+
+/**
+ * An observable gauge `omnibus.sagas.instances` (attributes `omnibus.saga.name`, `omnibus.saga.status`)
+ * read from `store.count` at each collection, for as long as the meter provider lives. A store without
+ * `count` is not observed.
+ */
+export function observeSagaInstances(
+  telemetry: TelemetryOptions | undefined,
+  sagas: readonly string[],
+  store: SagaStore,
+): void {
+  const count = store.count?.bind(store);
+  if (count === undefined) return;
+  const meter = (telemetry?.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
+  const gauge = meter.createObservableGauge('omnibus.sagas.instances', {
+    unit: '{instance}',
+    description: 'Saga instances per saga and status.',
+  });
+  gauge.addCallback(async (result) => {
+    for (const saga of sagas) {
+      const counts = await count(saga);
+      for (const status of Object.keys(counts) as SagaStatus[]) {
+        result.observe(counts[status], { 'omnibus.saga.name': saga, 'omnibus.saga.status': status });
+      }
+    }
+  });
 }
 
 /** Each message being handled: its process span's context, the parent of what its handling does. */
