@@ -93,9 +93,9 @@ describe('saga steps as spans', function () {
       const gauge = resourceMetrics.scopeMetrics
         .flatMap((scope) => scope.metrics)
         .find((metric) => metric.descriptor.name === 'omnibus.sagas.instances') as GaugeMetricData;
-      const byStatus = Object.fromEntries(
-        gauge.dataPoints.map((point) => [point.attributes['omnibus.saga.status'], point.value]),
-      );
+      const byStatus: Record<string, number> = {};
+      for (const point of gauge.dataPoints)
+        byStatus[String(point.attributes['omnibus.saga.status'])] = point.value;
       expect(byStatus).to.deep.equal({ running: 3, completed: 0 });
       expect(gauge.dataPoints[0]!.attributes['omnibus.saga.name']).to.equal('order-fulfilment');
     } finally {

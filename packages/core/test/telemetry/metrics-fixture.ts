@@ -10,7 +10,7 @@ class OnDemandReader extends MetricReader {
 export interface Metrics {
   readonly provider: MeterProvider;
   /** Every metric now, by name. */
-  collect(): Promise<Map<string, MetricData>>;
+  readonly collect: () => Promise<Map<string, MetricData>>;
 }
 
 export function metering(): Metrics {
@@ -18,7 +18,7 @@ export function metering(): Metrics {
   const provider = new MeterProvider({ readers: [reader] });
   return {
     provider,
-    async collect() {
+    collect: async () => {
       const { resourceMetrics, errors } = await reader.collect();
       if (errors.length > 0) throw errors[0] as Error;
       const byName = new Map<string, MetricData>();
