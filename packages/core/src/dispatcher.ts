@@ -16,6 +16,7 @@ import type { HandlingContext } from './pipeline/middleware.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { SerializerRegistry } from './serializer.js';
 import { Handling } from './telemetry/handling.js';
+import { messageLogFields } from './telemetry/log-fields.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import type { Delivery } from './transport.js';
 import { describeSource } from './transport.js';
@@ -73,7 +74,7 @@ export class Dispatcher {
         // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
         this.#logger.error(
           {
-            messageId: delivery.envelope.id,
+            ...messageLogFields(delivery),
             source: describeSource(route.source),
             error: toOmnibusError(error).message,
           },
@@ -312,7 +313,7 @@ export class Dispatcher {
     route.tries.set(id, outcome.tries);
     this.#logger.warn(
       {
-        messageId: id,
+        ...messageLogFields(delivery),
         type: delivery.envelope.type,
         attempt: delivery.attempt,
         tries: outcome.tries,
@@ -336,7 +337,7 @@ export class Dispatcher {
     handling.deadLetter(error, attempts);
     this.#logger.error(
       {
-        messageId: delivery.envelope.id,
+        ...messageLogFields(delivery),
         type: delivery.envelope.type,
         source: describeSource(route.source),
         attempt: delivery.attempt,

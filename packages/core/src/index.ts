@@ -81,6 +81,7 @@ export {
 // Telemetry (OpenTelemetry API; a no-op without an SDK)
 export { observeSagaInstances, type TelemetryOptions } from './telemetry/telemetry.js';
 export { MessageTracer } from './telemetry/message-tracer.js';
+export { messageLogFields, type MessageLogFields } from './telemetry/log-fields.js';
 
 // Logging
 export { consoleLogger, defaultLogger, silentLogger, type LogLevel, type Logger } from './logger.js';

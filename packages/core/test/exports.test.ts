@@ -55,6 +55,7 @@ describe('@omnibus/core exports', function () {
       'isCloudEventsAttributeName',
       'isContract',
       'isOmnibusError',
+      'messageLogFields',
       'observeSagaInstances',
       'omnibusModule',
       'readFailure',

@@ -344,7 +344,7 @@ export function rememberHandling(envelope: Envelope, spanContext: Context): void
  * for spans made on its behalf (a message it creates, a saga step, a request), even without an async
  * context manager.
  */
-export function handlingContext(message: MessageContext | undefined): Context | undefined {
+export function handlingContext(message: { readonly envelope: Envelope } | undefined): Context | undefined {
   return message === undefined ? undefined : handlings.get(message.envelope);
 }
 

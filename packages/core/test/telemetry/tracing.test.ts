@@ -10,6 +10,7 @@ import {
   MemoryTransport,
   Subscriber,
   constant,
+  messageLogFields,
   silentLogger,
 } from '../../src/index.js';
 import { uniqueName, waitFor } from '../../src/testing/index.js';
@@ -247,5 +248,42 @@ describe('telemetry: traces', function () {
       )!;
     expect(byOrder('o-4').headers[Header.traceParent]).to.equal(undefined);
     expect(byOrder('o-5').headers[Header.traceParent]).to.equal(carried);
+  });
+
+  it('puts the trace id, span id and correlation id in the log entries about a message', async function () {
+    const { provider, spans } = tracing();
+    const entries: { message: string; fields: Record<string, unknown> }[] = [];
+    const capture = (fields: Record<string, unknown>, message: string): void =>
+      void entries.push({ message, fields });
+    const logger = { debug: capture, info: capture, warn: capture, error: capture };
+    @Subscriber({ group: 'payments' })
+    class Flaky {
+      @Handle(c.ProcessPayment)
+      async pay(_command: ProcessPaymentV1, ctx: MessageContext): Promise<void> {
+        logger.info(messageLogFields(ctx), 'paying');
+        if (ctx.attempt === 1) throw new Error('flaky');
+      }
+    }
+    const b = bus({ handlers: [Flaky], logger, telemetry: { tracerProvider: provider } });
+    await b.start();
+    await b.send(c.ProcessPayment, { orderId: 'o-6', amount: 1 }, { id: 'logged' });
+    await waitFor(() => named(spans(), `process ${c.ProcessPayment.queue}`).length === 2);
+    const attempt = (n: number) =>
+      named(spans(), `process ${c.ProcessPayment.queue}`).find(
+        (span) => span.attributes['omnibus.delivery.attempt'] === n,
+      );
+    const [first, second] = [attempt(1), attempt(2)];
+    const retry = entries.find((entry) => entry.message === 'handler failed: retrying')!;
+    expect(retry.fields).to.include({
+      messageId: 'logged',
+      correlationId: 'logged',
+      traceId: first!.spanContext().traceId,
+      spanId: first!.spanContext().spanId,
+    });
+    const paying = entries.filter((entry) => entry.message === 'paying');
+    expect(paying.map((entry) => entry.fields.spanId)).to.deep.equal([
+      first!.spanContext().spanId,
+      second!.spanContext().spanId,
+    ]);
   });
 });
