@@ -8,6 +8,7 @@ import type { OutboxRelayOptions } from './outbox-relay.js';
 import type { Middleware } from './pipeline/middleware.js';
 import type { Serializer } from './serializer.js';
 import type { SigningOptions } from './signing/signing-options.js';
+import type { TelemetryOptions } from './telemetry/telemetry.js';
 import type { Transport } from './transport.js';
 
 /** `Tx` is the transaction type of `persistence`, inferred from it; see `MessageContext`. */
@@ -63,6 +64,8 @@ export interface BusOptions<Tx = unknown> {
     /** Put the handler's stack into the remote errors this bus sends back. Default false. */
     readonly includeStack?: boolean;
   };
+  /** Where spans and metrics go; default the global OpenTelemetry providers (no-ops without an SDK). */
+  readonly telemetry?: TelemetryOptions;
 }
 
 export function validateBusOptions<Tx>(options: BusOptions<Tx>): void {

@@ -26,6 +26,7 @@ import type { MessageContext, PublishOptions } from './message-context.js';
 import { currentMessageContext, currentPublisher, runWithMessageContext } from './message-context.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { Outgoing } from './outgoing.js';
+import { Telemetry } from './telemetry/telemetry.js';
 import type { OutboxMessage, OutboxStore } from './persistence.js';
 import type { RequestOptions } from './request-reply/requester.js';
 import { Requester } from './request-reply/requester.js';
@@ -69,6 +70,8 @@ export class Bus<Tx = unknown> {
   readonly #outgoing: Outgoing;
   readonly #dispatcher: Dispatcher;
   readonly #requester: Requester;
+  readonly #telemetry: Telemetry;
+  #stopObserving: (() => void) | undefined;
   /** Without persistence, schedules are in-process timers: a memory table released by the bus's relay. */
   readonly #inProcess: { outbox: MemoryOutbox; schedules: MemoryScheduleStore } | undefined;
   #state: State = 'created';
@@ -95,11 +98,13 @@ export class Bus<Tx = unknown> {
       const outbox = new MemoryOutbox(systemClock);
       this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
     }
+    this.#telemetry = new Telemetry(this.transport.name, options.telemetry);
     const signing = options.signing === undefined ? undefined : signingKeys(options.signing);
-    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers, signing);
+    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers, this.#telemetry, signing);
     this.#requester = new Requester(this.transport, this.#outgoing, serializers, this.#logger, this.stats);
     this.#dispatcher = new Dispatcher({
       signing,
+      telemetry: this.#telemetry,
       stats: this.stats,
       logger: this.#logger,
       serializers,
@@ -154,6 +159,7 @@ export class Bus<Tx = unknown> {
       }
       this.#relay = this.#createRelay();
       await this.#relay?.start();
+      this.#stopObserving = this.#telemetry.observeBreakers(routes);
       this.#state = 'started';
       this.#logger.info({ service: this.serviceName, consumers: routes.length }, 'bus started');
     } catch (error) {
@@ -178,6 +184,7 @@ export class Bus<Tx = unknown> {
     this.#dispatcher.abandon(routes);
     await Promise.all(routes.map((route) => route.consumer?.close() ?? Promise.resolve()));
     for (const route of routes) route.breaker?.dispose();
+    this.#stopObserving?.();
     // The relay stops after the handlers, so what they committed last is still published.
     await this.#relay?.stop();
     await this.#requester.close(new TransportError('bus stopping', { code: 'BUS_STOPPING' }));
@@ -352,6 +359,7 @@ export class Bus<Tx = unknown> {
     if (this.#inProcess !== undefined) {
       return new OutboxRelay({
         logger: this.#logger,
+        ...(this.#options.telemetry === undefined ? {} : { telemetry: this.#options.telemetry }),
         ...(options === false ? {} : options),
         store: this.#inProcess.outbox,
         schedules: this.#inProcess.schedules,
@@ -363,6 +371,7 @@ export class Bus<Tx = unknown> {
     const schedules = this.#options.persistence?.schedules;
     return new OutboxRelay({
       logger: this.#logger,
+      ...(this.#options.telemetry === undefined ? {} : { telemetry: this.#options.telemetry }),
       ...options,
       store: outbox as OutboxStore,
       ...(schedules === undefined ? {} : { schedules }),

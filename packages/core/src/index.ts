@@ -86,6 +86,11 @@ export {
   type OmnibusErrorOptions,
 } from './errors.js';
 
+// Telemetry (OpenTelemetry API; a no-op without an SDK)
+export { observeSagaInstances, type TelemetryOptions } from './telemetry/telemetry.js';
+export { MessageTracer } from './telemetry/message-tracer.js';
+export { messageLogFields, type MessageLogFields } from './telemetry/log-fields.js';
+
 // Logging
 export { consoleLogger, defaultLogger, silentLogger, type LogLevel, type Logger } from './logger.js';
 
@@ -131,4 +136,11 @@ export {
 // Transports: what an application passes to the bus and names in replay and operations
 export { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
 export { describeDestination, describeSource } from './transport.js';
-export type { Destination, QueueSource, Source, SubscriptionSource, Transport } from './transport.js';
+export type {
+  Destination,
+  HealthReport,
+  QueueSource,
+  Source,
+  SubscriptionSource,
+  Transport,
+} from './transport.js';
