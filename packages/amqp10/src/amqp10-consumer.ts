@@ -1,13 +1,15 @@
 import type { EventContext, Receiver } from 'rhea';
 import type { Logger, SigningKeys } from '@omnibus/core';
-import { sealAttempt, toOmnibusError, withFailureHeaders } from '@omnibus/core';
-import type {
-  Consumer,
-  ConsumerSettings,
-  DeliveryOutcome,
-  DeliverySettler,
-  DeliverySink,
-  Source,
+import { toOmnibusError } from '@omnibus/core';
+import {
+  type Consumer,
+  type ConsumerSettings,
+  type DeliveryOutcome,
+  type DeliverySettler,
+  type DeliverySink,
+  type Source,
+  sealAttempt,
+  withFailureHeaders,
 } from '@omnibus/core/transport';
 import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import type { Amqp10Connection } from './amqp10-connection.js';
@@ -169,7 +171,7 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
       void delivery
         .deadLetter({
           message: `delivered ${decoded.failedDeliveries + 1} times without being settled (deliveryLimit ${this.#context.deliveryLimit})`,
-          code: 'MAX_DELIVERIES',
+          code: 'MAX_DELIVERIES_EXCEEDED',
           attempts: decoded.attempt,
           failedAt: new Date(),
         })

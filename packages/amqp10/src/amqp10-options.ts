@@ -34,7 +34,7 @@ export interface Amqp10TransportOptions {
   readonly containerId?: string;
   /**
    * Deliveries of one message that end without a settlement (its consumer crashed, hung or lost the
-   * connection) before the consumer dead-letters it itself, code `MAX_DELIVERIES`, without handing it to a
+   * connection) before the consumer dead-letters it itself, code `MAX_DELIVERIES_EXCEEDED`, without handing it to a
    * handler. Keep it below the broker's own limit (Artemis's `max-delivery-attempts`, 10 by default), so
    * that such a message reaches our dead-letter queue with the reason, not the broker's `DLQ`. Default 5.
    */

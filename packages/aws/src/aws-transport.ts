@@ -1,19 +1,16 @@
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type {
-  Capabilities,
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
 import { ConfigurationError, exponential, retry, toOmnibusError } from '@omnibus/core';
-import { TransportClosedError } from '@omnibus/core/transport';
+import {
+  TransportClosedError,
+  type Capabilities,
+  type Consumer,
+  type ConsumeOptions,
+  type DeliverySink,
+  type HealthReport,
+  type Topology,
+} from '@omnibus/core/transport';
 import { toTransportError } from './aws-errors.js';
 import type { QueueRef } from './aws-provisioner.js';
 import { AwsProvisioner } from './aws-provisioner.js';

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand } from '@aws-sdk/client-sns';
 import type { Message } from '@aws-sdk/client-sqs';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { Consumer, Delivery, Envelope, MessageContext } from '@omnibus/core';
+import type { Envelope, MessageContext } from '@omnibus/core';
 import {
   Bus,
   Handle,
@@ -15,6 +15,7 @@ import {
   readFailure,
   uuidv7,
 } from '@omnibus/core';
+import type { Consumer, Delivery } from '@omnibus/core/transport';
 import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { SqsSnsTransport } from '../src/index.js';
 import { decodeMessage, MAX_ATTRIBUTES, PACKED_ATTRIBUTE } from '../src/aws-codec.js';

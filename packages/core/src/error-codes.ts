@@ -145,9 +145,11 @@ export const ErrorCode = {
   RECORD_REFUSED: 'RECORD_REFUSED',
   /** A consumer group that got no partitions in time (Kafka). */
   JOIN_TIMEOUT: 'JOIN_TIMEOUT',
-  /** Dead-lettered by the broker after its delivery limit (NATS JetStream). */
-  MAX_DELIVERIES: 'MAX_DELIVERIES',
-  /** Dead-lettered by the broker after its delivery limit (SQS redrive). */
+  /**
+   * A message delivered more often than its delivery limit without being settled (its consumer crashed or
+   * hung each time): dead-lettered by the broker's redrive (SQS, Pub/Sub) or by our consumer (NATS
+   * JetStream, Artemis), with the count in `attempts`. One code whichever broker counted.
+   */
   MAX_DELIVERIES_EXCEEDED: 'MAX_DELIVERIES_EXCEEDED',
   /** Dead-lettered by the broker itself (RabbitMQ delivery limit, expiry). */
   BROKER_DEAD_LETTER: 'BROKER_DEAD_LETTER',

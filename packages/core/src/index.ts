@@ -89,7 +89,6 @@ export { replayDeadLetters, type ReplayOptions } from './dead-letter-replay.js';
 export { signingKeys, type SigningKeys, type SigningOptions } from './signing/signing-options.js';
 export { SignatureError, type SignatureErrorCode } from './signing/signature-error.js';
 export { SignatureHeader, signEnvelope, verifyEnvelope } from './signing/envelope-signature.js';
-export { ATTEMPT_SEAL_HEADER, attemptSealValid, sealAttempt } from './signing/attempt-seal.js';
 
 // Persistence: the store interfaces (implemented by @omnibus/sqlite and @omnibus/postgres), the relay,
 // the in-memory stores
@@ -125,27 +124,3 @@ export {
 export { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
 export { describeDestination, describeSource } from './transport.js';
 export type { Destination, QueueSource, Source, SubscriptionSource, Transport } from './transport.js';
-
-/**
- * The driver API the drivers still import from the root; its home is `@omnibus/core/transport`. Kept here
- * only until every driver imports it from there (the drivers are being moved onto the toolkit in this
- * same wave); then this block goes, and the export snapshot with it.
- */
-export {
-  abortableDelay,
-  fromBindingHeaders,
-  fromStructuredCloudEvent,
-  isCloudEventsAttributeName,
-  toBindingHeaders,
-  withFailureHeaders,
-  type BindingStyle,
-  type Capabilities,
-  type ConsumeOptions,
-  type Consumer,
-  type Delivery,
-  type DeliverySink,
-  type Failure,
-  type HealthReport,
-  type SubscriptionTopology,
-  type Topology,
-} from './transport/index.js';

@@ -1,14 +1,7 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import { Container, inject, injectable } from 'inversify';
-import type {
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Envelope,
-  MessageContext,
-  Source,
-} from '../src/index.js';
+import type { Envelope, MessageContext, Source } from '../src/index.js';
 import {
   Bus,
   BusNotStartedError,
@@ -27,6 +20,7 @@ import {
   readFailure,
   replayDeadLetters,
 } from '../src/index.js';
+import type { Consumer, ConsumeOptions, DeliverySink } from '../src/transport/index.js';
 import { uniqueName, waitFor } from '../src/testing/index.js';
 import { contracts, type OrderPlacedV1, type ProcessPaymentV1 } from './fixtures.js';
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import type { Delivery, Destination, Envelope, Source } from '../src/index.js';
+import type { Destination, Envelope, Source } from '../src/index.js';
 import { Header, MemoryTransport, TransportError, uuidv7 } from '../src/index.js';
+import type { Delivery } from '../src/transport/index.js';
 import { runTransportConformance, uniqueName, waitFor } from '../src/testing/index.js';
 
 runTransportConformance('memory', {

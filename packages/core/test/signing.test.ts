@@ -3,12 +3,11 @@ import type { Envelope } from '../src/index.js';
 import {
   ConfigurationError,
   SignatureHeader,
-  attemptSealValid,
-  sealAttempt,
   signEnvelope,
   signingKeys,
   verifyEnvelope,
 } from '../src/index.js';
+import { attemptSealValid, sealAttempt } from '../src/transport/index.js';
 import { sealTarget, sealedTarget } from '../src/signing/envelope-signature.js';
 
 const keys = signingKeys({

@@ -1,18 +1,6 @@
 import type { ClientConfig, Message, Topic } from '@google-cloud/pubsub';
 import { Duration, PubSub, SubscriptionCloseBehaviors } from '@google-cloud/pubsub';
-import type {
-  Capabilities,
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  Failure,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
 import {
   ConfigurationError,
   describeDestination,
@@ -20,9 +8,18 @@ import {
   exponential,
   retry,
   toOmnibusError,
-  withFailureHeaders,
 } from '@omnibus/core';
-import { TransportClosedError } from '@omnibus/core/transport';
+import {
+  TransportClosedError,
+  type Capabilities,
+  type Consumer,
+  type ConsumeOptions,
+  type DeliverySink,
+  type Failure,
+  type HealthReport,
+  type Topology,
+  withFailureHeaders,
+} from '@omnibus/core/transport';
 import { AttemptCounter } from './attempt-counter.js';
 import { checkPublishable, fitFailureHeaders, toPubSubMessage } from './pubsub-codec.js';
 import { PubSubConsumer } from './pubsub-consumer.js';

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Message } from '@google-cloud/pubsub';
-import type { Consumer, Delivery, Envelope, MessageContext, Source } from '@omnibus/core';
+import type { Envelope, MessageContext, Source } from '@omnibus/core';
 import {
   Bus,
   Handle,
@@ -14,6 +14,7 @@ import {
   readFailure,
   uuidv7,
 } from '@omnibus/core';
+import type { Consumer, Delivery } from '@omnibus/core/transport';
 import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
 import { expect } from 'chai';
 import { PubSubTransport, PubSubNames } from '../src/index.js';

@@ -1,4 +1,4 @@
-import type { Envelope, Topology } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
 import { ConfigurationError, toOmnibusError } from '@omnibus/core';
 import type {
   Capabilities,
@@ -9,6 +9,7 @@ import type {
   HealthReport,
   Source,
   Transport,
+  Topology,
 } from '@omnibus/core/transport';
 import {
   TransportClosedError,

@@ -1,13 +1,14 @@
 import type { Message, Options } from 'amqplib';
-import type { BindingStyle, Envelope, SigningKeys } from '@omnibus/core';
+import type { Envelope, SigningKeys } from '@omnibus/core';
+import { Header } from '@omnibus/core';
 import {
   ATTEMPT_SEAL_HEADER,
-  Header,
+  type BindingStyle,
   attemptSealValid,
   fromBindingHeaders,
   fromStructuredCloudEvent,
   toBindingHeaders,
-} from '@omnibus/core';
+} from '@omnibus/core/transport';
 
 /**
  * The CloudEvents AMQP binding, binary mode: attributes as `cloudEvents_<attr>` application properties

@@ -1,15 +1,17 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger, SigningKeys } from '@omnibus/core';
-import type {
-  Consumer,
-  ConsumerSettings,
-  DeliveryOutcome,
-  DeliverySettler,
-  DeliverySink,
-  Source,
+import {
+  type Consumer,
+  type ConsumerSettings,
+  type DeliveryOutcome,
+  type DeliverySettler,
+  type DeliverySink,
+  type Source,
+  sealAttempt,
+  withFailureHeaders,
 } from '@omnibus/core/transport';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Header, exponential, sealAttempt, toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import { Header, exponential, toOmnibusError } from '@omnibus/core';
 import { DONE, KeyOrderGate, SinkCalls, describeSource } from '@omnibus/core/transport';
 import type { RabbitMqConnection } from './rabbitmq-connection.js';
 import { AckBatcher } from './ack-batcher.js';

@@ -1,17 +1,16 @@
-import type {
-  Capabilities,
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
 import { ConfigurationError, toOmnibusError } from '@omnibus/core';
-import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
+import {
+  DONE,
+  TransportClosedError,
+  checkMessageSizes,
+  type Capabilities,
+  type Consumer,
+  type ConsumeOptions,
+  type DeliverySink,
+  type HealthReport,
+  type Topology,
+} from '@omnibus/core/transport';
 import { RabbitMqConnection } from './rabbitmq-connection.js';
 import { encodeEnvelope } from './rabbitmq-codec.js';
 import type { Outgoing } from './confirm-publisher.js';

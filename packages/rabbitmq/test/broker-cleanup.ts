@@ -1,16 +1,7 @@
 import type { Channel } from 'amqplib';
 import { connect } from 'amqplib';
-import type {
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
+import type { Consumer, ConsumeOptions, DeliverySink, HealthReport, Topology } from '@omnibus/core/transport';
 import { RabbitMqNames } from '../src/index.js';
 
 /**

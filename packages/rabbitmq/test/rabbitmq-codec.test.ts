@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { Message, MessageProperties } from 'amqplib';
 import type { Envelope } from '@omnibus/core';
-import { Header, sealAttempt, signingKeys } from '@omnibus/core';
+import { Header, signingKeys } from '@omnibus/core';
+import { sealAttempt } from '@omnibus/core/transport';
 import { ATTEMPT_HEADER, decodeMessage, encodeEnvelope, headerText } from '../src/rabbitmq-codec.js';
 
 function received(

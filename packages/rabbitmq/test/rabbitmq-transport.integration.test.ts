@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ChannelModel, GetMessage } from 'amqplib';
 import { connect } from 'amqplib';
-import type { Delivery, Envelope, MessageContext, Source } from '@omnibus/core';
+import type { Envelope, MessageContext, Source } from '@omnibus/core';
 import {
   Bus,
   Handle,
@@ -15,6 +15,7 @@ import {
   readFailure,
   uuidv7,
 } from '@omnibus/core';
+import type { Delivery } from '@omnibus/core/transport';
 import {
   SECURITY_CONFORMANCE_SIGNING,
   describeIntegration,

@@ -45,3 +45,4 @@ export { checkMessageSizes } from './message-size.js';
 export { SettleOnce } from './settle-once.js';
 export { SinkCalls } from './sink-calls.js';
 export { MessageTooLargeError, TransportClosedError } from './transport-errors.js';
+export { ATTEMPT_SEAL_HEADER, attemptSealValid, sealAttempt } from '../signing/attempt-seal.js';
