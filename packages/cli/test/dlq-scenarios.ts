@@ -1,15 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import type {
-  Delivery,
-  Envelope,
-  Failure,
-  QueueSource,
-  Source,
-  SubscriptionSource,
-  Transport,
-} from '@omnibus/core';
+import type { Delivery, Failure } from '@omnibus/core/transport';
+import type { Envelope, QueueSource, Source, SubscriptionSource, Transport } from '@omnibus/core';
 import { Header, uuidv7 } from '@omnibus/core';
 import { uniqueName, waitFor } from '@omnibus/core/testing';
 import type { CommandIo, TransportName } from '../src/index.js';

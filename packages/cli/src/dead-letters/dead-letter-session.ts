@@ -1,4 +1,5 @@
-import type { Delivery, QueueSource, SubscriptionSource, Transport } from '@omnibus/core';
+import type { QueueSource, SubscriptionSource, Transport } from '@omnibus/core';
+import type { Delivery } from '@omnibus/core/transport';
 
 /** What a visit decided for one dead letter: `kept` leaves it in the queue, untouched. */
 export type Visit = 'kept' | 'settled' | 'stop';

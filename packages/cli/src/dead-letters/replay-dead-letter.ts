@@ -1,4 +1,5 @@
-import type { Delivery, Envelope, QueueSource, SubscriptionSource, Transport } from '@omnibus/core';
+import type { Envelope, QueueSource, SubscriptionSource, Transport } from '@omnibus/core';
+import type { Delivery } from '@omnibus/core/transport';
 import { Header, readFailure } from '@omnibus/core';
 
 /** Where a replay sends a dead letter and what it changes. */
