@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { ConfigurationError } from '@omnibus/core';
+import { waitFor } from '@omnibus/core/testing';
 import { startConsole } from '../src/console/console-server.js';
 import { PayloadDecoder } from '../src/dead-letters/payload-decoder.js';
+import { cli } from './run-cli.js';
 
 const base = {
   port: 0,
@@ -60,5 +62,22 @@ describe('omnibus console: where it listens and who may use it', function () {
     } finally {
       await running.close();
     }
+  });
+
+  it('omnibus console serves the configuration’s pages until it is stopped', async function () {
+    this.timeout(30_000);
+    const stop = new AbortController();
+    let url: string | undefined;
+    const ran = cli(['console', '--port', '0'], {
+      env: { OMNIBUS_TRANSPORT: 'memory' },
+      signal: stop.signal,
+      onStdout: (line) => (url = /^omnibus console on (\S+)$/.exec(line)?.[1]),
+    });
+    await waitFor(() => url !== undefined, { timeoutMs: 20_000, message: 'the console’s address' });
+    expect(url, 'the console’s address').to.be.a('string');
+    expect(await (await fetch(`${url!}/`)).text()).to.contain('Dead-letter queues');
+    expect((await fetch(`${url!}/schedules`)).status, 'no database configured').to.equal(404);
+    stop.abort();
+    expect((await ran).code).to.equal(0);
   });
 });

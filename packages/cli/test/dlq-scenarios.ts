@@ -52,6 +52,8 @@ function failure(code: string, message: string): Failure {
 export function runDlqScenarios(target: DlqTarget): void {
   const env = { OMNIBUS_TRANSPORT: target.transport };
   let transport: Transport;
+  /** Set once `before` has connected (not when the broker probe failed). */
+  let connected: Transport | undefined;
   const opener: TransportOpener | undefined =
     target.shared === undefined
       ? undefined
@@ -129,9 +131,10 @@ export function runDlqScenarios(target: DlqTarget): void {
   before(async function () {
     transport = target.shared ?? transportFromConfig(await loadToolConfig(env));
     await transport.connect();
+    connected = transport;
   });
   after(async function () {
-    if (target.shared === undefined) await transport.close();
+    if (target.shared === undefined) await connected?.close();
   });
 
   it('lists a queue’s dead letters with filters, shows one decoded, and leaves them in place', async function () {

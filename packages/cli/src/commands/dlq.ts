@@ -170,14 +170,10 @@ async function findDeadLetters(
   return found;
 }
 
-function progress(io: CommandIo, json: boolean): (done: number, total: number | undefined) => void {
+/** On a terminal, one line rewritten in place: how many are replayed so far (the total is not known up front). */
+function progress(json: boolean): (done: number) => void {
   if (json || process.stderr.isTTY !== true) return () => {};
-  return (done, total) => {
-    const width = 30;
-    const bar =
-      total === undefined ? '' : `[${'#'.repeat(Math.round((done / total) * width)).padEnd(width, '.')}] `;
-    process.stderr.write(`\r${bar}${done}${total === undefined ? '' : `/${total}`} replayed`);
-  };
+  return (done) => process.stderr.write(`\r${done} replayed`);
 }
 
 /** Opens `value` as JSON in $EDITOR and returns what was saved. */
@@ -308,7 +304,7 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
         const replayId = uuidv7();
         const group = options['to-group'] as string | undefined;
         const ids: string[] = [];
-        const show = progress(io, json);
+        const show = progress(json);
         let last = 0;
         await deadLetterSession(
           opened.transport,
@@ -336,7 +332,7 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
             });
             ids.push(delivery.envelope.id);
             if (!json) io.stdout(`replayed ${delivery.envelope.id}`);
-            show(ids.length, undefined);
+            show(ids.length);
             return filter.id === undefined ? 'settled' : 'stop';
           },
         );
