@@ -37,6 +37,8 @@ export interface KafkaConsumerDeps {
 
 /** Settled offsets are committed at most this often (and at once on close and on a rebalance). */
 const COMMIT_INTERVAL_MS = 100;
+/** A delivery whose retry or dead-letter record could not be written comes back after this long. */
+const REDELIVERY_DELAY_MS = 1_000;
 
 /**
  * One consumer group member reading one source: the main topic and its retry topic.
@@ -499,7 +501,13 @@ export class KafkaConsumer implements Consumer, DeliverySettler {
               record.refused === undefined,
             ),
           );
-    return write.then(() => this.#settled(delivery));
+    return write.then(
+      () => this.#settled(delivery),
+      (error: unknown) => {
+        this.#released(delivery);
+        throw error;
+      },
+    );
   }
 
   /** A retry waits at least 0 ms and at most `maxRetryDelayMs` (a timer longer than 2^31-1 ms fires at once). */
@@ -523,6 +531,17 @@ export class KafkaConsumer implements Consumer, DeliverySettler {
     // A delivery of a revoked partition (or of an earlier assignment of it) settles without a commit.
     const tracker = delivery.tracker;
     if (!tracker.discarded && tracker.settle(delivery.entry)) this.#committer.schedule();
+    this.#pump();
+  }
+
+  /**
+   * Its record was not written (the broker is away): the record is delivered again after a pause. Kafka
+   * would redeliver it only to the partition's next owner; until then it held a slot of `concurrency`,
+   * its key and the commit position, so a few failed writes (a broker restart) stopped the consumer.
+   */
+  #released(delivery: KafkaDelivery): void {
+    this.#unsettled--;
+    delivery.tracker.release(delivery.entry, Date.now() + REDELIVERY_DELAY_MS);
     this.#pump();
   }
 

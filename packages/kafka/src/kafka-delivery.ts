@@ -14,15 +14,15 @@ export type Outcome =
 export interface DeliverySettler {
   /**
    * An ack settles at once and returns `DONE`; a retry or dead letter writes its record first, then
-   * settles. A write that fails rejects and leaves the delivery open again.
+   * settles. A write that fails rejects, and the record is delivered again (as a new delivery).
    */
   settle(delivery: KafkaDelivery, outcome: Outcome): Promise<void>;
 }
 
 /**
  * One record handed to the sink. The first settlement wins; later calls resolve without effect. A
- * `retry` or `deadLetter` that cannot write its record rejects and leaves the delivery unsettled (it may
- * be settled again, or is delivered again after the consumer closes).
+ * `retry` or `deadLetter` that cannot write its record rejects, and its consumer delivers the record
+ * again shortly (a new delivery, same attempt); this one stays spent.
  */
 export class KafkaDelivery implements Delivery {
   readonly #once = new SettleOnce();
@@ -58,10 +58,6 @@ export class KafkaDelivery implements Delivery {
   }
 
   #settleBy(outcome: Outcome): Promise<void> {
-    if (!this.#once.claim()) return DONE;
-    return this.settler.settle(this, outcome).catch((error: unknown) => {
-      this.#once.reopen();
-      throw error;
-    });
+    return this.#once.claim() ? this.settler.settle(this, outcome) : DONE;
   }
 }

@@ -19,7 +19,11 @@ export class TrackedEntry<R extends TrackedRecord> {
   state: EntryState = 'ready';
   /** The key is already held for this entry (it was next in line when its predecessor settled). */
   holdsKey = false;
-  constructor(readonly record: R) {}
+  /** Not handed out before this time: the record's due time, or a redelivery's (see `release`). */
+  notBefore: number | undefined;
+  constructor(readonly record: R) {
+    this.notBefore = record.dueAt;
+  }
 }
 
 /** The offset to commit for a partition, and the settled offsets after it. */
@@ -122,7 +126,7 @@ export class PartitionTracker<R extends TrackedRecord> {
   take(now: number): TrackedEntry<R> | undefined {
     if (this.#discarded) return undefined;
     const due = this.#delayed[0];
-    if (due !== undefined && due.record.dueAt! <= now) {
+    if (due !== undefined && due.notBefore! <= now) {
       this.#delayed.shift();
       return this.#handOut(due);
     }
@@ -143,7 +147,7 @@ export class PartitionTracker<R extends TrackedRecord> {
 
   /** When the earliest delayed record becomes due; undefined when none waits. */
   nextDueAt(): number | undefined {
-    return this.#delayed[0]?.record.dueAt;
+    return this.#delayed[0]?.notBefore;
   }
 
   /** The record's delivery is settled: its key frees up and the commit position may move. */
@@ -152,6 +156,20 @@ export class PartitionTracker<R extends TrackedRecord> {
     entry.state = 'settled';
     this.#inFlight--;
     if (!this.#discarded) this.#releaseKey(entry);
+    return true;
+  }
+
+  /**
+   * The record's delivery could not be settled (its retry or dead-letter record was not written): it is
+   * handed out again from `notBefore`, as a new delivery. It keeps its key meanwhile, so no later record
+   * of the key overtakes it, and the commit position stays before it.
+   */
+  release(entry: TrackedEntry<R>, notBefore: number): boolean {
+    if (entry.state !== 'inFlight' || this.#discarded) return false;
+    this.#inFlight--;
+    this.#bufferedBytes += entry.record.bytes;
+    entry.notBefore = notBefore;
+    this.#delay(entry);
     return true;
   }
 
@@ -198,15 +216,21 @@ export class PartitionTracker<R extends TrackedRecord> {
       }
       entry.holdsKey = true;
     }
-    const dueAt = entry.record.dueAt;
-    if (dueAt !== undefined && dueAt > now) {
-      entry.state = 'delayed';
-      let index = this.#delayed.length;
-      while (index > 0 && this.#delayed[index - 1]!.record.dueAt! > dueAt) index--;
-      this.#delayed.splice(index, 0, entry);
+    const notBefore = entry.notBefore;
+    if (notBefore !== undefined && notBefore > now) {
+      this.#delay(entry);
       return undefined;
     }
     return this.#handOut(entry);
+  }
+
+  /** Waits in `#delayed` (earliest first) until `notBefore`, holding its key. */
+  #delay(entry: TrackedEntry<R>): void {
+    entry.state = 'delayed';
+    const notBefore = entry.notBefore!;
+    let index = this.#delayed.length;
+    while (index > 0 && this.#delayed[index - 1]!.notBefore! > notBefore) index--;
+    this.#delayed.splice(index, 0, entry);
   }
 
   #handOut(entry: TrackedEntry<R>): TrackedEntry<R> {

@@ -119,6 +119,50 @@ describeIntegration('kafka consumer', probeKafka, () => {
         expect(most).to.equal(2);
       });
 
+      it('delivers a record again when its dead letter cannot be written, and goes on with the rest', async function () {
+        // One delivery at a time: a failed write that kept its slot stopped the consumer for good (a
+        // broker restart during such writes stalled a group of the sample).
+        const kafka = await transport({ partitions: 1 });
+        const { destination, source } = await orderedChannel(kafka);
+        const deliveries: string[] = [];
+        const rejected: unknown[] = [];
+        consumers.push(
+          await kafka.consume(
+            source,
+            async (d) => {
+              const name = `${d.envelope.key}:${seqOf(d)}`;
+              deliveries.push(name);
+              if (name === 'a:0' && rejected.length === 0) {
+                await d
+                  // A reason larger than the topic takes: the broker refuses the dead letter.
+                  .deadLetter({
+                    message: 'x'.repeat(2_000_000),
+                    code: 'TEST',
+                    attempts: 1,
+                    failedAt: new Date(),
+                  })
+                  .catch((error: unknown) => rejected.push(error));
+                return;
+              }
+              await d.ack();
+            },
+            { concurrency: 1 },
+          ),
+        );
+        await kafka.publish(destination, [envelope('a', 0), envelope('a', 1), envelope('b', 2)]);
+        await waitFor(() => deliveries.length === 4, {
+          timeoutMs: 60_000,
+          message: 'a:0 twice, a:1 and b:2',
+        }).catch((error: Error) => {
+          throw new Error(`${error.message}; delivered: ${deliveries.join(', ')}`);
+        });
+        expect(rejected).to.have.length(1);
+        expect(deliveries.filter((d) => d === 'a:0')).to.have.length(2);
+        expect(deliveries.indexOf('a:1'), 'a:1 waits for a:0').to.be.greaterThan(
+          deliveries.lastIndexOf('a:0'),
+        );
+      });
+
       it('redelivers exactly the unsettled messages after a consumer closes', async function () {
         const kafka = await transport();
         const queue = uniqueName('q');

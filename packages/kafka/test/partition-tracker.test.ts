@@ -96,6 +96,25 @@ describe('PartitionTracker', function () {
     expect(offsets(takeAll(tracker, 1_000))).to.deep.equal([1]);
   });
 
+  it('hands a released record out again when due, holding its key and the commit position meanwhile', function () {
+    const tracker = new PartitionTracker<TrackedRecord>('t', 0);
+    tracker.accept([record(0, 'a'), record(1, 'a'), record(2, 'b')], 2);
+    const [a0, b2] = takeAll(tracker, 0);
+    expect(offsets([a0!, b2!])).to.deep.equal([0, 2]);
+    expect(tracker.release(a0!, 1_000)).to.equal(true);
+    expect(tracker.inFlight).to.equal(1);
+    expect(tracker.nextDueAt()).to.equal(1_000);
+    tracker.settle(b2!);
+    expect(takeAll(tracker, 999), 'a@1 waits behind a@0').to.deep.equal([]);
+    expect(tracker.commitPosition()!.offset).to.equal(0);
+    const again = takeAll(tracker, 1_000);
+    expect(offsets(again)).to.deep.equal([0]);
+    expect(again[0]).to.equal(a0);
+    expect(tracker.release(b2!, 0), 'a settled record is not released').to.equal(false);
+    tracker.settle(again[0]!);
+    expect(offsets(takeAll(tracker, 1_000))).to.deep.equal([1]);
+  });
+
   it('forgets everything when discarded: nothing handed out, nothing to commit', function () {
     const tracker = new PartitionTracker<TrackedRecord>('t', 0);
     tracker.accept([record(0), record(1)], 1);
