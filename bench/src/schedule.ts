@@ -10,7 +10,8 @@
  *   indexes.
  * - Lateness: a relay waiting (notifications: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite),
  *   `lateness messages` (default 300) scheduled while the relay runs or in advance (see `lateness`);
- *   lateness = the publish into the transport minus the due time. SQLite (a file, WAL) and PostgreSQL.
+ *   lateness = the publish into the transport minus the due time. SQLite (a file, WAL, with
+ *   `synchronous` full and normal) and PostgreSQL.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -163,14 +164,21 @@ interface LatenessStore {
 
 async function latenessStores(directory: string): Promise<LatenessStore[]> {
   const stores: LatenessStore[] = [];
-  const sqlite = new SqlitePersistence({ path: join(directory, 'schedules.db') });
-  await sqlite.start();
-  stores.push({
-    name: 'sqlite',
-    outbox: sqlite.outbox,
-    schedules: sqlite.schedules,
-    close: () => sqlite.close(),
-  });
+  // Every release is three commits (move into the outbox, claim, mark); with `full` each waits for an
+  // fsync on the event loop the relay runs on.
+  for (const synchronous of ['full', 'normal'] as const) {
+    const sqlite = new SqlitePersistence({
+      path: join(directory, `schedules-${synchronous}.db`),
+      synchronous,
+    });
+    await sqlite.start();
+    stores.push({
+      name: `sqlite (synchronous ${synchronous})`,
+      outbox: sqlite.outbox,
+      schedules: sqlite.schedules,
+      close: () => sqlite.close(),
+    });
+  }
   const schema = `bench_late_${Date.now().toString(36)}`;
   const postgres = new PostgresPersistence({ connectionString: postgresUrl, schema });
   try {

@@ -19,6 +19,16 @@ export interface SqlitePersistenceOptions {
    * longer than any redelivery can take. Default 7 days.
    */
   readonly inboxRetentionMs?: number;
+  /**
+   * When a commit is on disk (SQLite's `synchronous`, in WAL mode). `'full'`: each commit waits for an
+   * fsync of the WAL, so a committed transaction survives a power loss or an OS crash; that fsync
+   * blocks the event loop the bus and the relay share (a few ms, tens of ms on a busy disk).
+   * `'normal'`: commits do not fsync (the WAL is synced at checkpoints), so a commit survives a process
+   * crash or SIGKILL but a power loss or OS crash may undo the last transactions: a message whose
+   * handling committed and was acked may then have no effects, and an outbox row may be gone. The
+   * database is never corrupted either way. Default `'full'`.
+   */
+  readonly synchronous?: 'full' | 'normal';
   readonly logger?: Logger;
 }
 
@@ -59,8 +69,12 @@ export class SqlitePersistence implements Persistence<DatabaseSync> {
     if (!(this.#inboxRetentionMs > 0)) {
       throw new ConfigurationError('inboxRetentionMs', `must be > 0, got ${String(this.#inboxRetentionMs)}`);
     }
+    const synchronous = options.synchronous ?? 'full';
+    if (synchronous !== 'full' && synchronous !== 'normal') {
+      throw new ConfigurationError('synchronous', `must be 'full' or 'normal', got ${String(synchronous)}`);
+    }
     this.#logger = options.logger ?? silentLogger;
-    this.database = openDatabase(options.path, busyTimeoutMs);
+    this.database = openDatabase(options.path, busyTimeoutMs, synchronous);
     this.unitOfWork = new SqliteSession(this.database);
     this.inbox = new SqliteInbox(this.unitOfWork);
     this.outbox = new SqliteOutbox(this.unitOfWork);
@@ -135,7 +149,11 @@ function applyAll(database: DatabaseSync): string[] {
   ];
 }
 
-function openDatabase(path: string, busyTimeoutMs: number): DatabaseSync {
+function openDatabase(
+  path: string,
+  busyTimeoutMs: number,
+  synchronous: 'full' | 'normal' = 'full',
+): DatabaseSync {
   let database: DatabaseSync;
   try {
     database = new DatabaseSync(path, { timeout: busyTimeoutMs });
@@ -144,6 +162,7 @@ function openDatabase(path: string, busyTimeoutMs: number): DatabaseSync {
   }
   try {
     enableWal(database, busyTimeoutMs);
+    database.exec(`PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   } catch (error) {
     database.close();
     throw persistenceError(error, 'enable WAL');

@@ -75,6 +75,28 @@ describe('SqlitePersistence', function () {
       expect(() => new SqlitePersistence({ path, inboxRetentionMs: 0 }))
         .to.throw(ConfigurationError)
         .with.property('field', 'inboxRetentionMs');
+      expect(() => new SqlitePersistence({ path, synchronous: 'off' as 'full' }))
+        .to.throw(ConfigurationError)
+        .with.property('field', 'synchronous');
+    });
+
+    it("fsyncs every commit unless told synchronous: 'normal'", async function () {
+      // SQLite's numbers: 2 = FULL, 1 = NORMAL.
+      for (const [synchronous, expected] of [
+        [undefined, 2],
+        ['full', 2],
+        ['normal', 1],
+      ] as const) {
+        const persistence = new SqlitePersistence({
+          path: join(directory, `${String(synchronous)}.db`),
+          ...(synchronous === undefined ? {} : { synchronous }),
+        });
+        cleanup.push(() => persistence.close());
+        expect(
+          persistence.database.prepare('PRAGMA synchronous').get()!.synchronous,
+          String(synchronous),
+        ).to.equal(expected);
+      }
     });
 
     it('opens a new file while another connection holds its write lock, waiting as a write does', async function () {

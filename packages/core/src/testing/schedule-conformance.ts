@@ -468,34 +468,47 @@ export function runScheduleConformance<Tx>(name: string, options: ScheduleConfor
         await read();
         const running = bus(store, false);
         await running.start();
-        const total = 2_000;
-        // Due over two seconds, so both relays meet many due times.
-        const base = Date.now() + 1_500;
-        for (let start = 0; start < total; start += 500) {
-          await running.transaction(async ({ publish }) => {
-            for (let seq = start; seq < start + 500; seq++)
-              await publish(
-                Row,
-                { key: `k${seq % 50}`, seq },
-                { deliverAt: new Date(base + (seq % 500) * 4) },
-              );
-          });
-        }
+        // Both relays run before anything falls due: a child process that took longer to start than
+        // the schedules' lead (under load it can take seconds) found them all due and raced one relay
+        // against none.
         const child = spawnRelay(store, { leaseMs: 30_000, batchSize: 50, pollIntervalMs: 20 });
         const fromChild = bridgeIpc(child, transport);
         await relayProcessReady(child);
         const local = relay(store, { pollIntervalMs: 20, batchSize: 50 });
         await local.start();
-        await until(() => received.length >= total, `${total} schedules delivered`, 60_000);
+        // Waves of 500 due over the next half second to two seconds, so both relays meet many due
+        // times, until both have taken part: one relay may win every race for a while (on SQLite the
+        // one that has the write lock releases and claims in one go), which is allowed; exactly-once is
+        // what is tested, and it needs both relays at work.
+        let total = 0;
+        const deadline = Date.now() + 60_000;
+        // After a wave is in, local.metrics.released < total means the child released some too.
+        const bothTookPart = (): boolean =>
+          fromChild.published > 0 && local.metrics.released > 0 && local.metrics.released < total;
+        while (total < 2_000 || !bothTookPart()) {
+          if (Date.now() > deadline) {
+            throw new Error(
+              `after ${total} schedules one relay never took part: the child published ${fromChild.published}, the local relay released ${local.metrics.released}`,
+            );
+          }
+          const base = Date.now() + 500;
+          await running.transaction(async ({ publish }) => {
+            for (let seq = total; seq < total + 500; seq++)
+              await publish(
+                Row,
+                { key: `k${seq % 50}`, seq },
+                { deliverAt: new Date(base + (seq % 500) * 3) },
+              );
+          });
+          total += 500;
+          await until(() => received.length >= total, `${total} schedules delivered`, 60_000);
+        }
         await until(
           () => fromChild.published + local.metrics.published === total,
           'every message published by exactly one relay',
         );
         expect(new Set(received.map((r) => r.envelope.id)).size).to.equal(total);
         expect(received.length).to.equal(total, 'none twice');
-        expect(fromChild.published, 'the child relay took part').to.be.greaterThan(0);
-        expect(local.metrics.released, 'the local relay released some').to.be.greaterThan(0);
-        expect(local.metrics.released, 'but not all').to.be.lessThan(total);
         await stopRelayProcess(child);
       });
 
