@@ -1,4 +1,4 @@
-import type { Bus, Logger, Middleware, Serializer, Transport } from '@omnibus/core';
+import type { Bus, Logger, Middleware, Serializer, TelemetryOptions, Transport } from '@omnibus/core';
 import type { SampleConfig } from '@omnibus/sample-kit';
 import { SampleDatabase, createServiceBus } from '@omnibus/sample-kit';
 import { InventoryHandlers } from './inventory-handlers.js';
@@ -11,6 +11,8 @@ export interface InventoryServiceOptions {
   readonly closeTransport?: boolean;
   readonly middleware?: readonly Middleware[];
   readonly logger?: Logger;
+  /** Where spans and metrics go; default the global OpenTelemetry providers (what the SDK registers). */
+  readonly telemetry?: TelemetryOptions;
 }
 
 export interface StockLevel {

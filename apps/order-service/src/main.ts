@@ -5,8 +5,8 @@ import { OrderService } from './order-service.js';
 import { readOrderServiceEnv } from './order-service-env.js';
 
 const env = readOrderServiceEnv();
-await runServiceMain(env.config, async (avro, logger) => {
-  const service = new OrderService({ ...env, avro, logger });
+await runServiceMain(env.config, async (avro, logger, telemetry) => {
+  const service = new OrderService({ ...env, avro, logger, metrics: telemetry.metrics });
   await service.start();
   return service;
 });

@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readiness } from '@omnibus/sample-kit';
 import type { FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
 import { InvalidOrderError } from './order-errors.js';
@@ -28,10 +30,14 @@ const placeOrderBody = {
 
 /**
  * The order service's HTTP API: `POST /orders` → 202 `{ orderId }`; `GET /orders/:id` → the order, its
- * status and history (404 when unknown); `GET /healthz` (the bus runs) and `GET /readyz` (the bus and its
- * broker are up), 503 otherwise, with the bus's health report.
+ * status and history (404 when unknown); `GET /healthz` (the bus runs, with its health report) and
+ * `GET /readyz` (the bus and its broker are up and the database answers: see `readiness`), 503
+ * otherwise; `GET /metrics` (Prometheus) when `metrics` is given.
  */
-export function orderApi(service: OrderService): FastifyInstance {
+export function orderApi(
+  service: OrderService,
+  metrics?: (request: IncomingMessage, response: ServerResponse) => void,
+): FastifyInstance {
   const app = Fastify({ logger: false });
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
     if (error instanceof InvalidOrderError)
@@ -64,8 +70,15 @@ export function orderApi(service: OrderService): FastifyInstance {
   });
 
   app.get('/readyz', async (_request, reply) => {
-    const health = await service.bus.health();
-    return reply.code(health.status === 'up' ? 200 : 503).send(health);
+    const report = await readiness(service.bus, service.db);
+    return reply.code(report.ready ? 200 : 503).send(report);
   });
+
+  if (metrics !== undefined) {
+    app.get('/metrics', (request, reply) => {
+      reply.hijack(); // the Prometheus exporter writes the response itself
+      metrics(request.raw, reply.raw);
+    });
+  }
   return app;
 }

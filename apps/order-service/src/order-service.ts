@@ -1,4 +1,13 @@
-import type { Bus, HandlerClass, Logger, Middleware, Serializer, Transport } from '@omnibus/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  Bus,
+  HandlerClass,
+  Logger,
+  Middleware,
+  Serializer,
+  TelemetryOptions,
+  Transport,
+} from '@omnibus/core';
 import { SagaRuntime } from '@omnibus/saga';
 import type { SampleConfig } from '@omnibus/sample-kit';
 import {
@@ -30,6 +39,10 @@ export interface OrderServiceOptions {
   readonly closeTransport?: boolean;
   readonly middleware?: readonly Middleware[];
   readonly logger?: Logger;
+  /** Serves `GET /metrics` (the Prometheus exporter of `startSampleTelemetry`); without it, no route. */
+  readonly metrics?: (request: IncomingMessage, response: ServerResponse) => void;
+  /** Where spans and metrics go; default the global OpenTelemetry providers (what the SDK registers). */
+  readonly telemetry?: TelemetryOptions;
 }
 
 /**
@@ -59,6 +72,7 @@ export class OrderService {
       scheduler: this.#timeouts,
       instantiate: () => new OrderFulfilment(this.orders, options.fulfilment),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     });
     this.bus = createServiceBus({
       ...options,
@@ -70,7 +84,7 @@ export class OrderService {
       ]),
     });
     this.#timeouts.attach(this.bus);
-    this.api = orderApi(this);
+    this.api = orderApi(this, options.metrics);
   }
 
   async start(): Promise<void> {

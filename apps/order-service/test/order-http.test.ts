@@ -65,13 +65,17 @@ describe('the order service HTTP API', function () {
     expect(missing.statusCode).to.equal(404);
   });
 
-  it('answers /healthz and /readyz from the bus: 503 before start, 200 once it runs', async function () {
+  it('answers /healthz and /readyz from the bus and the database: 503 before start, 200 once it runs', async function () {
     expect((await service.api.inject({ method: 'GET', url: '/healthz' })).statusCode).to.equal(503);
     expect((await service.api.inject({ method: 'GET', url: '/readyz' })).statusCode).to.equal(503);
     await service.start();
     const ready = await service.api.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).to.equal(200);
-    expect(ready.json<{ status: string }>().status).to.equal('up');
+    expect(ready.json<{ ready: boolean; database: string; bus: { status: string } }>()).to.deep.include({
+      ready: true,
+      database: 'up',
+    });
+    expect(ready.json<{ bus: { status: string } }>().bus.status).to.equal('up');
     expect((await service.api.inject({ method: 'GET', url: '/healthz' })).statusCode).to.equal(200);
   });
 });

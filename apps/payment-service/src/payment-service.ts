@@ -1,4 +1,4 @@
-import type { Bus, Logger, Middleware, Serializer, Transport } from '@omnibus/core';
+import type { Bus, Logger, Middleware, Serializer, TelemetryOptions, Transport } from '@omnibus/core';
 import { silentLogger } from '@omnibus/core';
 import type { Cents, SampleConfig } from '@omnibus/sample-kit';
 import { SampleDatabase, createServiceBus } from '@omnibus/sample-kit';
@@ -15,6 +15,8 @@ export interface PaymentServiceOptions {
   readonly closeTransport?: boolean;
   readonly middleware?: readonly Middleware[];
   readonly logger?: Logger;
+  /** Where spans and metrics go; default the global OpenTelemetry providers (what the SDK registers). */
+  readonly telemetry?: TelemetryOptions;
 }
 
 export interface LedgerEntry {

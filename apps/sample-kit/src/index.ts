@@ -16,3 +16,6 @@ export { BusTimeoutScheduler } from './bus-timeout-scheduler.js';
 export { startLocalRegistry } from './local-registry.js';
 export { createServiceBus, type ServiceBusOptions } from './service-bus.js';
 export { runServiceMain, type RunningService } from './service-main.js';
+export { startSampleTelemetry, type SampleTelemetry } from './sample-telemetry.js';
+export { readiness, startHealthServer, type HealthServerOptions, type Readiness } from './health-server.js';
+export { pinoLogger } from './pino-logger.js';

@@ -1,4 +1,11 @@
-import type { HandlerClass, Logger, Middleware, Serializer, Transport } from '@omnibus/core';
+import type {
+  HandlerClass,
+  Logger,
+  Middleware,
+  Serializer,
+  TelemetryOptions,
+  Transport,
+} from '@omnibus/core';
 import { Bus, exponential } from '@omnibus/core';
 import type { SampleConfig } from './sample-config.js';
 import type { SampleDatabase } from './sample-database.js';
@@ -17,6 +24,8 @@ export interface ServiceBusOptions {
   readonly closeTransport?: boolean;
   readonly middleware?: readonly Middleware[];
   readonly logger?: Logger;
+  /** Where spans and metrics go; default the global OpenTelemetry providers (what the SDK registers). */
+  readonly telemetry?: TelemetryOptions;
 }
 
 /**
@@ -37,5 +46,6 @@ export function createServiceBus(options: ServiceBusOptions): Bus {
     ...(options.closeTransport === undefined ? {} : { closeTransport: options.closeTransport }),
     ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
   });
 }

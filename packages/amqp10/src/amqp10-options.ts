@@ -1,5 +1,5 @@
-import type { Logger } from '@omnibus/core';
-import { ConfigurationError, silentLogger } from '@omnibus/core';
+import type { Logger, SigningKeys, SigningOptions } from '@omnibus/core';
+import { ConfigurationError, signingKeys, silentLogger } from '@omnibus/core';
 
 /** TLS material for `amqps://` connections (PEM strings or buffers). */
 export interface Amqp10TlsOptions {
@@ -40,6 +40,12 @@ export interface Amqp10TransportOptions {
    */
   readonly deliveryLimit?: number;
   readonly logger?: Logger;
+  /**
+   * The keys of the bus's `signing`: retry copies then carry a sealed attempt count, and only a sealed
+   * count is believed, so no producer can make a message skip its retry budget. Without it the
+   * `omnibus-attempt` property is believed from anyone who can send to the queue.
+   */
+  readonly signing?: SigningOptions;
 }
 
 export interface ResolvedAmqp10Options {
@@ -56,6 +62,7 @@ export interface ResolvedAmqp10Options {
   readonly containerId: string;
   readonly deliveryLimit: number;
   readonly logger: Logger;
+  readonly signing: SigningKeys | undefined;
 }
 
 export const DEFAULT_AMQP10_URL = 'amqp://omnibus:omnibus@127.0.0.1:5673';
@@ -113,6 +120,7 @@ export function resolveAmqp10Options(options: Amqp10TransportOptions): ResolvedA
     containerId: options.containerId ?? `omnibus-${Math.random().toString(36).slice(2, 10)}`,
     deliveryLimit,
     logger: options.logger ?? silentLogger,
+    signing: options.signing === undefined ? undefined : signingKeys(options.signing),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { EventContext } from 'rhea';
-import type { Topology } from '@omnibus/core';
+import type { Topology } from '@omnibus/core/transport';
 import type { Amqp10Connection } from './amqp10-connection.js';
 import { refusedAttach } from './amqp10-consumer.js';
 import { toAttachError } from './amqp10-errors.js';

@@ -2,19 +2,26 @@ import { UnknownMessageTypeError } from './bus-errors.js';
 import type { BusStats } from './bus-stats.js';
 import { decodeValidated } from './contract-validation.js';
 import { DONE } from './done.js';
+import type { Envelope } from './envelope.js';
 import { Header } from './envelope.js';
 import { DeserializationError, TransportError, toOmnibusError } from './errors.js';
 import type { ConflictPolicy, ResolvedRetryPolicy } from './failure-policy.js';
 import { conflictOutcome, failureOutcome, isConflict, triesBefore } from './failure-policy.js';
-import type { ScheduleMessage } from './handler-context.js';
+import type { RequestQuery, ScheduleMessage } from './handler-context.js';
 import { HandlerMessageContext } from './handler-context.js';
 import type { RegisteredHandler, Route } from './handler-registry.js';
 import type { Logger } from './logger.js';
 import type { MessageContext } from './message-context.js';
 import type { Outgoing } from './outgoing.js';
 import type { HandlingContext } from './pipeline/middleware.js';
+import type { Responder } from './request-reply/responder.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { SerializerRegistry } from './serializer.js';
+import { sealedTarget, verifyEnvelope } from './signing/envelope-signature.js';
+import type { SigningKeys } from './signing/signing-options.js';
+import { Handling } from './telemetry/handling.js';
+import { messageLogFields } from './telemetry/log-fields.js';
+import type { Telemetry } from './telemetry/telemetry.js';
 import type { Delivery } from './transport.js';
 import { describeSource } from './transport.js';
 
@@ -25,6 +32,8 @@ const REMEMBERED_TRIES = 10_000;
 const ABANDONED = Promise.resolve(undefined);
 
 export interface DispatcherOptions {
+  /** When given, deliveries are verified before anything else is read from them. */
+  readonly signing: SigningKeys | undefined;
   readonly stats: BusStats;
   readonly logger: Logger;
   readonly serializers: SerializerRegistry;
@@ -36,6 +45,9 @@ export interface DispatcherOptions {
   readonly inProcessSchedules: ScheduleStore | undefined;
   readonly conflictPolicy: ConflictPolicy;
   readonly circuitCooldownMs: number;
+  readonly responder: Responder;
+  readonly request: RequestQuery;
+  readonly telemetry: Telemetry;
 }
 
 /**
@@ -59,13 +71,18 @@ export class Dispatcher {
   sink(route: Route, delivery: Delivery): Promise<void> {
     route.inFlight++;
     this.#stats.received++;
-    return this.#handle(route, delivery).then(
-      () => this.#handled(route),
+    const handling = new Handling(this.#options.telemetry, route.source, route.group, delivery);
+    return this.#handle(route, delivery, handling).then(
+      () => {
+        handling.end();
+        this.#handled(route);
+      },
       (error: unknown) => {
+        handling.end(error);
         // Settling failed (the broker is gone): the delivery stays unsettled and comes back. Never crash.
         this.#logger.error(
           {
-            messageId: delivery.envelope.id,
+            ...messageLogFields(delivery),
             source: describeSource(route.source),
             error: toOmnibusError(error).message,
           },
@@ -134,9 +151,17 @@ export class Dispatcher {
     });
   }
 
-  async #handle(route: Route, delivery: Delivery): Promise<void> {
+  async #handle(route: Route, delivery: Delivery, handling: Handling): Promise<void> {
     const envelope = delivery.envelope;
-    const target = envelope.headers[Header.targetGroup];
+    const signing = this.#options.signing;
+    if (signing !== undefined) {
+      const refused = verifyEnvelope(envelope, signing);
+      if (refused !== undefined)
+        return this.#abandonable(route, this.#deadLetter(route, delivery, handling, refused));
+    }
+    // `omnibus-target-group` is honoured only under a seal made with our keys (a replay run's): any
+    // producer can write the header, and honouring it would let one make other groups drop a message.
+    const target = sealedTarget(envelope, signing);
     if (target !== undefined && route.source.kind === 'subscription' && target !== route.group) {
       this.#stats.notForThisGroup++;
       return this.#abandonable(route, delivery.ack());
@@ -145,10 +170,10 @@ export class Dispatcher {
       const missing = new DeserializationError(`message has no ${envelope.type ? 'id' : 'type'}`, {
         code: 'MISSING_HEADER',
       });
-      return this.#abandonable(route, this.#deadLetter(route, delivery, missing));
+      return this.#abandonable(route, this.#deadLetter(route, delivery, handling, missing));
     }
     const handler = route.handlers.get(envelope.type);
-    if (handler === undefined) return this.#unknownType(route, delivery);
+    if (handler === undefined) return this.#unknownType(route, delivery, handling);
     const before =
       delivery.attempt === 1
         ? 0
@@ -163,14 +188,22 @@ export class Dispatcher {
       }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
+      if (this.#answersWithFailure(handler, envelope))
+        return this.#abandonable(route, this.#failReply(delivery, error));
       // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
       // registry that is briefly unreachable) is retried like a handler failure.
-      return this.#abandonable(route, this.#fail(route, handler.policy, delivery, before, 0, error));
+      return this.#abandonable(
+        route,
+        this.#fail(route, handler.policy, delivery, handling, before, 0, error),
+      );
     }
     const ctx = this.#handlingContext(route, handler, delivery, payload, before);
     try {
       try {
-        await this.#abandonable(route, handler.run(ctx));
+        await this.#abandonable(
+          route,
+          handling.run(() => handler.run(ctx)),
+        );
       } catch (error) {
         if (!isConflict(error) || route.stopping.signal.aborted) throw error;
         await this.#rerunConflicts(route, handler, ctx, error);
@@ -181,16 +214,24 @@ export class Dispatcher {
         return this.#abandonable(route, delivery.ack());
       }
       if (!this.#options.persistent && ctx.outgoing.length > 0) {
-        await this.#abandonable(route, this.#options.outgoing.dispatch(ctx.outgoing));
+        await this.#abandonable(route, this.#options.outgoing.dispatch(ctx.outgoing, ctx.handlerContext));
         if (route.stopping.signal.aborted) return;
       }
       const schedules = this.#options.inProcessSchedules;
       if (schedules !== undefined && ctx.scheduled.length > 0) {
         await schedules.add(undefined, ctx.scheduled.splice(0));
       }
+      if (handler.contract.kind === 'query' && this.#options.responder.wantsReply(envelope)) {
+        await this.#abandonable(route, this.#options.responder.reply(envelope, ctx.reply));
+      }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
-      return this.#abandonable(route, this.#fail(route, handler.policy, delivery, before, ctx.calls, error));
+      if (this.#answersWithFailure(handler, envelope))
+        return this.#abandonable(route, this.#failReply(delivery, error));
+      return this.#abandonable(
+        route,
+        this.#fail(route, handler.policy, delivery, handling, before, ctx.calls, error),
+      );
     }
     this.#stats.handled++;
     if (delivery.attempt > 1) route.tries.delete(envelope.id);
@@ -215,6 +256,7 @@ export class Dispatcher {
       outgoing: [],
       scheduled: [],
       duplicate: false,
+      reply: undefined,
       handlerContext: undefined as unknown as MessageContext, // set below: it holds messages in ctx
     };
     ctx.handlerContext = new HandlerMessageContext(
@@ -225,20 +267,35 @@ export class Dispatcher {
       ctx,
       this.#options.outgoing,
       this.#options.schedule,
+      this.#options.request,
     );
     return ctx;
+  }
+
+  /**
+   * A query whose caller waits: a failure goes back to it as a remote error instead of being retried or
+   * dead-lettered (the caller decides; by the time a redelivery came, it would have timed out).
+   */
+  #answersWithFailure(handler: RegisteredHandler, envelope: Envelope): boolean {
+    return handler.contract.kind === 'query' && this.#options.responder.wantsReply(envelope);
+  }
+
+  async #failReply(delivery: Delivery, error: unknown): Promise<void> {
+    this.#stats.failedQueries++;
+    await this.#options.responder.fail(delivery.envelope, error);
+    return delivery.ack();
   }
 
   /**
    * A type no handler of this route takes. A queue belongs to one service: there it is a routing
    * mistake and dead-letters. On a channel other groups' types pass by, and acking them is right.
    */
-  #unknownType(route: Route, delivery: Delivery): Promise<void | undefined> {
+  #unknownType(route: Route, delivery: Delivery, handling: Handling): Promise<void | undefined> {
     this.#stats.unknownType++;
     const source = describeSource(route.source);
     if (route.source.kind === 'queue') {
       const error = new UnknownMessageTypeError(delivery.envelope.type, source);
-      return this.#abandonable(route, this.#deadLetter(route, delivery, error));
+      return this.#abandonable(route, this.#deadLetter(route, delivery, handling, error));
     }
     this.#logger.debug({ type: delivery.envelope.type, source }, 'no handler for type: acked');
     return this.#abandonable(route, delivery.ack());
@@ -277,6 +334,7 @@ export class Dispatcher {
     route: Route,
     policy: ResolvedRetryPolicy,
     delivery: Delivery,
+    handling: Handling,
     before: number,
     calls: number,
     thrown: unknown,
@@ -287,13 +345,14 @@ export class Dispatcher {
     const id = delivery.envelope.id;
     route.tries.delete(id);
     if (outcome.kind === 'deadLetter')
-      return this.#deadLetter(route, delivery, outcome.error, outcome.attempts);
+      return this.#deadLetter(route, delivery, handling, outcome.error, outcome.attempts);
     this.#stats.retried++;
+    handling.retry(thrown, outcome.delayMs);
     if (route.tries.size >= REMEMBERED_TRIES) route.tries.delete(route.tries.keys().next().value!);
     route.tries.set(id, outcome.tries);
     this.#logger.warn(
       {
-        messageId: id,
+        ...messageLogFields(delivery),
         type: delivery.envelope.type,
         attempt: delivery.attempt,
         tries: outcome.tries,
@@ -308,14 +367,16 @@ export class Dispatcher {
   async #deadLetter(
     route: Route,
     delivery: Delivery,
+    handling: Handling,
     thrown: unknown,
     attempts = delivery.attempt,
   ): Promise<void> {
     const error = toOmnibusError(thrown);
     this.#stats.deadLettered++;
+    handling.deadLetter(error, attempts);
     this.#logger.error(
       {
-        messageId: delivery.envelope.id,
+        ...messageLogFields(delivery),
         type: delivery.envelope.type,
         source: describeSource(route.source),
         attempt: delivery.attempt,

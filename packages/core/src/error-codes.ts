@@ -49,6 +49,12 @@ export const ErrorCode = {
   MISSING_HEADER: 'MISSING_HEADER',
   /** An Avro string that is not valid UTF-8. */
   INVALID_UTF8: 'INVALID_UTF8',
+  /** `SignatureError`: signing is required and the message carries no signature. */
+  SIGNATURE_MISSING: 'SIGNATURE_MISSING',
+  /** `SignatureError`: the signature does not match the message (altered, or forged). */
+  SIGNATURE_INVALID: 'SIGNATURE_INVALID',
+  /** `SignatureError`: the message names a signing key this service does not have. */
+  SIGNATURE_KEY_UNKNOWN: 'SIGNATURE_KEY_UNKNOWN',
   /** An Avro body claiming more items or bytes than the decoder's limits allow. */
   AVRO_LIMIT_EXCEEDED: 'AVRO_LIMIT_EXCEEDED',
   /** A body that is not in the Confluent wire format (magic byte, schema id). */
@@ -149,6 +155,18 @@ export const ErrorCode = {
   BROKER_DEAD_LETTER: 'BROKER_DEAD_LETTER',
   /** An AWS API call refused for good. */
   AWS_REQUEST_REJECTED: 'AWS_REQUEST_REJECTED',
+
+  // Request/reply
+  /** `RemoteError`: the responder's handler failed; `remoteCode` holds what it threw. */
+  REMOTE_ERROR: 'REMOTE_ERROR',
+  /** `NoResponderError`: the broker said at once that nothing consumes the query's queue. */
+  NO_RESPONDER: 'NO_RESPONDER',
+  /** `RequestAbortedError`: the caller's signal aborted a request before its reply. */
+  REQUEST_ABORTED: 'REQUEST_ABORTED',
+  /** A reply address that is not one of the driver's (a foreign `omnibus-reply-to`): no reply sent. */
+  INVALID_REPLY_ADDRESS: 'INVALID_REPLY_ADDRESS',
+  /** A reply to an address that was closed: its caller stopped or crashed. */
+  REPLY_ADDRESS_GONE: 'REPLY_ADDRESS_GONE',
 
   // Persistence
   /** `PersistenceUnavailableError`: the database is down or busy; the bus waits without spending the retry budget. */

@@ -4,7 +4,8 @@ import { ConfigurationError } from './errors.js';
  * One structured logger interface, pino-compatible: `logger.info({ messageId }, 'handled')`. Pass a pino
  * instance as it is. Without one, the bus logs warnings and errors (retries, dead letters, failures to
  * settle or to resolve a handler) to stderr, one JSON line each: see `defaultLogger`. `silentLogger`
- * turns that off.
+ * turns that off. Entries about a message carry `messageId`, `correlationId`, and `traceId`/`spanId`
+ * while a span records its handling (see `messageLogFields`, which handlers can use for their own).
  */
 export interface Logger {
   debug(fields: Record<string, unknown>, message: string): void;

@@ -1,5 +1,7 @@
 import type { Backoff } from './backoff.js';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Clock } from './clock.js';
+import type { Envelope } from './envelope.js';
 import { systemClock } from './clock.js';
 import { exponential } from './backoff.js';
 import { ErrorCode } from './error-codes.js';
@@ -8,7 +10,9 @@ import type { Logger } from './logger.js';
 import { defaultLogger } from './logger.js';
 import type { OutboxBacklog, OutboxListener, OutboxRecord, OutboxStore } from './persistence.js';
 import type { ScheduleStore } from './schedule-store.js';
-import type { Transport } from './transport.js';
+import type { TelemetryOptions } from './telemetry/telemetry.js';
+import { Telemetry } from './telemetry/telemetry.js';
+import type { Destination, Transport } from './transport.js';
 import { describeDestination } from './transport.js';
 import { uuidv7 } from './uuid.js';
 
@@ -45,6 +49,8 @@ export interface OutboxRelayOptions {
   readonly logger?: Logger;
   /** Time for the retention cut-off and the lag; injectable for tests. */
   readonly clock?: Clock;
+  /** Where spans and metrics go; default the global OpenTelemetry providers (no-ops without an SDK). */
+  readonly telemetry?: TelemetryOptions;
 }
 
 /** Counters since the relay was created. */
@@ -114,6 +120,8 @@ export class OutboxRelay {
   readonly #backoff: Backoff;
   readonly #logger: Logger;
   readonly #clock: Clock;
+  readonly #telemetry: Telemetry;
+  #stopObserving: (() => void) | undefined;
   #stopping = new AbortController();
   #running: Promise<void> | undefined;
   #listener: OutboxListener | undefined;
@@ -149,6 +157,7 @@ export class OutboxRelay {
     this.#backoff = options.backoff ?? exponential({ initialMs: 100, maxMs: 30_000 });
     this.#logger = options.logger ?? defaultLogger();
     this.#clock = options.clock ?? systemClock;
+    this.#telemetry = new Telemetry(options.transport.name, options.telemetry);
     if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
       throw new ConfigurationError('batchSize', `must be a positive integer, got ${String(this.#batchSize)}`);
     }
@@ -194,6 +203,7 @@ export class OutboxRelay {
         );
       }
     }
+    this.#stopObserving = this.#telemetry.observeOutbox(() => this.lag());
     this.#running = this.#run();
   }
 
@@ -204,6 +214,8 @@ export class OutboxRelay {
     this.#stopping.abort();
     this.#wake?.();
     await running;
+    this.#stopObserving?.();
+    this.#stopObserving = undefined;
     await this.#listener?.close();
     await this.#scheduleListener?.close();
     this.#listener = undefined;
@@ -333,7 +345,7 @@ export class OutboxRelay {
   async #publish(records: readonly OutboxRecord[]): Promise<GroupOutcome> {
     const destination = records[0]!.destination;
     try {
-      await this.#transport.publish(
+      await this.#send(
         destination,
         records.map((record) => record.envelope),
       );
@@ -348,7 +360,7 @@ export class OutboxRelay {
     for (let index = 0; index < records.length; index++) {
       const record = records[index]!;
       try {
-        await this.#transport.publish(destination, [record.envelope]);
+        await this.#send(destination, [record.envelope]);
         published.push(record.id);
       } catch (error) {
         if (!isTooLarge(error)) {
@@ -369,6 +381,12 @@ export class OutboxRelay {
       }
     }
     return { published, released: [], error: undefined };
+  }
+
+  /** One publish, as a `send` span linked to the trace of each transaction that wrote a row. */
+  #send(destination: Destination, envelopes: readonly Envelope[]): Promise<void> {
+    const sending = this.#telemetry.sendCreated(destination, envelopes, ROOT_CONTEXT);
+    return sending.settle(this.#transport.publish(destination, envelopes));
   }
 }
 

@@ -5,11 +5,25 @@ import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
 import { ConfigurationError, toOmnibusError } from './errors.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
+import { ReplyHeader } from './request-reply/reply-headers.js';
 import type { SerializerRegistry } from './serializer.js';
+import { signEnvelope } from './signing/envelope-signature.js';
+import type { SigningKeys } from './signing/signing-options.js';
+import type { Sending, Telemetry } from './telemetry/telemetry.js';
+import { handlingContext } from './telemetry/telemetry.js';
+import { writeSpanContext } from './telemetry/trace-context.js';
 import type { Destination, Topology, Transport } from './transport.js';
 import { uuidv7 } from './uuid.js';
 
-const RESERVED_PREFIXES = ['ce_', 'ce-', 'cloudevents_', 'cloudevents:', 'omnibus-error-'];
+const RESERVED_PREFIXES = [
+  'ce_',
+  'ce-',
+  'cloudevents_',
+  'cloudevents:',
+  'omnibus-error-',
+  'omnibus-reply-',
+  'omnibus-in-reply-',
+];
 
 /**
  * The outgoing path of a bus: encode → envelope → destination → dispatch. `build` is the one code path,
@@ -24,11 +38,22 @@ export class Outgoing {
   readonly #ready = new Set<string>();
   /** The same, by the destination object each contract keeps (see `destinationOf`): no string per publish. */
   readonly #readyDestinations = new WeakSet<Destination>();
+  readonly #telemetry: Telemetry;
+  /** When given, every envelope is signed as it is made, so the outbox holds it signed. */
+  readonly #signing: SigningKeys | undefined;
 
-  constructor(transport: Transport, serviceName: string, serializers: SerializerRegistry) {
+  constructor(
+    transport: Transport,
+    serviceName: string,
+    serializers: SerializerRegistry,
+    telemetry: Telemetry,
+    signing?: SigningKeys,
+  ) {
     this.#transport = transport;
     this.#serviceName = serviceName;
     this.#serializers = serializers;
+    this.#telemetry = telemetry;
+    this.#signing = signing;
   }
 
   /** Records what the bus provisioned at start, so publishing there provisions nothing more. */
@@ -40,13 +65,15 @@ export class Outgoing {
   /**
    * Builds a message, inheriting correlation from `cause` when given: the message itself when nothing
    * needs waiting for, else a promise of it (an asynchronous encoder, a destination to provision).
-   * Throws what encoding or the options refuse.
+   * Throws what encoding or the options refuse. `sending` is the send span of a message published now;
+   * without it the message is sent later and gets a `create` span as its creation context.
    */
   build(
     contract: Contract,
     payload: unknown,
     options: PublishOptions | undefined,
     cause: MessageContext | undefined,
+    sending?: Sending,
   ): OutboxMessage | Promise<OutboxMessage> {
     const serializer = this.#serializers.forContract(contract);
     const encoded = encodeValidated(serializer, contract, payload);
@@ -54,11 +81,13 @@ export class Outgoing {
     const provisioning = this.#ensureDestination(destination, contract.ordered);
     if (encoded instanceof Uint8Array && provisioning === undefined) {
       const envelope = this.#envelope(contract, payload, encoded, serializer.contentType, options, cause);
+      this.#traced(destination, envelope, cause, sending);
       return { destination, envelope };
     }
     return (async () => {
       const body = encoded instanceof Uint8Array ? encoded : await encoded;
       const envelope = this.#envelope(contract, payload, body, serializer.contentType, options, cause);
+      this.#traced(destination, envelope, cause, sending);
       if (provisioning !== undefined) await provisioning;
       return { destination, envelope };
     })();
@@ -79,33 +108,82 @@ export class Outgoing {
     }
   }
 
+  /**
+   * A request's envelope, carrying the asking instance's reply address. Its queue is not provisioned: the
+   * responder's bus does that, and where a broker refuses a message for a queue that is not there, the
+   * request fails at once instead of waiting in a queue nobody reads.
+   */
+  async request(
+    contract: Contract,
+    payload: unknown,
+    options: PublishOptions | undefined,
+    cause: MessageContext | undefined,
+    replyTo: string,
+  ): Promise<Envelope> {
+    const serializer = this.#serializers.forContract(contract);
+    const encoded = encodeValidated(serializer, contract, payload);
+    const body = encoded instanceof Uint8Array ? encoded : await encoded;
+    const envelope = this.#envelope(contract, payload, body, serializer.contentType, options, cause);
+    (envelope.headers as Record<string, string>)[ReplyHeader.replyTo] = replyTo;
+    return envelope;
+  }
+
   /** Builds and publishes one message now: the hot path of `bus.publish`/`bus.send`. */
   publishNow(contract: Contract, payload: unknown, options: PublishOptions | undefined): Promise<void> {
+    const sending = this.#telemetry.sendNow(destinationOf(contract));
     let built: OutboxMessage | Promise<OutboxMessage>;
     try {
-      built = this.build(contract, payload, options, undefined);
+      built = this.build(contract, payload, options, undefined, sending);
     } catch (error) {
+      sending.end(error);
       return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
     }
     if (built instanceof Promise) {
-      return built.then((message) => this.#transport.publish(message.destination, [message.envelope]));
+      return sending.settle(
+        built.then((message) => this.#transport.publish(message.destination, [message.envelope])),
+      );
     }
-    return this.#transport.publish(built.destination, [built.envelope]);
+    return sending.settle(this.#transport.publish(built.destination, [built.envelope]));
   }
 
-  /** Publishes messages now, grouped per destination, in order. */
-  async dispatch(messages: readonly OutboxMessage[]): Promise<void> {
+  /** Publishes messages now, grouped per destination, in order; `cause` is the handling they come from. */
+  async dispatch(messages: readonly OutboxMessage[], cause?: MessageContext): Promise<void> {
+    const parent = handlingContext(cause);
     let start = 0;
     while (start < messages.length) {
       const destination = messages[start]!.destination;
       let end = start + 1;
       while (end < messages.length && sameDestination(messages[end]!.destination, destination)) end++;
-      await this.#transport.publish(
-        destination,
-        messages.slice(start, end).map((message) => message.envelope),
-      );
+      const envelopes = messages.slice(start, end).map((message) => message.envelope);
+      const sending = this.#telemetry.sendCreated(destination, envelopes, parent);
+      await sending.settle(this.#transport.publish(destination, envelopes));
       start = end;
     }
+  }
+
+  /**
+   * Writes the message's creation context: the send span's when published now, else a `create` span's
+   * (child of the handling it comes from). A `traceparent` the caller set is kept, as the conventions
+   * ask. With nothing recording, the cause's `traceparent` is passed on, so a trace survives a service
+   * without an SDK.
+   */
+  #traced(
+    destination: Destination,
+    envelope: Envelope,
+    cause: MessageContext | undefined,
+    sending: Sending | undefined,
+  ): void {
+    sending?.describe(envelope);
+    const headers = envelope.headers as Record<string, string>;
+    if (headers[Header.traceParent] !== undefined) return;
+    const creation =
+      sending === undefined ? this.#telemetry.create(destination, envelope, cause) : sending.creationContext;
+    if (creation !== undefined) return writeSpanContext(headers, creation);
+    const carried = cause?.headers[Header.traceParent];
+    if (carried === undefined) return;
+    headers[Header.traceParent] = carried;
+    const state = cause?.headers[Header.traceState];
+    if (state !== undefined) headers[Header.traceState] = state;
   }
 
   /** Provisions a destination on first use; undefined once it is known to exist (the hot path). */
@@ -160,13 +238,13 @@ export class Outgoing {
     headers[Header.contentType] = contentType;
     headers[Header.correlationId] = cause?.correlationId ?? id;
     if (cause !== undefined) headers[Header.causationId] = cause.messageId;
-    const traceParent = cause?.headers[Header.traceParent];
-    if (traceParent !== undefined) headers[Header.traceParent] ??= traceParent;
     if (options?.subject !== undefined) headers[Header.subject] = options.subject;
     const key = options?.key ?? contract.key?.(payload);
-    return key === undefined
-      ? { id, type: contract.type, headers, body }
-      : { id, type: contract.type, key, headers, body };
+    const envelope: Envelope =
+      key === undefined
+        ? { id, type: contract.type, headers, body }
+        : { id, type: contract.type, key, headers, body };
+    return this.#signing === undefined ? envelope : signEnvelope(envelope, this.#signing);
   }
 }
 

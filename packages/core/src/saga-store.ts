@@ -46,4 +46,6 @@ export interface SagaStore<Tx = unknown> {
   get(saga: string, key: string): Promise<SagaRecord | undefined>;
   list(saga: string, options?: SagaListOptions): Promise<SagaRecord[]>;
   purgeCompleted(before: Date): Promise<number>;
+  /** How many instances of `saga` there are per status, read now (for the saga-instances gauge). */
+  count?(saga: string): Promise<Readonly<Record<SagaStatus, number>>>;
 }

@@ -2,15 +2,16 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstrea
 import type { Subscription } from '@nats-io/transport-node';
 import type { Logger } from '@omnibus/core';
 import { setTimeout as delay } from 'node:timers/promises';
-import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
-import type {
-  Consumer,
-  ConsumerSettings,
-  DeliveryOutcome,
-  DeliverySettler,
-  DeliverySink,
-  Failure,
-  Source,
+import { toOmnibusError } from '@omnibus/core';
+import {
+  type Consumer,
+  type ConsumerSettings,
+  type DeliveryOutcome,
+  type DeliverySettler,
+  type DeliverySink,
+  type Failure,
+  type Source,
+  withFailureHeaders,
 } from '@omnibus/core/transport';
 import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import { DEAD_LETTER_HEADER, decodeMessage, encodeEnvelope } from './nats-codec.js';

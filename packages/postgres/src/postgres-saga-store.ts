@@ -149,6 +149,20 @@ export class PostgresSagaStore implements SagaStore<PoolClient> {
     return rows.map(toRecord);
   }
 
+  async count(saga: string): Promise<Record<SagaStatus, number>> {
+    const counts = { running: 0, completed: 0 };
+    try {
+      const result = await this.#pool.query<{ status: SagaStatus; n: string }>(
+        `SELECT status, count(*) AS n FROM ${this.#table} WHERE saga = $1 GROUP BY status`,
+        [saga],
+      );
+      for (const row of result.rows) counts[row.status] = Number(row.n);
+    } catch (error) {
+      throw persistenceError(error, 'saga count');
+    }
+    return counts;
+  }
+
   async purgeCompleted(before: Date): Promise<number> {
     try {
       const result = await this.#pool.query(

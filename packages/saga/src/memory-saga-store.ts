@@ -1,4 +1,4 @@
-import type { MemoryTransaction, SagaListOptions, SagaRecord, SagaStore } from '@omnibus/core';
+import type { MemoryTransaction, SagaListOptions, SagaRecord, SagaStatus, SagaStore } from '@omnibus/core';
 import { ConcurrencyError, ConfigurationError } from '@omnibus/core';
 
 /**
@@ -54,6 +54,12 @@ export class MemorySagaStore implements SagaStore<MemoryTransaction> {
       )
       .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime())
       .slice(0, limit);
+  }
+
+  async count(saga: string): Promise<Record<SagaStatus, number>> {
+    const counts = { running: 0, completed: 0 };
+    for (const record of this.#records.values()) if (record.saga === saga) counts[record.status]++;
+    return counts;
   }
 
   async purgeCompleted(before: Date): Promise<number> {

@@ -10,10 +10,13 @@ import type {
   SagaStatus,
   SagaStore,
   ScheduleStore,
+  TelemetryOptions,
 } from '@omnibus/core';
 import {
   ConfigurationError,
   Handle,
+  MessageTracer,
+  observeSagaInstances,
   Subscriber,
   silentLogger,
   systemClock,
@@ -24,7 +27,7 @@ import { readData } from './saga-data.js';
 import { ScheduledTimeouts } from './scheduled-timeouts.js';
 import type { SagaClass, SagaDefinition, SagaTimeoutMessage } from './saga-definition.js';
 import { sagaDefinitionOf } from './saga-definition.js';
-import type { SagaStats, StepEnvironment } from './saga-step.js';
+import type { SagaStats, StepEnvironment, StepResult } from './saga-step.js';
 import { emptyStats, runMessageStep, runTimeoutStep } from './saga-step.js';
 
 export interface SagaRuntimeOptions {
@@ -53,6 +56,8 @@ export interface SagaRuntimeOptions {
   readonly instantiate?: (sagaClass: SagaClass) => object;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** Where step spans go; default the global OpenTelemetry tracer provider (a no-op without an SDK). */
+  readonly telemetry?: TelemetryOptions;
 }
 
 /** An instance as `get` and `list` show it. */
@@ -87,6 +92,7 @@ export class SagaRuntime {
    * transaction by that context (SQLite) would refuse the cancel or purge otherwise.
    */
   readonly #outsideStep = AsyncLocalStorage.snapshot();
+  readonly #tracer: MessageTracer;
   #purging = false;
 
   constructor(options: SagaRuntimeOptions) {
@@ -105,6 +111,7 @@ export class SagaRuntime {
       throw new ConfigurationError('purgeIntervalMs', `must be > 0, got ${String(this.#purgeIntervalMs)}`);
     }
     const instantiate = options.instantiate ?? ((sagaClass: SagaClass) => new sagaClass());
+    this.#tracer = new MessageTracer(options.telemetry);
     this.#env = {
       store: options.store,
       clock: options.clock ?? systemClock,
@@ -120,6 +127,7 @@ export class SagaRuntime {
       this.#definitions.set(definition.name, definition);
     }
     this.handlers = [...this.#definitions.values()].map((definition) => this.#compile(definition));
+    observeSagaInstances(options.telemetry, [...this.#definitions.keys()], options.store);
   }
 
   /** One instance, or undefined. Its state is read as a step would read it (`readState` applies). */
@@ -179,7 +187,9 @@ export class SagaRuntime {
     for (const step of definition.steps.values()) {
       const method = `step:${step.contract.type}`;
       prototype[method] = async (payload: unknown, message: MessageContext): Promise<void> => {
-        const result = await runMessageStep(env, definition, step, payload, message);
+        const result = await this.#traced(definition, step.contract.type, message, () =>
+          runMessageStep(env, definition, step, payload, message),
+        );
         cancelWhenReleased(env, this.#outsideStep, definition, result.key, result.obsoleteSchedules);
         this.#purgeWhenDue();
       };
@@ -189,7 +199,9 @@ export class SagaRuntime {
     if (definition.timeouts.size > 0) {
       const method = 'timeout';
       prototype[method] = async (payload: SagaTimeoutMessage, message: MessageContext): Promise<void> => {
-        const result = await runTimeoutStep(env, definition, payload, message);
+        const result = await this.#traced(definition, `timeout ${String(payload?.name)}`, message, () =>
+          runTimeoutStep(env, definition, payload, message),
+        );
         cancelWhenReleased(env, this.#outsideStep, definition, result.key, result.obsoleteSchedules);
         this.#purgeWhenDue();
       };
@@ -197,6 +209,22 @@ export class SagaRuntime {
     }
     Subscriber({ group: definition.name })(compiled);
     return compiled;
+  }
+
+  /** A step as a span `saga <name>`, child of the message's handling, with the saga's name, key and version. */
+  #traced(
+    definition: SagaDefinition,
+    step: string,
+    message: MessageContext,
+    work: () => Promise<StepResult>,
+  ): Promise<StepResult> {
+    const attributes = { 'omnibus.saga.name': definition.name, 'omnibus.saga.step': step };
+    return this.#tracer.span(`saga ${definition.name}`, message, attributes, async (span) => {
+      const result = await work();
+      span.setAttributes({ 'omnibus.saga.key': result.key, 'omnibus.saga.outcome': result.outcome });
+      if (result.version !== undefined) span.setAttribute('omnibus.saga.version', result.version);
+      return result;
+    });
   }
 }
 

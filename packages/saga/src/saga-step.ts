@@ -46,6 +46,8 @@ export interface StepResult {
   readonly key: string;
   /** Schedules of timeouts the step cancelled, replaced or outlived: cancel them once it has committed. */
   readonly obsoleteSchedules: readonly string[];
+  /** The version the step saved (when handled). */
+  readonly version?: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function runMessageStep(
   const obsoleteSchedules = await run(env, definition, record, key, data, message, tx, (saga, context) =>
     (saga as Record<string | symbol, StepFn>)[step.method]!.call(saga, payload, context),
   );
-  return { outcome: 'handled', key, obsoleteSchedules };
+  return { outcome: 'handled', key, obsoleteSchedules, version: (record?.version ?? 0) + 1 };
 }
 
 /** A timeout step: runs the `@Timeout` method only while the instance still waits for that token. */
@@ -117,7 +119,7 @@ export async function runTimeoutStep(
     tx,
     (saga, context) => (saga as Record<string | symbol, StepFn>)[method]!.call(saga, info, context),
   );
-  return { outcome: 'handled', key: timeout.key, obsoleteSchedules };
+  return { outcome: 'handled', key: timeout.key, obsoleteSchedules, version: record.version + 1 };
 }
 
 type StepFn = (input: unknown, context: StepContext<unknown>) => unknown;

@@ -102,6 +102,16 @@ export class SqliteSagaStore implements SagaStore<DatabaseSync> {
     );
   }
 
+  async count(saga: string): Promise<Record<SagaStatus, number>> {
+    return this.#session.read('saga count', (database) => {
+      const counts = { running: 0, completed: 0 };
+      for (const row of this.#statement(database, COUNT).all(saga) as { status: SagaStatus; n: number }[]) {
+        counts[row.status] = Number(row.n);
+      }
+      return counts;
+    });
+  }
+
   async purgeCompleted(before: Date): Promise<number> {
     return this.#session.write('saga purge', (database) =>
       Number(this.#statement(database, PURGE).run(before.getTime()).changes),
@@ -125,6 +135,7 @@ const UPDATE = `UPDATE omnibus_sagas SET version = ?, status = ?, data = ?, upda
 const LIST = `SELECT ${COLUMNS} FROM omnibus_sagas WHERE saga = ? ORDER BY updated_at DESC, saga_key LIMIT ?`;
 const LIST_BY_STATUS = `SELECT ${COLUMNS} FROM omnibus_sagas WHERE saga = ? AND status = ?
   ORDER BY updated_at DESC, saga_key LIMIT ?`;
+const COUNT = 'SELECT status, count(*) AS n FROM omnibus_sagas WHERE saga = ? GROUP BY status';
 const PURGE = 'DELETE FROM omnibus_sagas WHERE completed_at IS NOT NULL AND completed_at < ?';
 
 /** A row as node:sqlite returns it: these columns are TEXT and INTEGER, never blobs. */

@@ -46,6 +46,14 @@ export function runSagaStoreConformance<Tx>(
     const save = (r: SagaRecord, expected: number): Promise<void> =>
       under.unitOfWork.transaction((tx) => under.store.save(tx, r, expected));
 
+    it('counts committed instances per status, of one saga only', async function () {
+      await save(record('r1', 1), 0);
+      await save(record('r2', 1), 0);
+      await save(record('c1', 1, { status: 'completed', completedAt: at(1) }), 0);
+      await save({ ...record('other', 1), saga: `${saga}-other` }, 0);
+      expect(await under.store.count?.(saga)).to.deep.equal({ running: 2, completed: 1 });
+    });
+
     it('inserts at version 0, visible to others only after commit; load in the transaction sees its own write', async function () {
       let seenInside: SagaRecord | undefined;
       let seenOutside: SagaRecord | undefined = record('x', 99);
