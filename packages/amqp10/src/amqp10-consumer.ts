@@ -15,7 +15,7 @@ import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import type { Amqp10Connection } from './amqp10-connection.js';
 import { decodeMessage, encodeEnvelope } from './amqp10-codec.js';
 import { Amqp10Delivery } from './amqp10-delivery.js';
-import { toTransportError } from './amqp10-errors.js';
+import { toAttachError, toTransportError } from './amqp10-errors.js';
 import type { Terminus } from './amqp10-names.js';
 import type { Amqp10Publisher } from './amqp10-publisher.js';
 
@@ -123,6 +123,8 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
     return new Promise<void>((resolve, reject) => {
       let first = true;
       receiver.on('receiver_open', () => {
+        // A refused attach is answered with a source-less attach and then a detach with the error.
+        if (refusedAttach(receiver)) return;
         this.#attached = true;
         this.#topUp();
         if (first) {
@@ -135,7 +137,7 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
         if (first) {
           first = false;
           reject(
-            toTransportError(
+            toAttachError(
               context.receiver?.error ?? new Error('link refused'),
               `consuming from ${this.address}`,
             ),
@@ -332,6 +334,15 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
     this.#attached = false;
     this.#onClosed(this);
   }
+}
+
+/** The broker answered the attach without a source (an AMQP null): it refuses the link and detaches it next. */
+export function refusedAttach(receiver: Receiver): boolean {
+  // rhea keeps the peer's attach frame in `remote.attach` (not in its typings); a null source stays a typed
+  // null there, so the test is for the address a granted source always has.
+  const attach = (receiver as unknown as { remote?: { attach?: { source?: { address?: unknown } } } }).remote
+    ?.attach;
+  return attach !== undefined && typeof attach.source?.address !== 'string';
 }
 
 async function closeLink(receiver: Receiver): Promise<void> {

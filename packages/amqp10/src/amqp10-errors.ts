@@ -34,6 +34,21 @@ export function toTransportError(error: unknown, doing: string): OmnibusError {
   return new TransportError(message, { code: 'TRANSPORT_ERROR', retriable: true, cause: error });
 }
 
+/**
+ * A link attach the broker refused. `amqp:illegal-state` there means the address exists with a routing
+ * type other than ours (Artemis: "is not configured for queue support"): provisioning cannot fix that, so
+ * it is an `INCOMPATIBLE_TOPOLOGY` error, not retried. Anything else as {@link toTransportError}.
+ */
+export function toAttachError(error: unknown, doing: string): OmnibusError {
+  if (conditionOf(error) !== 'amqp:illegal-state') return toTransportError(error, doing);
+  const description = (error as { description?: unknown } | null)?.description;
+  return new TransportError(
+    `${doing}: the address exists with another routing type than this topology needs ` +
+      `(${typeof description === 'string' ? description : 'amqp:illegal-state'}); delete it or rename ours`,
+    { code: 'INCOMPATIBLE_TOPOLOGY', retriable: false, cause: error },
+  );
+}
+
 export function notConnected(doing: string): TransportError {
   return new TransportError(`${doing}: not connected to the AMQP 1.0 broker (reconnecting)`, {
     code: 'NOT_CONNECTED',

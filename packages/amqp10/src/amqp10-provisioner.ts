@@ -1,7 +1,8 @@
 import type { EventContext } from 'rhea';
 import type { Topology } from '@omnibus/core/transport';
 import type { Amqp10Connection } from './amqp10-connection.js';
-import { toTransportError } from './amqp10-errors.js';
+import { refusedAttach } from './amqp10-consumer.js';
+import { toAttachError } from './amqp10-errors.js';
 import type { Amqp10Names, Terminus } from './amqp10-names.js';
 import type { Amqp10Publisher } from './amqp10-publisher.js';
 
@@ -60,15 +61,14 @@ export class Amqp10Provisioner {
     });
     return new Promise<void>((resolve, reject) => {
       receiver.once('receiver_open', () => {
+        // Refused: the detach with the error follows.
+        if (refusedAttach(receiver)) return;
         receiver.once('receiver_close', () => resolve());
         receiver.close();
       });
       receiver.once('receiver_error', (context: EventContext) => {
         reject(
-          toTransportError(
-            context.receiver?.error ?? new Error('refused'),
-            `provisioning ${terminus.address}`,
-          ),
+          toAttachError(context.receiver?.error ?? new Error('refused'), `provisioning ${terminus.address}`),
         );
       });
     });

@@ -56,16 +56,24 @@ export function encodeEnvelope(envelope: Envelope): EncodedMessage {
 export function decodeMessage(headers: MsgHdrs | undefined, data: Uint8Array): Envelope {
   const raw = Object.create(null) as Record<string, string>;
   let msgId: string | undefined;
+  let contentType: string | undefined;
   if (headers !== undefined) {
-    for (const name of headers.keys()) {
+    // Iterated, not looked up by name: the client's `get` scans every key, once per header.
+    for (const [name, values] of headers) {
+      const value = values[0] ?? '';
       if (SERVER_HEADER.test(name)) {
-        if (name.toLowerCase() === 'nats-msg-id') msgId = headers.get(name);
+        if (name.toLowerCase() === 'nats-msg-id') msgId = value;
         continue;
       }
-      raw[name] = headers.get(name);
+      raw[name] = value;
+      if (
+        contentType === undefined &&
+        name.length === CONTENT_TYPE.length &&
+        name.toLowerCase() === CONTENT_TYPE
+      )
+        contentType = value;
     }
   }
-  const contentType = lookup(raw, CONTENT_TYPE);
   if (contentType !== undefined && contentType.toLowerCase().startsWith(STRUCTURED)) {
     const event = fromStructuredCloudEvent(data);
     if (event === undefined) return { id: msgId ?? '', type: '', headers: {}, body: data };
@@ -82,9 +90,4 @@ export function decodeMessage(headers: MsgHdrs | undefined, data: Uint8Array): E
   return key === undefined
     ? { id, type, headers: bodyHeaders, body: data }
     : { id, type, key, headers: bodyHeaders, body: data };
-}
-
-function lookup(raw: Record<string, string>, lowerName: string): string | undefined {
-  for (const name of Object.keys(raw)) if (name.toLowerCase() === lowerName) return raw[name];
-  return undefined;
 }

@@ -90,7 +90,11 @@ export class NatsNames {
   }
 }
 
+const PLAIN_TOKEN = /^[A-Za-z0-9-]*$/;
+
 export function encodeToken(name: string): string {
+  // Most names need no escaping; this runs for every publish.
+  if (PLAIN_TOKEN.test(name)) return name;
   let out = '';
   for (const char of name) {
     out += /[A-Za-z0-9-]/.test(char) ? char : `_${char.codePointAt(0)!.toString(16).toUpperCase()}_`;

@@ -117,6 +117,9 @@ export class NatsTransport implements Transport {
       name: o.connectionName,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      // Otherwise the client makes an Error (a stack capture) or two for every request, publishes included,
+      // only to say where a failed one started; our errors say what we were doing.
+      noAsyncTraces: true,
       ...(tls === undefined ? {} : { tls }),
       ...(auth === undefined
         ? {}
