@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -65,7 +66,9 @@ func main() {
 	status := 0
 	// If pstest hangs anyway, say so and exit rather than wait for the KILL of `scripts/brokers`.
 	time.AfterFunc(10*time.Second, func() {
-		log.Printf("shutdown did not finish in 10 s (pstest hung?): nothing saved")
+		stacks := make([]byte, 1<<20)
+		stacks = stacks[:runtime.Stack(stacks, true)]
+		log.Printf("shutdown did not finish in 10 s (pstest hung?): nothing saved; goroutines:\n%s", stacks)
 		os.Exit(1)
 	})
 	// Closed first: no client acknowledges or receives anything while the backlogs are saved. Muted,
