@@ -28,6 +28,7 @@ import (
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 // savedMessage is one unacknowledged message of one subscription.
@@ -58,6 +59,22 @@ func drainBacklogs(server *pstest.Server, subscriptions []*pb.Subscription) (map
 	for _, subscription := range subscriptions {
 		if policy := subscription.DeadLetterPolicy; policy != nil && policy.DeadLetterTopic != "" {
 			sourcesOf[policy.DeadLetterTopic] = append(sourcesOf[policy.DeadLetterTopic], subscription.Topic)
+		}
+	}
+	// Dead-letter policies off for the drain: pstest dead-letters an over-delivered message on every
+	// pull without removing it (its ack uses the bare message id, which no longer matches once delivered),
+	// so the drain would never end. Such a message is saved like any other. The saved subscriptions keep
+	// their policies (they were written out before).
+	for _, subscription := range subscriptions {
+		if subscription.DeadLetterPolicy == nil {
+			continue
+		}
+		off := &pb.UpdateSubscriptionRequest{
+			Subscription: &pb.Subscription{Name: subscription.Name},
+			UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"dead_letter_policy"}},
+		}
+		if _, err := server.GServer.UpdateSubscription(ctx, off); err != nil {
+			return nil, fmt.Errorf("subscription %s: %w", subscription.Name, err)
 		}
 	}
 	for _, subscription := range subscriptions {

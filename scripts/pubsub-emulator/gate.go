@@ -7,10 +7,10 @@ package main
 // answers only when the server is whole.
 
 import (
-	"io"
 	"log"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 type gate struct {
@@ -19,6 +19,8 @@ type gate struct {
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
 	done     sync.WaitGroup
+	// muted: client bytes are no longer passed on (see mute).
+	muted atomic.Bool
 }
 
 // openGate listens on addr and relays every connection to target.
@@ -49,8 +51,8 @@ func (g *gate) accept() {
 		if !g.track(client, server) {
 			return
 		}
-		go g.pipe(client, server)
-		go g.pipe(server, client)
+		go g.pipe(server, client, true)
+		go g.pipe(client, server, false)
 	}
 }
 
@@ -70,9 +72,21 @@ func (g *gate) track(pair ...net.Conn) bool {
 	return true
 }
 
-// pipe copies one direction; when either side ends, both are closed.
-func (g *gate) pipe(to, from net.Conn) {
-	_, _ = io.Copy(to, from)
+// pipe copies one direction; when either side ends, both are closed. Client bytes (fromClient) are
+// dropped once the gate is muted.
+func (g *gate) pipe(to, from net.Conn, fromClient bool) {
+	buffer := make([]byte, 32*1024)
+	for {
+		n, err := from.Read(buffer)
+		if n > 0 && !(fromClient && g.muted.Load()) {
+			if _, werr := to.Write(buffer[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	to.Close()
 	from.Close()
 	g.mu.Lock()
@@ -81,10 +95,19 @@ func (g *gate) pipe(to, from net.Conn) {
 	g.mu.Unlock()
 }
 
-// close stops accepting and drops every relayed connection, so no client talks to the server after.
-func (g *gate) close() {
+// mute stops accepting and stops passing on what clients send, while the server can still send to
+// them. Used before the server is closed: pstest answers a stream's keep-alive ping with a blocking send
+// to that stream while it holds its one lock, so a ping that arrives as the connection closes can hang
+// the whole server; with no more requests passed on, none arrives then.
+func (g *gate) mute() {
+	g.muted.Store(true)
 	g.listener.Close()
 	g.done.Wait()
+}
+
+// close drops every relayed connection, so no client talks to the server after.
+func (g *gate) close() {
+	g.mute()
 	g.mu.Lock()
 	conns := g.conns
 	g.conns = nil

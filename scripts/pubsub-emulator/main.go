@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -63,17 +64,29 @@ func main() {
 	received := <-signals
 	log.Printf("%v: shutting down", received)
 	status := 0
-	// Closed first: no client acknowledges or receives anything while the backlogs are saved.
+	// If pstest hangs anyway, say so and exit rather than wait for the KILL of `scripts/brokers`.
+	time.AfterFunc(10*time.Second, func() {
+		stacks := make([]byte, 1<<20)
+		stacks = stacks[:runtime.Stack(stacks, true)]
+		log.Printf("shutdown did not finish in 10 s (pstest hung?): nothing saved; goroutines:\n%s", stacks)
+		os.Exit(1)
+	})
+	// Closed first: no client acknowledges or receives anything while the backlogs are saved. Muted,
+	// then a moment for pstest to finish the requests it has already read (gate.mute says why).
+	public.mute()
+	time.Sleep(250 * time.Millisecond)
 	public.close()
 	if err := server.Close(); err != nil {
 		log.Printf("closing: %v", err)
 		status = 1
 	}
 	if *statePath != "" {
+		started := time.Now()
 		if err := saveState(server, *statePath); err != nil {
 			log.Printf("saving %s: %v", *statePath, err)
 			status = 1
 		}
+		log.Printf("saving took %v", time.Since(started).Round(time.Millisecond))
 	}
 	os.Exit(status)
 }

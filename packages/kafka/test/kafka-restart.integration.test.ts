@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import type { Consumer, Envelope } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
+import type { Consumer } from '@omnibus/core/transport';
 import { Header, uuidv7 } from '@omnibus/core';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { KafkaTransport } from '../src/index.js';

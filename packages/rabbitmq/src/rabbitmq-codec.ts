@@ -5,9 +5,8 @@ import {
   ATTEMPT_SEAL_HEADER,
   type BindingStyle,
   attemptSealValid,
-  fromBindingHeaders,
   fromStructuredCloudEvent,
-  toBindingHeaders,
+  isCloudEventsAttributeName,
 } from '@omnibus/core/transport';
 
 /**
@@ -21,7 +20,9 @@ export const AMQP_BINDING: BindingStyle = { prefix: 'cloudEvents_', alsoRead: ['
 const KEY_ATTRIBUTE = 'partitionkey';
 /** The delivery number of a retried copy (1 on the first publish, so absent then). */
 export const ATTEMPT_HEADER = 'omnibus-attempt';
-const CONTENT_TYPE_ATTRIBUTE = `${AMQP_BINDING.prefix}${Header.contentType}`;
+const ID_KEY = `${AMQP_BINDING.prefix}id`;
+const TYPE_KEY = `${AMQP_BINDING.prefix}type`;
+const KEY_KEY = `${AMQP_BINDING.prefix}${KEY_ATTRIBUTE}`;
 /** The CloudEvents structured-mode content type: the whole event is the body. */
 const STRUCTURED = 'application/cloudevents+json';
 
@@ -46,12 +47,23 @@ export interface EncodedMessage {
  * Envelope → AMQP message: persistent, `mandatory` (an unroutable message comes back instead of being
  * dropped), `message-id` = id, `content-type` = `datacontenttype`, CloudEvents headers, the key as
  * `cloudEvents_partitionkey`, and the attempt number when above 1.
+ *
+ * The headers are what core's `toBindingHeaders` writes for this binding, built in one pass: every key
+ * is a string made once (see {@link wireKey}), `datacontenttype` is skipped rather than written and
+ * deleted, and an absent attribute costs nothing. amqplib encodes the table again for every message;
+ * docs/rabbitmq.md has what that costs.
  */
 export function encodeEnvelope(envelope: Envelope, attempt = 1, attemptSeal?: string): EncodedMessage {
-  const headers: Record<string, unknown> = toBindingHeaders(envelope, AMQP_BINDING);
-  const contentType = envelope.headers[Header.contentType];
-  if (contentType !== undefined) delete headers[CONTENT_TYPE_ATTRIBUTE];
-  if (envelope.key !== undefined) headers[`${AMQP_BINDING.prefix}${KEY_ATTRIBUTE}`] = envelope.key;
+  // Null prototype: a header named `__proto__` is a header like any other, and nothing inherited is sent.
+  const headers: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  // An empty id or type (a foreign message being dead-lettered) is left out: CloudEvents forbids empty ones.
+  if (envelope.id !== '') headers[ID_KEY] = envelope.id;
+  if (envelope.type !== '') headers[TYPE_KEY] = envelope.type;
+  const source = envelope.headers;
+  for (const name of Object.keys(source)) {
+    if (name !== Header.contentType) headers[wireKey(name)] = source[name];
+  }
+  if (envelope.key !== undefined) headers[KEY_KEY] = envelope.key;
   if (attempt > 1) headers[ATTEMPT_HEADER] = attempt;
   if (attemptSeal !== undefined) headers[ATTEMPT_SEAL_HEADER] = attemptSeal;
   const body = envelope.body;
@@ -63,10 +75,28 @@ export function encodeEnvelope(envelope: Envelope, attempt = 1, attemptSeal?: st
       persistent: true,
       mandatory: true,
       messageId: envelope.id === '' ? undefined : envelope.id,
-      contentType,
+      contentType: source[Header.contentType],
       headers,
     },
   };
+}
+
+/** At most this many header names keep their wire key; the rest are computed per message. */
+const WIRE_KEYS_KEPT = 256;
+const wireKeys = new Map<string, string>();
+
+/**
+ * The AMQP header key of an envelope header: `cloudEvents_<name>` for a CloudEvents attribute, the name
+ * itself otherwise. Made once per name, so that a key is one string every message instead of a fresh
+ * concatenation. Bounded, since a dead-lettered foreign message may carry any names.
+ */
+function wireKey(name: string): string {
+  let key = wireKeys.get(name);
+  if (key === undefined) {
+    key = isCloudEventsAttributeName(name) ? AMQP_BINDING.prefix + name : name;
+    if (wireKeys.size < WIRE_KEYS_KEPT) wireKeys.set(name, key);
+  }
+  return key;
 }
 
 /** Why the broker itself dead-lettered a message (delivery limit, rejection), from its `x-death` header. */
@@ -102,7 +132,9 @@ export interface AttemptTrust {
  * came straight to the queue (default exchange or retry queue), never through a channel's exchange.
  */
 export function decodeMessage(message: Message, trust?: AttemptTrust): DecodedMessage {
-  const raw: Record<string, string> = Object.create(null) as Record<string, string>;
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  let id: string | undefined;
+  let type: string | undefined;
   let claimed = 1;
   let seal: string | undefined;
   let failedDeliveries = 0;
@@ -121,7 +153,11 @@ export function decodeMessage(message: Message, trust?: AttemptTrust): DecodedMe
       death = latestDeath(value);
     } else if (!BROKER_HEADERS.has(name)) {
       const text = headerText(value);
-      if (text !== undefined) raw[name] = text;
+      if (text === undefined) continue;
+      const read = readKey(name);
+      if (read === ID) id = text;
+      else if (read === TYPE) type = text;
+      else headers[read] = text;
     }
   }
   const contentType = propertyText(message.properties.contentType);
@@ -137,15 +173,13 @@ export function decodeMessage(message: Message, trust?: AttemptTrust): DecodedMe
       return { envelope, attempt: attempt + failedDeliveries, death };
     }
   }
-  const decoded = fromBindingHeaders(raw, AMQP_BINDING);
-  const headers = decoded.headers;
   const key = headers[KEY_ATTRIBUTE];
   if (key !== undefined) delete headers[KEY_ATTRIBUTE];
   if (contentType !== undefined && headers[Header.contentType] === undefined) {
     headers[Header.contentType] = contentType;
   }
-  const id = decoded.id ?? propertyText(message.properties.messageId) ?? '';
-  const type = decoded.type ?? propertyText(message.properties.type) ?? '';
+  id ??= propertyText(message.properties.messageId) ?? '';
+  type ??= propertyText(message.properties.type) ?? '';
   const envelope: Envelope =
     key === undefined
       ? { id, type, headers, body: message.content }
@@ -165,6 +199,35 @@ function trustedAttempt(
   if (trust.keys !== undefined)
     return attemptSealValid(id, trust.queue, claimed, seal, trust.keys) ? claimed : 1;
   return message.fields.exchange === '' ? claimed : 1;
+}
+
+const ID = Symbol('id');
+const TYPE = Symbol('type');
+const READ_PREFIXES = [AMQP_BINDING.prefix, ...(AMQP_BINDING.alsoRead ?? [])];
+const readKeys = new Map<string, string | typeof ID | typeof TYPE>();
+
+/**
+ * What a header read from the wire is, as core's `fromBindingHeaders` decides it: the envelope's id or
+ * type, the attribute of a `cloudEvents_`/`cloudEvents:` header, or the header under its own name. Kept
+ * per name (bounded like {@link wireKey}), so that a known header costs one lookup, not a prefix scan, a
+ * slice and a pattern test.
+ */
+function readKey(name: string): string | typeof ID | typeof TYPE {
+  let read = readKeys.get(name);
+  if (read === undefined) {
+    const prefix = READ_PREFIXES.find((p) => name.startsWith(p));
+    const attribute = prefix === undefined ? undefined : name.slice(prefix.length);
+    read =
+      attribute === undefined || !isCloudEventsAttributeName(attribute)
+        ? name
+        : attribute === 'id'
+          ? ID
+          : attribute === 'type'
+            ? TYPE
+            : attribute;
+    if (readKeys.size < WIRE_KEYS_KEPT) readKeys.set(name, read);
+  }
+  return read;
 }
 
 function countOr(value: unknown, fallback: number, min: number): number {
