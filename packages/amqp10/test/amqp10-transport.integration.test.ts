@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { describeIntegration, runTransportConformance } from '@omnibus/core/testing';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+} from '@omnibus/core/testing';
 import type { Amqp10TransportOptions } from '../src/index.js';
 import { Amqp10Transport } from '../src/index.js';
 import { probeBroker, url } from './broker.js';
@@ -30,5 +34,10 @@ describeIntegration('amqp10 (ActiveMQ Artemis)', probeBroker, () => {
       }
     },
     reconnectMessages: 10_000,
+  });
+  runRequestReplyConformance('amqp10', {
+    createTransport: () => createTransport(),
+    // Artemis auto-creates a queue on first publish, so a request waits there and times out.
+    failsFastWithoutResponder: false,
   });
 });
