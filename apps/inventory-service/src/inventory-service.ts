@@ -1,7 +1,16 @@
-import type { Bus, Logger, Middleware, Serializer, TelemetryOptions, Transport } from '@omnibus/core';
+import type {
+  Bus,
+  HandlerClass,
+  Logger,
+  Middleware,
+  Serializer,
+  TelemetryOptions,
+  Transport,
+} from '@omnibus/core';
 import type { SampleConfig } from '@omnibus/sample-kit';
 import { SampleDatabase, createServiceBus } from '@omnibus/sample-kit';
 import { InventoryHandlers } from './inventory-handlers.js';
+import { StockQueries } from './stock-queries.js';
 import { INITIAL_STOCK, inventoryMigrations } from './inventory-tables.js';
 
 export interface InventoryServiceOptions {
@@ -21,7 +30,10 @@ export interface StockLevel {
   readonly reserved: number;
 }
 
-/** The inventory service: stock in its database, `ReserveStock` and `ReleaseStock` from its queue. */
+/**
+ * The inventory service: stock in its database, `ReserveStock` and `ReleaseStock` from its queue, and the
+ * answers to `GetStock` queries.
+ */
 export class InventoryService {
   readonly db: SampleDatabase;
   readonly bus: Bus;
@@ -31,8 +43,11 @@ export class InventoryService {
     this.bus = createServiceBus({
       ...options,
       db: this.db,
-      handlers: [InventoryHandlers],
-      instances: new Map([[InventoryHandlers, new InventoryHandlers(this.db)]]),
+      handlers: [InventoryHandlers, StockQueries],
+      instances: new Map<HandlerClass, object>([
+        [InventoryHandlers, new InventoryHandlers(this.db)],
+        [StockQueries, new StockQueries(this.db)],
+      ]),
     });
   }
 

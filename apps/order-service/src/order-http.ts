@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readiness } from '@omnibus/sample-kit';
 import type { FastifyInstance } from 'fastify';
 import Fastify from 'fastify';
+import { ErrorCode, NoResponderError, RemoteError, TimeoutError } from '@omnibus/core';
+import { GetStock, readiness } from '@omnibus/sample-kit';
 import { InvalidOrderError } from './order-errors.js';
 import type { OrderService } from './order-service.js';
 
@@ -30,9 +31,11 @@ const placeOrderBody = {
 
 /**
  * The order service's HTTP API: `POST /orders` → 202 `{ orderId }`; `GET /orders/:id` → the order, its
- * status and history (404 when unknown); `GET /healthz` (the bus runs, with its health report) and
- * `GET /readyz` (the bus and its broker are up and the database answers: see `readiness`), 503
- * otherwise; `GET /metrics` (Prometheus) when `metrics` is given.
+ * status and history (404 when unknown); `GET /stock/:sku` → the inventory service's stock level, asked
+ * over the bus (404 for an unknown SKU, 504 when the inventory does not answer in time, 503 when nothing
+ * answers at all); `GET /healthz` (the bus runs, with its health report) and `GET /readyz` (the bus and
+ * its broker are up and the database answers: see `readiness`), 503 otherwise; `GET /metrics`
+ * (Prometheus) when `metrics` is given.
  */
 export function orderApi(
   service: OrderService,
@@ -62,6 +65,24 @@ export function orderApi(
     const order = await service.orders.get(request.params.id);
     if (order === undefined) return reply.code(404).send({ error: 'NOT_FOUND', message: 'no such order' });
     return order;
+  });
+
+  app.get<{ Params: { sku: string } }>('/stock/:sku', async (request, reply) => {
+    try {
+      return await service.bus.request(GetStock, { sku: request.params.sku });
+    } catch (error) {
+      if (error instanceof RemoteError && error.remoteCode === 'UNKNOWN_SKU')
+        return reply.code(404).send({ error: 'NOT_FOUND', message: error.message });
+      if (error instanceof TimeoutError)
+        return reply
+          .code(504)
+          .send({ error: ErrorCode.TIMEOUT, message: 'the inventory did not answer in time' });
+      if (error instanceof NoResponderError)
+        return reply
+          .code(503)
+          .send({ error: ErrorCode.NO_RESPONDER, message: 'no inventory service is running' });
+      throw error;
+    }
   });
 
   app.get('/healthz', async (_request, reply) => {

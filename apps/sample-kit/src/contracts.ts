@@ -1,4 +1,4 @@
-import { defineCommand, defineEvent } from '@omnibus/core';
+import { defineCommand, defineEvent, defineQuery } from '@omnibus/core';
 import type {
   OrderCancelled as OrderCancelledV1,
   OrderConfirmed as OrderConfirmedV1,
@@ -127,3 +127,21 @@ export type {
   StockItem,
   StockShortage,
 } from './schema-types.js';
+
+/** Asks the inventory service how much of a SKU it holds (request/reply; JSON, no Avro schema). */
+export interface GetStockV1 {
+  readonly sku: string;
+}
+
+/** The inventory service's answer to `GetStock`. */
+export interface StockLevelV1 {
+  readonly sku: string;
+  readonly available: number;
+  readonly reserved: number;
+}
+
+export const GetStock = defineQuery<GetStockV1, StockLevelV1>({
+  type: 'inventory.GetStock',
+  queue: 'inventory-queries',
+  timeoutMs: 2_000,
+});

@@ -11,6 +11,7 @@ import {
   type HealthReport,
   type Topology,
 } from '@omnibus/core/transport';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { encodeEnvelope } from './amqp10-codec.js';
 import { Amqp10Connection } from './amqp10-connection.js';
 import { Amqp10Consumer } from './amqp10-consumer.js';
@@ -19,6 +20,7 @@ import type { Amqp10TransportOptions, ResolvedAmqp10Options } from './amqp10-opt
 import { redact, resolveAmqp10Options } from './amqp10-options.js';
 import { Amqp10Provisioner } from './amqp10-provisioner.js';
 import { Amqp10Publisher } from './amqp10-publisher.js';
+import { Amqp10Replies } from './amqp10-replies.js';
 
 /**
  * The AMQP 1.0 transport (rhea), tested on ActiveMQ Artemis. Channels are multicast addresses, each
@@ -29,7 +31,7 @@ import { Amqp10Publisher } from './amqp10-publisher.js';
  * meanwhile `publish` rejects with a retriable `TransportError` (`NOT_CONNECTED`), and a publish caught by
  * the drop rejects (`NOT_CONFIRMED`). See docs/activemq.md.
  */
-export class Amqp10Transport implements Transport {
+export class Amqp10Transport implements Transport, ReplyTransport {
   readonly name = 'amqp10';
   readonly capabilities: Capabilities;
   readonly #options: ResolvedAmqp10Options;
@@ -38,6 +40,7 @@ export class Amqp10Transport implements Transport {
   readonly #publisher: Amqp10Publisher;
   readonly #provisioner: Amqp10Provisioner;
   readonly #consumers = new Set<Amqp10Consumer>();
+  readonly #replies: Amqp10Replies;
   #closed: Promise<void> | undefined;
 
   /**
@@ -50,6 +53,7 @@ export class Amqp10Transport implements Transport {
     this.#connection = new Amqp10Connection(this.#options);
     this.#publisher = new Amqp10Publisher(this.#connection);
     this.#provisioner = new Amqp10Provisioner(this.#connection, this.#publisher, this.#names);
+    this.#replies = new Amqp10Replies(this.#connection, this.#publisher, this.#options.logger);
     this.#connection.onLost(() => {
       for (const consumer of this.#consumers) consumer.connectionLost();
     });
@@ -131,6 +135,26 @@ export class Amqp10Transport implements Transport {
   }
 
   /** `up` when connected and every consumer's link is attached; `degraded` when one is not; else `down`. */
+  /** A temporary queue of this connection (see `Amqp10Replies`). */
+  async openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    this.#assertOpen();
+    if (this.#connection.neverConnected) await this.#connection.open();
+    return this.#replies.open(sink);
+  }
+
+  publishReply(address: string, reply: Envelope): Promise<void> {
+    try {
+      this.#assertOpen();
+      checkMessageSizes([reply], this.capabilities.maxMessageBytes);
+    } catch (error) {
+      return Promise.reject(toOmnibusError(error));
+    }
+    if (this.#connection.neverConnected) {
+      return this.#connection.open().then(() => this.publishReply(address, reply));
+    }
+    return this.#replies.publish(address, reply);
+  }
+
   async health(): Promise<HealthReport> {
     const connection = this.#connection;
     const detached = [...this.#consumers].filter((consumer) => !consumer.attached);

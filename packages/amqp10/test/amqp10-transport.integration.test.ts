@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import {
   SECURITY_CONFORMANCE_SIGNING,
   describeIntegration,
+  runRequestReplyConformance,
   runTransportConformance,
 } from '@omnibus/core/testing';
 import type { Amqp10TransportOptions } from '../src/index.js';
@@ -35,5 +36,10 @@ describeIntegration('amqp10 (ActiveMQ Artemis)', probeBroker, () => {
       }
     },
     reconnectMessages: 10_000,
+  });
+  runRequestReplyConformance('amqp10', {
+    createTransport: () => createTransport(),
+    // Artemis auto-creates a queue on first publish, so a request waits there and times out.
+    failsFastWithoutResponder: false,
   });
 });

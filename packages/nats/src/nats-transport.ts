@@ -16,6 +16,7 @@ import {
   type HealthReport,
   type Topology,
 } from '@omnibus/core/transport';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import type { EncodedMessage } from './nats-codec.js';
 import { encodeEnvelope } from './nats-codec.js';
 import { NatsConsumer } from './nats-consumer.js';
@@ -24,6 +25,7 @@ import { NatsNames } from './nats-names.js';
 import type { NatsTransportOptions, ResolvedNatsOptions } from './nats-options.js';
 import { resolveNatsOptions } from './nats-options.js';
 import { NatsProvisioner } from './nats-provisioner.js';
+import { NatsReplies } from './nats-replies.js';
 
 const CONNECT_RETRY_MS = 2_000;
 
@@ -36,13 +38,14 @@ const CONNECT_RETRY_MS = 2_000;
  * meanwhile a publish rejects with a retriable `TransportError` and nothing unacked is reported as sent.
  * See docs/nats.md.
  */
-export class NatsTransport implements Transport {
+export class NatsTransport implements Transport, ReplyTransport {
   readonly name = 'nats';
   readonly capabilities: Capabilities;
   readonly #options: ResolvedNatsOptions;
   readonly #names: NatsNames;
   readonly #provisioner: NatsProvisioner;
   readonly #consumers = new Set<NatsConsumer>();
+  readonly #replies: NatsReplies;
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
@@ -58,6 +61,11 @@ export class NatsTransport implements Transport {
     this.#options = resolveNatsOptions(options);
     this.#names = new NatsNames(this.#options.namePrefix);
     this.#provisioner = new NatsProvisioner(() => this.#manager(), this.#names, this.#options);
+    this.#replies = new NatsReplies(() => {
+      this.#assertOpen();
+      if (this.#nc === undefined) throw notConnected();
+      return this.#nc;
+    }, this.#options.logger);
     this.capabilities = {
       persistent: true,
       consumerGroups: true,
@@ -208,6 +216,24 @@ export class NatsTransport implements Transport {
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;
+  }
+
+  /** A core NATS inbox subscription of this instance (see `NatsReplies`). */
+  async openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    this.#assertOpen();
+    await this.connect();
+    return this.#replies.open(sink);
+  }
+
+  publishReply(address: string, reply: Envelope): Promise<void> {
+    try {
+      this.#assertOpen();
+      checkMessageSizes([reply], this.capabilities.maxMessageBytes);
+    } catch (error) {
+      return Promise.reject(toOmnibusError(error));
+    }
+    if (this.#nc === undefined) return this.connect().then(() => this.publishReply(address, reply));
+    return this.#replies.publish(address, reply);
   }
 
   /** `up` when connected; `down` while connecting, reconnecting, or after close. */

@@ -8,7 +8,13 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Envelope } from '@omnibus/core';
 import { Header, isOmnibusError, readFailure, uuidv7 } from '@omnibus/core';
 import type { Delivery } from '@omnibus/core/transport';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import type { NatsTransportOptions } from '../src/index.js';
 import { NatsNames, NatsTransport } from '../src/index.js';
 
@@ -52,6 +58,11 @@ describeIntegration('nats', probe, () => {
       }
     },
     reconnectMessages: 10_000,
+  });
+  runRequestReplyConformance('nats', {
+    createTransport: () => createTransport({ ackWaitMs: 5_000 }),
+    // Publishing provisions the queue's stream on first use, so a request waits there and times out.
+    failsFastWithoutResponder: false,
   });
 
   describe('nats transport specifics', function () {

@@ -275,6 +275,8 @@ export function connectArguments(options: ResolvedRabbitMqOptions): {
   const socket: SocketOptions = {
     ...tls,
     timeout: 10_000,
+    // Nagle off: a lone frame (a request, a reply) must not wait for the peer's delayed ACK (~40 ms).
+    noDelay: true,
     clientProperties: { connection_name: options.connectionName },
   };
   return { server, socket };
