@@ -2,12 +2,20 @@
  * `npm run bench -- memory [messages]`: end-to-end throughput on the in-memory bus (publish → decode →
  * default pipeline → decorated handler → ack, 256-byte JSON payload) and publish-to-handle latency,
  * beside a bare EventEmitter doing the same JSON work; then a 1,000,000-message run measuring heap growth
- * after warm-up.
+ * after warm-up. Without an OpenTelemetry SDK the bus's telemetry is the API's no-ops.
+ *
+ * `npm run bench -- memory [messages] --sdk`: the same bus with the OpenTelemetry SDK recording every
+ * span (batch span processor, an exporter that drops the batches) and the metrics (an in-memory reader),
+ * beside the bus without it, alternately three times; prints what the SDK costs per message.
  */
 import 'reflect-metadata';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import type { TelemetryOptions } from '@omnibus/core';
 import { Bus, Handle, MemoryTransport, Subscriber, defineEvent } from '@omnibus/core';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { percentile, printTable } from './table.js';
 
 interface Tick {
@@ -34,6 +42,7 @@ async function runBus(
   messages: number,
   sampleEvery = 1,
   onProgress?: (handled: number) => void,
+  telemetry?: TelemetryOptions,
 ): Promise<Result> {
   const latencies: number[] = [];
   let handled = 0;
@@ -49,7 +58,12 @@ async function runBus(
       if (handled === messages) done();
     }
   }
-  const bus = new Bus({ transport: new MemoryTransport(), serviceName: 'bench', handlers: [Handler] });
+  const bus = new Bus({
+    transport: new MemoryTransport(),
+    serviceName: 'bench',
+    handlers: [Handler],
+    ...(telemetry === undefined ? {} : { telemetry }),
+  });
   await bus.start();
   const started = performance.now();
   const inFlight: Promise<void>[] = [];
@@ -61,7 +75,8 @@ async function runBus(
   await finished;
   const seconds = (performance.now() - started) / 1000;
   await bus.stop();
-  return { name: 'Omnibus bus (memory)', messages, seconds, latencies };
+  const name = telemetry === undefined ? 'Omnibus bus (memory)' : 'Omnibus bus (memory) + OpenTelemetry SDK';
+  return { name, messages, seconds, latencies };
 }
 
 async function runEmitter(messages: number): Promise<Result> {
@@ -100,8 +115,58 @@ function row(result: Result) {
   };
 }
 
+/** Drops what it is given: the SDK's cost without an exporter's network. */
+class DroppingExporter implements SpanExporter {
+  spans = 0;
+  export(spans: ReadableSpan[], done: Parameters<SpanExporter['export']>[1]): void {
+    this.spans += spans.length;
+    done({ code: 0 }); // ExportResultCode.SUCCESS
+  }
+  async shutdown(): Promise<void> {}
+}
+
+class KeptMetrics extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
+
+async function runWithSdk(messages: number): Promise<void> {
+  const exporter = new DroppingExporter();
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 4_096 })],
+  });
+  const reader = new KeptMetrics();
+  const telemetry = { tracerProvider, meterProvider: new MeterProvider({ readers: [reader] }) };
+  await runBus(20_000, 1, undefined, telemetry); // warm-up
+  await runBus(20_000);
+  const rows = [];
+  const api: number[] = [];
+  const sdk: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const without = await runBus(messages);
+    const withSdk = await runBus(messages, 1, undefined, telemetry);
+    api.push(messages / without.seconds);
+    sdk.push(messages / withSdk.seconds);
+    rows.push(row(without), row(withSdk));
+  }
+  await tracerProvider.forceFlush();
+  printTable(
+    `In-memory bus, ${messages.toLocaleString('en-US')} messages, without and with the OpenTelemetry SDK, alternately`,
+    rows,
+  );
+  const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
+  const costMicros = (1 / median(sdk) - 1 / median(api)) * 1e6;
+  console.log(
+    `SDK cost: ${costMicros.toFixed(1)} µs per message (median of 3: ${Math.round(median(api)).toLocaleString('en-US')} → ` +
+      `${Math.round(median(sdk)).toLocaleString('en-US')} msg/s; 2 spans per message, send and process; ` +
+      `${exporter.spans.toLocaleString('en-US')} spans reached the exporter, a full queue drops the rest).`,
+  );
+  await tracerProvider.shutdown();
+}
+
 export async function run(args: readonly string[]): Promise<void> {
-  const messages = Number(args[0] ?? 200_000);
+  const messages = Number(args.find((arg) => !arg.startsWith('--')) ?? 200_000);
+  if (args.includes('--sdk')) return runWithSdk(messages);
   await runBus(20_000); // warm-up
   await runEmitter(20_000);
   const bus = await runBus(messages);
