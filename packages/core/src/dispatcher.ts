@@ -15,7 +15,8 @@ import type { Outgoing } from './outgoing.js';
 import type { HandlingContext } from './pipeline/middleware.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { SerializerRegistry } from './serializer.js';
-import { Handling } from './telemetry/handling.js';
+import type { Handling } from './telemetry/handling.js';
+import { startHandling } from './telemetry/handling.js';
 import { messageLogFields } from './telemetry/log-fields.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import type { Delivery } from './transport.js';
@@ -63,7 +64,7 @@ export class Dispatcher {
   sink(route: Route, delivery: Delivery): Promise<void> {
     route.inFlight++;
     this.#stats.received++;
-    const handling = new Handling(this.#options.telemetry, route.source, route.group, delivery);
+    const handling = startHandling(this.#options.telemetry, route.source, route.group, delivery);
     return this.#handle(route, delivery, handling).then(
       () => {
         handling.end();
