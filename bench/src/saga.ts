@@ -118,7 +118,16 @@ interface Database {
 async function runBus(database: Database, instances: number, concurrency: number, events: boolean) {
   emitEvents = events;
   const latencies: number[] = [];
-  const transport = timed(new MemoryTransport(), latencies);
+  const memory = new MemoryTransport();
+  // A subscriber for the saga's outgoing events: without one the memory transport refuses them
+  // (NOT_PROVISIONED) and the relay backs off with a growing outbox behind it.
+  await memory.provision({ subscriptions: [{ channel: 'bench-out', group: 'bench-sink' }] });
+  await memory.consume(
+    { kind: 'subscription', channel: 'bench-out', group: 'bench-sink' },
+    (delivery) => delivery.ack(),
+    { concurrency: 64 },
+  );
+  const transport = timed(memory, latencies);
   const runtime = new SagaRuntime({ store: database.store, sagas: [OrderSaga] });
   const bus = new Bus({
     transport,
@@ -209,7 +218,7 @@ async function sqlite(): Promise<Database> {
 async function postgres(poolSize: number): Promise<Database | undefined> {
   const schema = `bench_saga_${Date.now().toString(36)}`;
   // A pool as large as the bus's concurrency: pg's default of 10 would queue most steps for a connection.
-  const pool = new pg.Pool({ connectionString: postgresUrl, max: poolSize });
+  const pool = new pg.Pool({ connectionString: postgresUrl, max: poolSize, pipeline: true });
   const persistence = new PostgresPersistence({ pool, schema });
   try {
     await persistence.start();

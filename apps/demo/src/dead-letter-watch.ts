@@ -1,5 +1,6 @@
-import type { Consumer, Source, Transport } from '@omnibus/core';
+import type { Source, Transport } from '@omnibus/core';
 import { readFailure } from '@omnibus/core';
+import type { Consumer } from '@omnibus/core/transport';
 import {
   OrderPlaced,
   PaymentSucceeded,

@@ -8,11 +8,6 @@ const BROKERS: readonly BrokerName[] = ['rabbitmq', 'kafka', 'aws', 'pubsub', 'n
 /** `OMNIBUS_SAMPLE_BROKER_RESTART=0` leaves the broker alone (while iterating; CI always restarts it). */
 const restartBrokers = process.env.OMNIBUS_SAMPLE_BROKER_RESTART !== '0';
 /**
- * The lab's Pub/Sub is Google's in-memory pstest: its restart keeps topics and subscriptions but drops
- * every message not yet acknowledged (scripts/pubsub-emulator/main.go), which Pub/Sub itself never does.
- */
-const LOSES_MESSAGES_ON_RESTART: readonly BrokerName[] = ['pubsub'];
-/**
  * A known bug, not a broker limit: after a Kafka restart, one of the order service's two consumer groups
  * on the `inventory` topic (the saga's) sometimes stops consuming while the other (order-history) goes on,
  * so orders stay "reserving" (2 of 4 runs on 2026-12-07). The transport's own restart test (one group,
@@ -42,15 +37,10 @@ for (const broker of BROKERS) {
     function () {
       it('200 orders through the three service processes, payment SIGKILLed, broker restarted: consistent', async function () {
         this.timeout(300_000);
-        const restartBroker =
-          restartBrokers &&
-          !LOSES_MESSAGES_ON_RESTART.includes(broker) &&
-          !KNOWN_RESTART_BUG.includes(broker);
+        const restartBroker = restartBrokers && !KNOWN_RESTART_BUG.includes(broker);
         if (restartBrokers && !restartBroker) {
           console.warn(
-            KNOWN_RESTART_BUG.includes(broker)
-              ? `      !!! ${broker}: broker restart skipped: a known bug (a consumer group stalls after it)`
-              : `      !!! ${broker}: broker restart skipped: the lab's emulator drops unacknowledged messages`,
+            `      !!! ${broker}: broker restart skipped: a known bug (a consumer group stalls after it)`,
           );
         }
         const steps: string[] = [];

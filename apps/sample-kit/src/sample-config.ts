@@ -2,9 +2,10 @@ import { resolve } from 'node:path';
 import { ConfigurationError } from '@omnibus/core';
 import type { BrokerEnv } from '@omnibus/lab';
 import { readBrokerEnv } from '@omnibus/lab';
+import type { TransportName } from '@omnibus/cli';
+import { TRANSPORTS } from '@omnibus/cli';
 
-export const TRANSPORTS = ['memory', 'rabbitmq', 'kafka', 'aws', 'pubsub', 'nats', 'amqp10'] as const;
-export type TransportName = (typeof TRANSPORTS)[number];
+export { TRANSPORTS, type TransportName };
 
 /** Where a service keeps its tables, the framework's (outbox, inbox, sagas) and its own. */
 export type DatabaseConfig =

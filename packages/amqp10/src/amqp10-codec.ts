@@ -1,7 +1,15 @@
 import type { Message } from 'rhea';
 import rhea from 'rhea';
-import type { BindingStyle, Envelope } from '@omnibus/core';
-import { Header, fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '@omnibus/core';
+import type { Envelope, SigningKeys } from '@omnibus/core';
+import { Header } from '@omnibus/core';
+import {
+  ATTEMPT_SEAL_HEADER,
+  type BindingStyle,
+  attemptSealValid,
+  fromBindingHeaders,
+  fromStructuredCloudEvent,
+  toBindingHeaders,
+} from '@omnibus/core/transport';
 
 /**
  * The CloudEvents AMQP binding (binary mode): attributes as `cloudEvents:<attr>` application properties,
@@ -24,12 +32,18 @@ const DATA_SECTION = 0x75;
  * `group-id` (Artemis message groups: one consumer at a time per key) and `cloudEvents:partitionkey`, the
  * body as one data section, the attempt when above 1, and a delivery time when `deliverAt` is given.
  */
-export function encodeEnvelope(envelope: Envelope, attempt = 1, deliverAt?: number): Message {
+export function encodeEnvelope(
+  envelope: Envelope,
+  attempt = 1,
+  deliverAt?: number,
+  attemptSeal?: string,
+): Message {
   const properties: Record<string, string | number> = toBindingHeaders(envelope, AMQP10_BINDING);
   const contentType = envelope.headers[Header.contentType];
   if (contentType !== undefined) delete properties[`${AMQP10_BINDING.prefix}${Header.contentType}`];
   if (envelope.key !== undefined) properties[`${AMQP10_BINDING.prefix}${KEY_ATTRIBUTE}`] = envelope.key;
   if (attempt > 1) properties[ATTEMPT_PROPERTY] = attempt;
+  if (attemptSeal !== undefined) properties[ATTEMPT_SEAL_HEADER] = attemptSeal;
   const body = envelope.body;
   const message: Message = {
     // An empty id (a foreign message being dead-lettered) is left out, not sent as an empty message-id.
@@ -56,6 +70,14 @@ export interface DecodedMessage {
   readonly failedDeliveries: number;
 }
 
+/** What decides whether the message's `omnibus-attempt` is ours (see `decodeMessage`). */
+export interface AttemptTrust {
+  /** The source consumed, as `describeSource` names it (the seal binds the count to it). */
+  readonly queue: string;
+  /** The transport's `signing` keys: with them only a sealed attempt count is believed. */
+  readonly keys: SigningKeys | undefined;
+}
+
 /**
  * AMQP 1.0 message → envelope. Never throws: whatever a foreign client sent becomes an envelope, with `id`
  * and `type` empty when absent (the bus dead-letters those with the reason). Application properties of
@@ -63,15 +85,20 @@ export interface DecodedMessage {
  * structured-mode CloudEvent (`application/cloudevents+json`) is unpacked; an `amqp-value` body is taken
  * as text (a string) or JSON (other values).
  */
-export function decodeMessage(message: Message): DecodedMessage {
+export function decodeMessage(message: Message, trust?: AttemptTrust): DecodedMessage {
   const raw = Object.create(null) as Record<string, string>;
   let attempt = 1;
+  let seal: string | undefined;
   const table = (message.application_properties ?? {}) as Record<string, unknown>;
   // Own keys only: application properties from the wire may carry `__proto__`.
   for (const name of Object.keys(table)) {
     const value = table[name];
     if (name === ATTEMPT_PROPERTY) {
       attempt = countOr(value, 1, 1);
+      continue;
+    }
+    if (name === ATTEMPT_SEAL_HEADER) {
+      seal = propertyText(value);
       continue;
     }
     const text = propertyText(value);
@@ -97,6 +124,9 @@ export function decodeMessage(message: Message): DecodedMessage {
   }
   const envelope: Envelope =
     key === undefined ? { id, type, headers, body } : { id, type, key, headers, body };
+  const keys = trust?.keys;
+  if (attempt > 1 && keys !== undefined && !attemptSealValid(id, trust!.queue, attempt, seal, keys))
+    attempt = 1;
   const failed = typeof message.delivery_count === 'number' ? message.delivery_count : 0;
   return { envelope, attempt: attempt + failed, failedDeliveries: failed };
 }

@@ -1,13 +1,15 @@
 import type { EventContext, Receiver } from 'rhea';
-import type { Logger } from '@omnibus/core';
-import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
-import type {
-  Consumer,
-  ConsumerSettings,
-  DeliveryOutcome,
-  DeliverySettler,
-  DeliverySink,
-  Source,
+import type { Logger, SigningKeys } from '@omnibus/core';
+import { toOmnibusError } from '@omnibus/core';
+import {
+  type Consumer,
+  type ConsumerSettings,
+  type DeliveryOutcome,
+  type DeliverySettler,
+  type DeliverySink,
+  type Source,
+  sealAttempt,
+  withFailureHeaders,
 } from '@omnibus/core/transport';
 import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import type { Amqp10Connection } from './amqp10-connection.js';
@@ -26,6 +28,7 @@ export interface ConsumerContext {
   /** Unsettled deliveries of one copy before the consumer dead-letters it (see `deliveryLimit`). */
   readonly deliveryLimit: number;
   readonly logger: Logger;
+  readonly signing: SigningKeys | undefined;
 }
 
 export interface Amqp10ConsumerSettings extends ConsumerSettings<Amqp10Consumer> {
@@ -155,7 +158,10 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
     const wire = context.delivery;
     const message = context.message;
     if (wire === undefined || message === undefined) return;
-    const decoded = decodeMessage(message);
+    const decoded = decodeMessage(message, {
+      queue: describeSource(this.source),
+      keys: this.#context.signing,
+    });
     const delivery = new Amqp10Delivery(this, wire, this.#epoch, decoded.envelope, decoded.attempt);
     this.#holding.add(delivery);
     if (decoded.failedDeliveries >= this.#context.deliveryLimit && this.source.kind !== 'deadLetters') {
@@ -165,7 +171,7 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
       void delivery
         .deadLetter({
           message: `delivered ${decoded.failedDeliveries + 1} times without being settled (deliveryLimit ${this.#context.deliveryLimit})`,
-          code: 'MAX_DELIVERIES',
+          code: 'MAX_DELIVERIES_EXCEEDED',
           attempts: decoded.attempt,
           failedAt: new Date(),
         })
@@ -259,7 +265,13 @@ export class Amqp10Consumer implements Consumer, DeliverySettler<Amqp10Delivery>
           Math.ceil(Number.isFinite(outcome.delayMs) ? outcome.delayMs : 0),
         );
         const deliverAt = delayMs > 0 ? Date.now() + delayMs : undefined;
-        const copy = encodeEnvelope(delivery.envelope, delivery.attempt + 1, deliverAt);
+        const keys = this.#context.signing;
+        const next = delivery.attempt + 1;
+        const seal =
+          keys === undefined
+            ? undefined
+            : sealAttempt(delivery.envelope.id, describeSource(this.source), next, keys);
+        const copy = encodeEnvelope(delivery.envelope, next, deliverAt, seal);
         await this.#context.publisher.publish(this.#targets.source, [copy]);
       }
     } catch (error) {

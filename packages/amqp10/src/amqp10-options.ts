@@ -1,5 +1,5 @@
-import type { Logger } from '@omnibus/core';
-import { ConfigurationError, silentLogger } from '@omnibus/core';
+import type { Logger, SigningKeys, SigningOptions } from '@omnibus/core';
+import { ConfigurationError, signingKeys, silentLogger } from '@omnibus/core';
 
 /** TLS material for `amqps://` connections (PEM strings or buffers). */
 export interface Amqp10TlsOptions {
@@ -34,12 +34,18 @@ export interface Amqp10TransportOptions {
   readonly containerId?: string;
   /**
    * Deliveries of one message that end without a settlement (its consumer crashed, hung or lost the
-   * connection) before the consumer dead-letters it itself, code `MAX_DELIVERIES`, without handing it to a
+   * connection) before the consumer dead-letters it itself, code `MAX_DELIVERIES_EXCEEDED`, without handing it to a
    * handler. Keep it below the broker's own limit (Artemis's `max-delivery-attempts`, 10 by default), so
    * that such a message reaches our dead-letter queue with the reason, not the broker's `DLQ`. Default 5.
    */
   readonly deliveryLimit?: number;
   readonly logger?: Logger;
+  /**
+   * The keys of the bus's `signing`: retry copies then carry a sealed attempt count, and only a sealed
+   * count is believed, so no producer can make a message skip its retry budget. Without it the
+   * `omnibus-attempt` property is believed from anyone who can send to the queue.
+   */
+  readonly signing?: SigningOptions;
 }
 
 export interface ResolvedAmqp10Options {
@@ -56,6 +62,7 @@ export interface ResolvedAmqp10Options {
   readonly containerId: string;
   readonly deliveryLimit: number;
   readonly logger: Logger;
+  readonly signing: SigningKeys | undefined;
 }
 
 export const DEFAULT_AMQP10_URL = 'amqp://omnibus:omnibus@127.0.0.1:5673';
@@ -113,6 +120,7 @@ export function resolveAmqp10Options(options: Amqp10TransportOptions): ResolvedA
     containerId: options.containerId ?? `omnibus-${Math.random().toString(36).slice(2, 10)}`,
     deliveryLimit,
     logger: options.logger ?? silentLogger,
+    signing: options.signing === undefined ? undefined : signingKeys(options.signing),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { EventContext } from 'rhea';
-import type { Topology } from '@omnibus/core';
+import type { Topology } from '@omnibus/core/transport';
 import type { Amqp10Connection } from './amqp10-connection.js';
 import { toTransportError } from './amqp10-errors.js';
 import type { Amqp10Names, Terminus } from './amqp10-names.js';

@@ -1,17 +1,16 @@
-import type {
-  Capabilities,
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
 import { ConfigurationError, toOmnibusError } from '@omnibus/core';
-import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
+import {
+  DONE,
+  TransportClosedError,
+  checkMessageSizes,
+  type Capabilities,
+  type Consumer,
+  type ConsumeOptions,
+  type DeliverySink,
+  type HealthReport,
+  type Topology,
+} from '@omnibus/core/transport';
 import { encodeEnvelope } from './amqp10-codec.js';
 import { Amqp10Connection } from './amqp10-connection.js';
 import { Amqp10Consumer } from './amqp10-consumer.js';
@@ -117,6 +116,7 @@ export class Amqp10Transport implements Transport {
         publisher: this.#publisher,
         deliveryLimit: this.#options.deliveryLimit,
         logger: this.#options.logger,
+        signing: this.#options.signing,
       },
       onClosed: (closed) => this.#consumers.delete(closed),
     });

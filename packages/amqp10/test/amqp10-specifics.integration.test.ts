@@ -233,7 +233,7 @@ describeIntegration('amqp10 specifics (ActiveMQ Artemis)', probeBroker, () => {
     await waitFor(() => dead.length === 1, { message: 'the message in our dead-letter queue' });
     expect(seen).to.deep.equal([]);
     expect(dead[0]!.id).to.equal(sent.id);
-    expect(readFailure(dead[0]!)).to.include({ code: 'MAX_DELIVERIES' });
+    expect(readFailure(dead[0]!)).to.include({ code: 'MAX_DELIVERIES_EXCEEDED' });
   });
 
   it('refuses a deliveryLimit that is not a positive integer, naming the field', function () {

@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { describeIntegration, runTransportConformance } from '@omnibus/core/testing';
+import {
+  SECURITY_CONFORMANCE_SIGNING,
+  describeIntegration,
+  runTransportConformance,
+} from '@omnibus/core/testing';
 import type { Amqp10TransportOptions } from '../src/index.js';
 import { Amqp10Transport } from '../src/index.js';
 import { probeBroker, url } from './broker.js';
@@ -19,6 +23,7 @@ describeIntegration('amqp10 (ActiveMQ Artemis)', probeBroker, () => {
   runTransportConformance('amqp10', {
     createTransport: () => createTransport(),
     createUnconnectedTransport: () => new Amqp10Transport({ url }),
+    createSigningTransport: () => createTransport({ signing: SECURITY_CONFORMANCE_SIGNING }),
     restartBroker: async () => {
       try {
         await run(brokersScript, ['restart', 'activemq'], { timeout: 240_000 });

@@ -1,5 +1,10 @@
-import type { BindingStyle, Envelope } from '@omnibus/core';
-import { fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
+import {
+  type BindingStyle,
+  fromBindingHeaders,
+  fromStructuredCloudEvent,
+  toBindingHeaders,
+} from '@omnibus/core/transport';
 import { unwrapSnsNotification } from './sns-notification.js';
 
 /** A message attribute as SQS and SNS both spell it. */

@@ -1,21 +1,16 @@
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Envelope, Logger } from '@omnibus/core';
+import { describeSource, exponential, readFailure, toOmnibusError } from '@omnibus/core';
 import {
+  type Consumer,
+  type ConsumerSettings,
+  type DeliveryOutcome,
+  type DeliverySettler,
+  type Failure,
+  type Source,
   abortableDelay,
-  describeSource,
-  exponential,
-  readFailure,
-  toOmnibusError,
   withFailureHeaders,
-} from '@omnibus/core';
-import type {
-  Consumer,
-  ConsumerSettings,
-  DeliveryOutcome,
-  DeliverySettler,
-  Failure,
-  Source,
 } from '@omnibus/core/transport';
 import { SinkCalls } from '@omnibus/core/transport';
 import { createHash } from 'node:crypto';

@@ -7,15 +7,9 @@ import {
   GetQueueUrlCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
-import type {
-  Destination,
-  QueueSource,
-  Source,
-  SubscriptionSource,
-  SubscriptionTopology,
-  Topology,
-} from '@omnibus/core';
+import type { Destination, QueueSource, Source, SubscriptionSource } from '@omnibus/core';
 import { describeSource, TransportError } from '@omnibus/core';
+import type { SubscriptionTopology, Topology } from '@omnibus/core/transport';
 import { isNotFound, toTransportError } from './aws-errors.js';
 import { FIFO_SUFFIX } from './aws-names.js';
 import type { AwsNames } from './aws-names.js';

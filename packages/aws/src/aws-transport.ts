@@ -1,19 +1,17 @@
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type {
-  Capabilities,
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
 import { ConfigurationError, exponential, retry, toOmnibusError } from '@omnibus/core';
-import { TransportClosedError } from '@omnibus/core/transport';
+import {
+  TransportClosedError,
+  type Capabilities,
+  type Consumer,
+  type ConsumeOptions,
+  type DeliverySink,
+  type HealthReport,
+  type Topology,
+} from '@omnibus/core/transport';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { toTransportError } from './aws-errors.js';
 import type { QueueRef } from './aws-provisioner.js';
 import { AwsProvisioner } from './aws-provisioner.js';
@@ -26,6 +24,7 @@ import { AwsNames } from './aws-names.js';
 import type { ResolvedOptions, SqsSnsTransportOptions } from './aws-options.js';
 import { resolveOptions } from './aws-options.js';
 import { AwsConsumer } from './aws-consumer.js';
+import { AwsReplies } from './aws-replies.js';
 
 /**
  * The Omnibus transport over Amazon SQS and SNS (AWS SDK v3).
@@ -40,7 +39,7 @@ import { AwsConsumer } from './aws-consumer.js';
  * message (they store them redundantly before answering); delayed retry through the visibility timeout
  * (at most 12 hours); messages of 256 KiB at most, body and attributes together.
  */
-export class SqsSnsTransport implements Transport {
+export class SqsSnsTransport implements Transport, ReplyTransport {
   readonly name = 'aws';
   readonly capabilities: Capabilities;
   readonly options: ResolvedOptions;
@@ -51,6 +50,7 @@ export class SqsSnsTransport implements Transport {
   readonly #publisher: Publisher;
   readonly #deadLetterReads = new DeadLetterReads();
   readonly #consumers = new Set<AwsConsumer>();
+  readonly #replies: AwsReplies;
   #closed: Promise<void> | undefined;
 
   constructor(options: SqsSnsTransportOptions = {}) {
@@ -74,6 +74,13 @@ export class SqsSnsTransport implements Transport {
     this.#names = new AwsNames(this.options.namePrefix);
     this.#resources = new AwsProvisioner(this.#sqs, this.#sns, this.#names, this.options);
     this.#publisher = new Publisher(new SdkBatchSender(this.#sqs, this.#sns), this.#deadLetterReads);
+    this.#replies = new AwsReplies({
+      sqs: this.#sqs,
+      publisher: this.#publisher,
+      namePrefix: this.options.namePrefix,
+      waitTimeSeconds: this.options.waitTimeSeconds,
+      logger: this.options.logger,
+    });
     this.capabilities = {
       // SQS and SNS store every message redundantly before they answer; nothing is lost to a restart.
       persistent: true,
@@ -152,6 +159,17 @@ export class SqsSnsTransport implements Transport {
     this.#consumers.add(consumer);
     consumer.start();
     return consumer;
+  }
+
+  /** A reply queue of this instance (see `AwsReplies`). */
+  async openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    this.#assertOpen();
+    return this.#replies.open(sink);
+  }
+
+  async publishReply(address: string, reply: Envelope): Promise<void> {
+    this.#assertOpen();
+    await this.#replies.publish(address, reply);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Envelope } from '@omnibus/core';
-import { abortableDelay, exponential, TransportError } from '@omnibus/core';
-import { MessageTooLargeError } from '@omnibus/core/transport';
+import { exponential, TransportError } from '@omnibus/core';
+import { MessageTooLargeError, abortableDelay } from '@omnibus/core/transport';
 import type { BatchEntry, BatchSender, EntryFailure, PublishTarget } from './batch-sender.js';
 import type { DeadLetterReads } from './fifo-ids.js';
 import { messageGroupId } from './fifo-ids.js';

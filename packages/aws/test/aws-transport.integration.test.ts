@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand } from '@aws-sdk/client-sns';
 import type { Message } from '@aws-sdk/client-sqs';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { Consumer, Delivery, Envelope, MessageContext } from '@omnibus/core';
+import type { Envelope, MessageContext } from '@omnibus/core';
 import {
   Bus,
   Handle,
@@ -15,7 +15,14 @@ import {
   readFailure,
   uuidv7,
 } from '@omnibus/core';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import type { Consumer, Delivery } from '@omnibus/core/transport';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import type { SqsSnsTransport } from '../src/index.js';
 import { decodeMessage, MAX_ATTRIBUTES, PACKED_ATTRIBUTE } from '../src/aws-codec.js';
 import {
@@ -49,6 +56,11 @@ describeIntegration('aws', probe, () => {
     createUnconnectedTransport: () => unconnectedTransport({ fifo: true }),
     restartBroker: restartMoto,
     reconnectMessages: 500,
+  });
+  runRequestReplyConformance('aws', {
+    createTransport: () => connectedTransport(),
+    // A request's queue is looked up before the first publish to it: NOT_PROVISIONED.
+    failsFastWithoutResponder: true,
   });
 
   describe('aws transport specifics', function () {

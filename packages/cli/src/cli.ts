@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 import { isOmnibusError } from '@omnibus/core';
 import type { Command, CommandGroup, CommandIo } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
+import { consoleCommands } from './commands/console.js';
 import { dbCommands } from './commands/db.js';
+import { dlqCommands } from './commands/dlq.js';
 import { registryCommands } from './commands/registry.js';
 import { sagasCommands } from './commands/sagas.js';
 import { schedulesCommands } from './commands/schedules.js';
@@ -17,11 +19,14 @@ export const commandGroups: readonly CommandGroup[] = [
   schemasCommands,
   schedulesCommands,
   sagasCommands,
+  dlqCommands,
+  consoleCommands,
 ];
 
 /** Short forms, one line each, listed by `--help`: `omnibus migrate …` is `omnibus db migrate …`. */
 export const commandAliases: Readonly<Record<string, readonly [group: string, command: string]>> = {
   migrate: ['db', 'migrate'],
+  console: ['console', 'start'],
 };
 
 const column = (text: string) => `  ${text.padEnd(22)} `;
@@ -78,14 +83,16 @@ function commandHelp(group: CommandGroup, command: Command): string[] {
 
 /**
  * Runs `omnibus` with `argv` (without the node and script paths); resolves with the exit code: 0 done,
- * 1 the command failed (its reasons printed), 2 wrong usage.
+ * 1 the command failed (its reasons printed), 2 wrong usage, 3 nothing to act on (nothing changed).
  */
 export async function run(argv: readonly string[], io: CommandIo, groups = commandGroups): Promise<number> {
   if (argv[0] === '--version') {
     io.stdout(CLI_VERSION);
     return EXIT_OK;
   }
-  const alias = argv[0] === undefined ? undefined : commandAliases[argv[0]];
+  // `omnibus console` is an alias and a group: `omnibus console start` is the group's command.
+  const spelledOut = groups.some((g) => g.name === argv[0] && g.commands.some((c) => c.name === argv[1]));
+  const alias = argv[0] === undefined || spelledOut ? undefined : commandAliases[argv[0]];
   const [groupName, commandName, ...rest] = alias === undefined ? argv : [...alias, ...argv.slice(1)];
   if (groupName === undefined || groupName === '--help' || groupName === '-h' || groupName === 'help') {
     for (const line of overview(groups)) (groupName === undefined ? io.stderr : io.stdout)(line);

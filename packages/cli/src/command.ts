@@ -43,3 +43,5 @@ export class UsageError extends Error {
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** The command found nothing to act on (no such dead letter, no match): nothing changed. */
+export const EXIT_NOTHING = 3;

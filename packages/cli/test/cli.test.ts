@@ -39,13 +39,13 @@ describe('omnibus (the CLI dispatcher)', () => {
 
   it('runs a group given to it: how a new command group plugs in', async () => {
     const seen: unknown[] = [];
-    const dlq: CommandGroup = {
-      name: 'dlq',
-      summary: 'dead letters',
+    const inbox: CommandGroup = {
+      name: 'inbox',
+      summary: 'inbox entries',
       commands: [
         {
           name: 'list',
-          summary: 'list dead letters',
+          summary: 'list inbox entries',
           options: { queue: { type: 'string' } },
           optionHelp: ['--queue <name>'],
           run: async (values) => {
@@ -57,8 +57,8 @@ describe('omnibus (the CLI dispatcher)', () => {
       ],
     };
     const io = { stdout: () => {}, stderr: () => {}, signal: new AbortController().signal, env: {} };
-    expect(await run(['dlq', 'list', '--queue', 'payments'], io, [...commandGroups, dlq])).to.equal(0);
-    expect(await run(['dlq', 'list', '--queue', 'bad'], io, [...commandGroups, dlq])).to.equal(2);
+    expect(await run(['inbox', 'list', '--queue', 'payments'], io, [...commandGroups, inbox])).to.equal(0);
+    expect(await run(['inbox', 'list', '--queue', 'bad'], io, [...commandGroups, inbox])).to.equal(2);
     expect(seen).to.deep.equal(['payments', 'bad']);
   });
 });

@@ -7,12 +7,18 @@ import { expect } from 'chai';
 describe('@omnibus/cli exports', function () {
   it('@omnibus/cli exports exactly these names', async function () {
     expect(Object.keys(await import('@omnibus/cli')).sort()).to.deep.equal([
+      'CONFIG_FILES',
       'EXIT_FAILURE',
+      'EXIT_NOTHING',
       'EXIT_OK',
       'EXIT_USAGE',
+      'TRANSPORTS',
       'UsageError',
       'commandGroups',
+      'loadToolConfig',
+      'readToolConfig',
       'run',
+      'transportFromConfig',
     ]);
   });
 });

@@ -7,7 +7,7 @@ export interface HandlerDescription {
   /** `Class.method`. */
   readonly handler: string;
   readonly messageType: string;
-  readonly contract: 'event' | 'command';
+  readonly contract: 'event' | 'command' | 'query';
   /** The subscriber group (a command queue's handler class's group: the inbox key). */
   readonly group: string;
   /** Where it consumes from, e.g. `subscription orders/billing` (channel/group) or `queue payments`. */

@@ -7,6 +7,7 @@ import type { Persistence } from './persistence.js';
 import type { OutboxRelayOptions } from './outbox-relay.js';
 import type { Middleware } from './pipeline/middleware.js';
 import type { Serializer } from './serializer.js';
+import type { SigningOptions } from './signing/signing-options.js';
 import type { TelemetryOptions } from './telemetry/telemetry.js';
 import type { Transport } from './transport.js';
 
@@ -49,8 +50,20 @@ export interface BusOptions<Tx = unknown> {
   readonly middleware?: readonly Middleware[];
   /** How long `stop()` lets in-flight handlers finish before aborting them. Default 30 s. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Envelope signing: what this bus publishes is signed, what it receives is verified before it is
+   * decoded (an unsigned message, where `required`, or one that does not verify is dead-lettered), and
+   * only a sealed replay (`replayDeadLetters` with the same keys) addresses an event to one group.
+   * Off unless given.
+   */
+  readonly signing?: SigningOptions;
   /** Whether `stop()` also closes the transport. Default true. */
   readonly closeTransport?: boolean;
+  /** Request/reply, answering side (see docs/request-reply.md). */
+  readonly replies?: {
+    /** Put the handler's stack into the remote errors this bus sends back. Default false. */
+    readonly includeStack?: boolean;
+  };
   /** Where spans and metrics go; default the global OpenTelemetry providers (no-ops without an SDK). */
   readonly telemetry?: TelemetryOptions;
 }

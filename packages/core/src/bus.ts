@@ -4,12 +4,20 @@ import { describeRoutes } from './bus-description.js';
 import { BusNotStartedError } from './bus-errors.js';
 import type { BusOptions } from './bus-options.js';
 import { validateBusOptions } from './bus-options.js';
+import { signingKeys } from './signing/signing-options.js';
 import type { BusStats } from './bus-stats.js';
 import { emptyStats } from './bus-stats.js';
 import { systemClock } from './clock.js';
-import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
+import type {
+  CommandContract,
+  Contract,
+  EventContract,
+  PayloadOf,
+  QueryContract,
+  ReplyOf,
+} from './contracts.js';
 import { Dispatcher } from './dispatcher.js';
-import { ConfigurationError, toOmnibusError } from './errors.js';
+import { ConfigurationError, TransportError, toOmnibusError } from './errors.js';
 import { HandlerRegistry } from './handler-registry.js';
 import type { Logger } from './logger.js';
 import { defaultLogger } from './logger.js';
@@ -20,6 +28,9 @@ import { OutboxRelay } from './outbox-relay.js';
 import { Outgoing } from './outgoing.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import type { OutboxMessage, OutboxStore } from './persistence.js';
+import type { RequestOptions } from './request-reply/requester.js';
+import { Requester } from './request-reply/requester.js';
+import { Responder } from './request-reply/responder.js';
 import type { ScheduledMessage, ScheduleStore } from './schedule-store.js';
 import type { ImmediatePublishOptions, PublishResult, SchedulePublishOptions } from './scheduling.js';
 import { BusSchedules, deliverAtOf, scheduledMessage } from './scheduling.js';
@@ -58,6 +69,7 @@ export class Bus<Tx = unknown> {
   readonly #registry: HandlerRegistry;
   readonly #outgoing: Outgoing;
   readonly #dispatcher: Dispatcher;
+  readonly #requester: Requester;
   readonly #telemetry: Telemetry;
   #stopObserving: (() => void) | undefined;
   /** Without persistence, schedules are in-process timers: a memory table released by the bus's relay. */
@@ -87,8 +99,11 @@ export class Bus<Tx = unknown> {
       this.#inProcess = { outbox, schedules: new MemoryScheduleStore(outbox, systemClock) };
     }
     this.#telemetry = new Telemetry(this.transport.name, options.telemetry);
-    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers, this.#telemetry);
+    const signing = options.signing === undefined ? undefined : signingKeys(options.signing);
+    this.#outgoing = new Outgoing(this.transport, this.serviceName, serializers, this.#telemetry, signing);
+    this.#requester = new Requester(this.transport, this.#outgoing, serializers, this.#logger, this.stats);
     this.#dispatcher = new Dispatcher({
+      signing,
       telemetry: this.#telemetry,
       stats: this.stats,
       logger: this.#logger,
@@ -103,6 +118,15 @@ export class Bus<Tx = unknown> {
         backoff: options.conflictRetry?.backoff ?? exponential({ initialMs: 5, maxMs: 500 }),
       },
       circuitCooldownMs: options.circuitBreaker?.cooldownMs ?? 30_000,
+      responder: new Responder({
+        transport: this.transport,
+        serviceName: this.serviceName,
+        logger: this.#logger,
+        includeStack: options.replies?.includeStack ?? false,
+        counters: this.stats,
+      }),
+      request: (contract, payload, requestOptions, cause) =>
+        this.#requester.request(contract, payload, requestOptions, cause),
     });
     this.schedules = new BusSchedules(() => this.#scheduleStore());
   }
@@ -163,6 +187,7 @@ export class Bus<Tx = unknown> {
     this.#stopObserving?.();
     // The relay stops after the handlers, so what they committed last is still published.
     await this.#relay?.stop();
+    await this.#requester.close(new TransportError('bus stopping', { code: 'BUS_STOPPING' }));
     if (this.#options.closeTransport ?? true) await this.transport.close();
     this.#state = 'stopped';
     this.#logger.info({ service: this.serviceName, ...this.stats }, 'bus stopped');
@@ -233,6 +258,26 @@ export class Bus<Tx = unknown> {
       return this.#schedule(contract, payload, options, undefined, undefined);
     }
     return this.#outgoing.publishNow(contract, payload, options);
+  }
+
+  /**
+   * Asks a query and resolves with its reply: the request goes to the query's queue with this instance's
+   * reply address (opened on the first request, deleted on `stop`). Rejects with `RemoteError` when the
+   * handler threw, `TimeoutError` when no reply came within `timeoutMs` (default: the query's, else
+   * 30 s), `NoResponderError` where the broker tells at once that nothing consumes the queue, and
+   * `RequestAbortedError` when `signal` aborts. Inside a handler it keeps the handler's correlation and
+   * causation, like `ctx.request`. Needs a started bus.
+   */
+  request<C extends QueryContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: RequestOptions,
+  ): Promise<ReplyOf<C>> {
+    if (this.#state !== 'started' && this.#state !== 'stopping')
+      return Promise.reject(new BusNotStartedError(this.#state));
+    return this.#requester.request(contract, payload, options, currentMessageContext()) as Promise<
+      ReplyOf<C>
+    >;
   }
 
   /**
@@ -369,6 +414,10 @@ export class Bus<Tx = unknown> {
           circuit: route.breaker?.state ?? 'none',
         })),
         stats: { ...this.stats },
+        replies: {
+          address: await this.#requester.address().catch(() => undefined),
+          pending: this.#requester.pending,
+        },
         ...(this.#relay === undefined ? {} : { outbox: await this.#relay.lag().catch(() => 'unavailable') }),
       },
     };

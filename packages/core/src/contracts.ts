@@ -38,8 +38,24 @@ export interface CommandContract<T = unknown> extends ContractBase<T> {
   readonly ordered: boolean;
 }
 
-export type Contract<T = unknown> = EventContract<T> | CommandContract<T>;
+/**
+ * A question one service answers for others: the request goes to `queue` (its handlers compete, as for a
+ * command), the handler returns the reply, and `bus.request` resolves with it (see docs/request-reply.md).
+ */
+export interface QueryContract<Req = unknown, Res = unknown> extends ContractBase<Req> {
+  readonly kind: 'query';
+  readonly queue: string;
+  readonly ordered: boolean;
+  /** How long `bus.request` waits for the reply unless told otherwise; default 30 s. */
+  readonly timeoutMs?: number;
+  /** Never set: carries the reply type for inference. */
+  readonly __reply?: Res;
+}
+
+export type Contract<T = unknown> = EventContract<T> | CommandContract<T> | QueryContract<T>;
 export type PayloadOf<C> = C extends Contract<infer T> ? T : never;
+/** The reply type of a query contract. */
+export type ReplyOf<C> = C extends QueryContract<unknown, infer R> ? R : never;
 
 export interface EventDefinition<T> {
   readonly type: string;
@@ -69,6 +85,18 @@ export interface CommandDefinition<T> {
    */
   readonly validate?: StandardSchemaV1<unknown, T>;
   readonly ordered?: boolean;
+}
+
+export interface QueryDefinition<Req> {
+  readonly type: string;
+  readonly queue: string;
+  readonly key?: (payload: Req) => string;
+  readonly schema?: string;
+  readonly contentType?: string;
+  /** A runtime schema for the request, checked as for commands (see `CommandDefinition.validate`). */
+  readonly validate?: StandardSchemaV1<unknown, Req>;
+  /** How long `bus.request` waits for the reply unless its call says otherwise. Default 30 s. */
+  readonly timeoutMs?: number;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -105,11 +133,31 @@ export function defineCommand<T>(definition: CommandDefinition<T>): CommandContr
   return Object.freeze({ ...definition, kind: 'command', ordered: definition.ordered ?? false });
 }
 
+/**
+ * A query: `defineQuery<GetStockV1, StockLevelV1>({ type: 'inventory.GetStock', queue: 'inventory.queries' })`.
+ * Replies are JSON; the request is written like a command's payload (`schema`, `contentType`).
+ */
+export function defineQuery<Req, Res>(definition: QueryDefinition<Req>): QueryContract<Req, Res> {
+  checkName('type', definition.type);
+  checkValidate(definition.validate);
+  checkName('queue', definition.queue);
+  if (
+    definition.timeoutMs !== undefined &&
+    !(definition.timeoutMs > 0 && Number.isFinite(definition.timeoutMs))
+  ) {
+    throw new ConfigurationError(
+      'timeoutMs',
+      `must be a finite number > 0, got ${String(definition.timeoutMs)}`,
+    );
+  }
+  return Object.freeze({ ...definition, kind: 'query', ordered: false });
+}
+
 export function isContract(value: unknown): value is Contract {
   return (
     typeof value === 'object' &&
     value !== null &&
-    ((value as Contract).kind === 'event' || (value as Contract).kind === 'command') &&
+    ['event', 'command', 'query'].includes((value as Contract).kind) &&
     typeof (value as Contract).type === 'string'
   );
 }

@@ -1,5 +1,7 @@
 import { Header } from './envelope.js';
 import { readFailure, withoutFailureHeaders } from './dead-letter.js';
+import { SignatureHeader, sealTarget } from './signing/envelope-signature.js';
+import { signingKeys, type SigningOptions } from './signing/signing-options.js';
 import type { Delivery, QueueSource, SubscriptionSource, Transport } from './transport.js';
 import { uuidv7 } from './uuid.js';
 
@@ -8,12 +10,20 @@ export interface ReplayOptions {
   readonly limit?: number;
   /** Stop when no dead letter has arrived for this long. Default 1 s. */
   readonly idleMs?: number;
+  /**
+   * The keys of the consuming buses' `signing`. A replayed event is sealed with them, so that only its
+   * failed group handles it and the others ack it; without them (or on a bus without signing) every
+   * group handles it again. Signatures are not touched: a replayed message verifies as it did.
+   */
+  readonly signing?: SigningOptions;
 }
 
 /**
  * Moves dead letters of `of` back to where they failed: a command back to its queue; an event back to its
- * channel, addressed (`omnibus-target-group`) to the failed group alone, so other groups, which handled it
- * already, ignore it. The failure headers are removed; id, key and every other header are kept. Each dead
+ * channel, addressed (`omnibus-target-group`) to the failed group. Buses honour that address only when it
+ * is sealed with their signing keys (`options.signing`): then other groups, which handled it already,
+ * ack it unhandled; else every group handles it again (an inbox makes that a no-op: the id is kept).
+ * The failure headers are removed; id, key and every other header are kept. Each dead
  * letter is acked only after its replay is published, so an interrupted replay loses nothing. Returns the
  * number replayed.
  *
@@ -31,6 +41,7 @@ export async function replayDeadLetters(
 ): Promise<number> {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const idleMs = options.idleMs ?? 1_000;
+  const signing = options.signing === undefined ? undefined : signingKeys(options.signing);
   const replayId = uuidv7();
   let taken = 0;
   let replayed = 0;
@@ -47,12 +58,14 @@ export async function replayDeadLetters(
   const replayOne = async (delivery: Delivery): Promise<void> => {
     const clean = withoutFailureHeaders(delivery.envelope);
     const headers: Record<string, string> = { ...clean.headers, [Header.replayId]: replayId };
+    delete headers[SignatureHeader.targetSeal]; // an earlier run's, which no longer fits
     if (of.kind === 'queue') {
       await transport.publish({ kind: 'queue', queue: of.queue }, [{ ...clean, headers }]);
     } else {
       const failed = readFailure(delivery.envelope)?.source;
       const group = failed?.kind === 'subscription' ? failed.group : of.group;
       headers[Header.targetGroup] = group;
+      if (signing !== undefined) Object.assign(headers, sealTarget(clean, group, replayId, signing));
       await transport.publish({ kind: 'channel', channel: of.channel }, [{ ...clean, headers }]);
     }
     await delivery.ack();

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { Backoff } from './backoff.js';
-import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
+import type { CommandContract, Contract, EventContract, PayloadOf, QueryContract } from './contracts.js';
 import { isContract } from './contracts.js';
 import { ConfigurationError } from './errors.js';
 import type { MessageContext } from './message-context.js';
@@ -61,15 +61,15 @@ export function Subscriber(options: SubscriberOptions): ClassDecorator {
  * A handler may return nothing, a Promise, or any thenable (a query builder, another promise library).
  * Its context may name any transaction type (`MessageContext<DatabaseSync>`): `never` here accepts all.
  */
-type HandlerMethod<C extends Contract> = (
-  payload: PayloadOf<C>,
-  ctx: MessageContext<never>,
-) => PromiseLike<void> | void;
+type HandlerMethod<C extends Contract> =
+  C extends QueryContract<unknown, infer R>
+    ? (payload: PayloadOf<C>, ctx: MessageContext<never>) => PromiseLike<R> | R
+    : (payload: PayloadOf<C>, ctx: MessageContext<never>) => PromiseLike<void> | void;
 
-/** Marks a method as the handler of one event or command contract. */
+/** Marks a method as the handler of one event, command or query contract (a query's handler returns the reply). */
 export function Handle<C extends Contract>(contract: C, options: HandleOptions = {}) {
   if (!isContract(contract))
-    throw new ConfigurationError('Handle', 'expects a contract from defineEvent/defineCommand');
+    throw new ConfigurationError('Handle', 'expects a contract from defineEvent/defineCommand/defineQuery');
   return <M extends HandlerMethod<C>>(
     target: object,
     method: string | symbol,

@@ -2,19 +2,23 @@ import { UnknownMessageTypeError } from './bus-errors.js';
 import type { BusStats } from './bus-stats.js';
 import { decodeValidated } from './contract-validation.js';
 import { DONE } from './done.js';
+import type { Envelope } from './envelope.js';
 import { Header } from './envelope.js';
 import { DeserializationError, TransportError, toOmnibusError } from './errors.js';
 import type { ConflictPolicy, ResolvedRetryPolicy } from './failure-policy.js';
 import { conflictOutcome, failureOutcome, isConflict, triesBefore } from './failure-policy.js';
-import type { ScheduleMessage } from './handler-context.js';
+import type { RequestQuery, ScheduleMessage } from './handler-context.js';
 import { HandlerMessageContext } from './handler-context.js';
 import type { RegisteredHandler, Route } from './handler-registry.js';
 import type { Logger } from './logger.js';
 import type { MessageContext } from './message-context.js';
 import type { Outgoing } from './outgoing.js';
 import type { HandlingContext } from './pipeline/middleware.js';
+import type { Responder } from './request-reply/responder.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { SerializerRegistry } from './serializer.js';
+import { sealedTarget, verifyEnvelope } from './signing/envelope-signature.js';
+import type { SigningKeys } from './signing/signing-options.js';
 import type { Handling } from './telemetry/handling.js';
 import { startHandling } from './telemetry/handling.js';
 import { messageLogFields } from './telemetry/log-fields.js';
@@ -29,6 +33,8 @@ const REMEMBERED_TRIES = 10_000;
 const ABANDONED = Promise.resolve(undefined);
 
 export interface DispatcherOptions {
+  /** When given, deliveries are verified before anything else is read from them. */
+  readonly signing: SigningKeys | undefined;
   readonly stats: BusStats;
   readonly logger: Logger;
   readonly serializers: SerializerRegistry;
@@ -40,6 +46,8 @@ export interface DispatcherOptions {
   readonly inProcessSchedules: ScheduleStore | undefined;
   readonly conflictPolicy: ConflictPolicy;
   readonly circuitCooldownMs: number;
+  readonly responder: Responder;
+  readonly request: RequestQuery;
   readonly telemetry: Telemetry;
 }
 
@@ -146,7 +154,15 @@ export class Dispatcher {
 
   async #handle(route: Route, delivery: Delivery, handling: Handling): Promise<void> {
     const envelope = delivery.envelope;
-    const target = envelope.headers[Header.targetGroup];
+    const signing = this.#options.signing;
+    if (signing !== undefined) {
+      const refused = verifyEnvelope(envelope, signing);
+      if (refused !== undefined)
+        return this.#abandonable(route, this.#deadLetter(route, delivery, handling, refused));
+    }
+    // `omnibus-target-group` is honoured only under a seal made with our keys (a replay run's): any
+    // producer can write the header, and honouring it would let one make other groups drop a message.
+    const target = sealedTarget(envelope, signing);
     if (target !== undefined && route.source.kind === 'subscription' && target !== route.group) {
       this.#stats.notForThisGroup++;
       return this.#abandonable(route, delivery.ack());
@@ -173,6 +189,8 @@ export class Dispatcher {
       }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
+      if (this.#answersWithFailure(handler, envelope))
+        return this.#abandonable(route, this.#failReply(delivery, error));
       // Undecodable bytes are non-retriable and dead-letter at once; a retriable failure (a schema
       // registry that is briefly unreachable) is retried like a handler failure.
       return this.#abandonable(
@@ -204,8 +222,13 @@ export class Dispatcher {
       if (schedules !== undefined && ctx.scheduled.length > 0) {
         await schedules.add(undefined, ctx.scheduled.splice(0));
       }
+      if (handler.contract.kind === 'query' && this.#options.responder.wantsReply(envelope)) {
+        await this.#abandonable(route, this.#options.responder.reply(envelope, ctx.reply));
+      }
     } catch (error) {
       if (route.stopping.signal.aborted) return; // left unsettled: released for redelivery on close
+      if (this.#answersWithFailure(handler, envelope))
+        return this.#abandonable(route, this.#failReply(delivery, error));
       return this.#abandonable(
         route,
         this.#fail(route, handler.policy, delivery, handling, before, ctx.calls, error),
@@ -234,6 +257,7 @@ export class Dispatcher {
       outgoing: [],
       scheduled: [],
       duplicate: false,
+      reply: undefined,
       handlerContext: undefined as unknown as MessageContext, // set below: it holds messages in ctx
     };
     ctx.handlerContext = new HandlerMessageContext(
@@ -244,8 +268,23 @@ export class Dispatcher {
       ctx,
       this.#options.outgoing,
       this.#options.schedule,
+      this.#options.request,
     );
     return ctx;
+  }
+
+  /**
+   * A query whose caller waits: a failure goes back to it as a remote error instead of being retried or
+   * dead-lettered (the caller decides; by the time a redelivery came, it would have timed out).
+   */
+  #answersWithFailure(handler: RegisteredHandler, envelope: Envelope): boolean {
+    return handler.contract.kind === 'query' && this.#options.responder.wantsReply(envelope);
+  }
+
+  async #failReply(delivery: Delivery, error: unknown): Promise<void> {
+    this.#stats.failedQueries++;
+    await this.#options.responder.fail(delivery.envelope, error);
+    return delivery.ack();
   }
 
   /**

@@ -49,6 +49,12 @@ export const ErrorCode = {
   MISSING_HEADER: 'MISSING_HEADER',
   /** An Avro string that is not valid UTF-8. */
   INVALID_UTF8: 'INVALID_UTF8',
+  /** `SignatureError`: signing is required and the message carries no signature. */
+  SIGNATURE_MISSING: 'SIGNATURE_MISSING',
+  /** `SignatureError`: the signature does not match the message (altered, or forged). */
+  SIGNATURE_INVALID: 'SIGNATURE_INVALID',
+  /** `SignatureError`: the message names a signing key this service does not have. */
+  SIGNATURE_KEY_UNKNOWN: 'SIGNATURE_KEY_UNKNOWN',
   /** An Avro body claiming more items or bytes than the decoder's limits allow. */
   AVRO_LIMIT_EXCEEDED: 'AVRO_LIMIT_EXCEEDED',
   /** A body that is not in the Confluent wire format (magic byte, schema id). */
@@ -139,14 +145,28 @@ export const ErrorCode = {
   RECORD_REFUSED: 'RECORD_REFUSED',
   /** A consumer group that got no partitions in time (Kafka). */
   JOIN_TIMEOUT: 'JOIN_TIMEOUT',
-  /** Dead-lettered by the broker after its delivery limit (NATS JetStream). */
-  MAX_DELIVERIES: 'MAX_DELIVERIES',
-  /** Dead-lettered by the broker after its delivery limit (SQS redrive). */
+  /**
+   * A message delivered more often than its delivery limit without being settled (its consumer crashed or
+   * hung each time): dead-lettered by the broker's redrive (SQS, Pub/Sub) or by our consumer (NATS
+   * JetStream, Artemis), with the count in `attempts`. One code whichever broker counted.
+   */
   MAX_DELIVERIES_EXCEEDED: 'MAX_DELIVERIES_EXCEEDED',
   /** Dead-lettered by the broker itself (RabbitMQ delivery limit, expiry). */
   BROKER_DEAD_LETTER: 'BROKER_DEAD_LETTER',
   /** An AWS API call refused for good. */
   AWS_REQUEST_REJECTED: 'AWS_REQUEST_REJECTED',
+
+  // Request/reply
+  /** `RemoteError`: the responder's handler failed; `remoteCode` holds what it threw. */
+  REMOTE_ERROR: 'REMOTE_ERROR',
+  /** `NoResponderError`: the broker said at once that nothing consumes the query's queue. */
+  NO_RESPONDER: 'NO_RESPONDER',
+  /** `RequestAbortedError`: the caller's signal aborted a request before its reply. */
+  REQUEST_ABORTED: 'REQUEST_ABORTED',
+  /** A reply address that is not one of the driver's (a foreign `omnibus-reply-to`): no reply sent. */
+  INVALID_REPLY_ADDRESS: 'INVALID_REPLY_ADDRESS',
+  /** A reply to an address that was closed: its caller stopped or crashed. */
+  REPLY_ADDRESS_GONE: 'REPLY_ADDRESS_GONE',
 
   // Persistence
   /** `PersistenceUnavailableError`: the database is down or busy; the bus waits without spending the retry budget. */

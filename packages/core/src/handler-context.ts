@@ -1,9 +1,17 @@
-import type { CommandContract, Contract, EventContract, PayloadOf } from './contracts.js';
+import type {
+  CommandContract,
+  Contract,
+  EventContract,
+  PayloadOf,
+  QueryContract,
+  ReplyOf,
+} from './contracts.js';
 import type { Envelope } from './envelope.js';
 import { Header } from './envelope.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
 import type { Outgoing } from './outgoing.js';
 import type { OutboxMessage } from './persistence.js';
+import type { RequestOptions } from './request-reply/requester.js';
 import type { ScheduledMessage } from './schedule-store.js';
 import type { PublishResult } from './scheduling.js';
 
@@ -16,6 +24,14 @@ export type ScheduleMessage = (
   tx: unknown,
   deferred: ScheduledMessage[],
 ) => Promise<ScheduledMessage>;
+
+/** Asks a query on behalf of `cause` (see `Bus.request`). */
+export type RequestQuery = (
+  contract: QueryContract,
+  payload: unknown,
+  options: RequestOptions | undefined,
+  cause: MessageContext,
+) => Promise<unknown>;
 
 /** Where a handler's messages are held until it succeeds: the handling's own lists. */
 export interface HeldMessages {
@@ -39,6 +55,7 @@ export class HandlerMessageContext implements MessageContext {
   private readonly held: HeldMessages;
   private readonly outgoing: Outgoing;
   private readonly schedule: ScheduleMessage;
+  private readonly ask: RequestQuery;
 
   constructor(
     readonly envelope: Envelope,
@@ -48,6 +65,7 @@ export class HandlerMessageContext implements MessageContext {
     held: HeldMessages,
     outgoing: Outgoing,
     schedule: ScheduleMessage,
+    ask: RequestQuery,
   ) {
     this.messageId = envelope.id;
     this.type = envelope.type;
@@ -57,6 +75,17 @@ export class HandlerMessageContext implements MessageContext {
     this.held = held;
     this.outgoing = outgoing;
     this.schedule = schedule;
+    this.ask = ask;
+  }
+
+  request<C extends QueryContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: RequestOptions,
+  ): Promise<ReplyOf<C>> {
+    // Not held like a publish: the handler waits for the answer now. `this` is the cause, so the
+    // request keeps this message's correlation id and names it as its causation.
+    return this.ask(contract, payload, options, this) as Promise<ReplyOf<C>>;
   }
 
   publish<C extends EventContract>(

@@ -227,6 +227,14 @@ export class HandlerRegistry {
         ctx.payload,
         ctx.handlerContext,
       );
+      if (handler.contract.kind === 'query') {
+        // The reply is what the handler returned; the last call's value counts (immediate retries).
+        if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') {
+          ctx.reply = result;
+          return DONE;
+        }
+        return Promise.resolve(result).then((reply) => void (ctx.reply = reply));
+      }
       if (result instanceof Promise) return result as Promise<void>;
       if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
         return Promise.resolve(result).then(() => undefined);

@@ -8,6 +8,7 @@
 export {
   defineCommand,
   defineEvent,
+  defineQuery,
   isContract,
   type CommandContract,
   type CommandDefinition,
@@ -15,6 +16,9 @@ export {
   type EventContract,
   type EventDefinition,
   type PayloadOf,
+  type QueryContract,
+  type QueryDefinition,
+  type ReplyOf,
 } from './contracts.js';
 export type {
   StandardIssue,
@@ -55,6 +59,10 @@ export { retry, type RetryOptions } from './retry.js';
 export { systemClock, type Clock } from './clock.js';
 export { uuidv7 } from './uuid.js';
 
+// Request/reply
+export type { RequestOptions } from './request-reply/requester.js';
+export { NoResponderError, RemoteError, RequestAbortedError } from './request-reply/request-errors.js';
+
 // Serializers
 export { JSON_CONTENT_TYPE, JsonSerializer, type Serializer } from './serializer.js';
 
@@ -90,6 +98,11 @@ export { consoleLogger, defaultLogger, silentLogger, type LogLevel, type Logger 
 export { readFailure } from './dead-letter.js';
 export { replayDeadLetters, type ReplayOptions } from './dead-letter-replay.js';
 
+// Envelope signing
+export { signingKeys, type SigningKeys, type SigningOptions } from './signing/signing-options.js';
+export { SignatureError, type SignatureErrorCode } from './signing/signature-error.js';
+export { SignatureHeader, signEnvelope, verifyEnvelope } from './signing/envelope-signature.js';
+
 // Persistence: the store interfaces (implemented by @omnibus/sqlite and @omnibus/postgres), the relay,
 // the in-memory stores
 export type {
@@ -123,28 +136,11 @@ export {
 // Transports: what an application passes to the bus and names in replay and operations
 export { MemoryTransport, type MemoryTransportOptions } from './memory/memory-transport.js';
 export { describeDestination, describeSource } from './transport.js';
-export type { Destination, QueueSource, Source, SubscriptionSource, Transport } from './transport.js';
-
-/**
- * The driver API the drivers still import from the root; its home is `@omnibus/core/transport`. Kept here
- * only until every driver imports it from there (the drivers are being moved onto the toolkit in this
- * same wave); then this block goes, and the export snapshot with it.
- */
-export {
-  abortableDelay,
-  fromBindingHeaders,
-  fromStructuredCloudEvent,
-  isCloudEventsAttributeName,
-  toBindingHeaders,
-  withFailureHeaders,
-  type BindingStyle,
-  type Capabilities,
-  type ConsumeOptions,
-  type Consumer,
-  type Delivery,
-  type DeliverySink,
-  type Failure,
-  type HealthReport,
-  type SubscriptionTopology,
-  type Topology,
-} from './transport/index.js';
+export type {
+  Destination,
+  HealthReport,
+  QueueSource,
+  Source,
+  SubscriptionSource,
+  Transport,
+} from './transport.js';

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CommandContract, EventContract, PayloadOf } from './contracts.js';
+import type { CommandContract, EventContract, PayloadOf, QueryContract, ReplyOf } from './contracts.js';
+import type { RequestOptions } from './request-reply/requester.js';
 import type { Envelope } from './envelope.js';
 import type { PublishResult } from './scheduling.js';
 
@@ -57,6 +58,15 @@ export interface MessageContext<Tx = unknown> {
     payload: PayloadOf<C>,
     options?: PublishOptions,
   ): Promise<PublishResult>;
+  /**
+   * Asks a query and waits for the reply (see `Bus.request`), with this message's correlation id and
+   * this message as its causation. Unlike `publish`, the request leaves at once, not after the handler.
+   */
+  request<C extends QueryContract>(
+    contract: C,
+    payload: PayloadOf<C>,
+    options?: RequestOptions,
+  ): Promise<ReplyOf<C>>;
 }
 
 /** Something that publishes events and sends commands: the bus, a handler's context, a transaction's scope. */

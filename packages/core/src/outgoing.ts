@@ -5,14 +5,25 @@ import { CLOUDEVENTS_SPEC_VERSION, Header } from './envelope.js';
 import { ConfigurationError, toOmnibusError } from './errors.js';
 import type { MessageContext, PublishOptions } from './message-context.js';
 import type { OutboxMessage } from './persistence.js';
+import { ReplyHeader } from './request-reply/reply-headers.js';
 import type { SerializerRegistry } from './serializer.js';
+import { signEnvelope } from './signing/envelope-signature.js';
+import type { SigningKeys } from './signing/signing-options.js';
 import type { Sending, Telemetry } from './telemetry/telemetry.js';
 import { handlingContext } from './telemetry/telemetry.js';
 import { writeSpanContext } from './telemetry/trace-context.js';
 import type { Destination, Topology, Transport } from './transport.js';
 import { uuidv7 } from './uuid.js';
 
-const RESERVED_PREFIXES = ['ce_', 'ce-', 'cloudevents_', 'cloudevents:', 'omnibus-error-'];
+const RESERVED_PREFIXES = [
+  'ce_',
+  'ce-',
+  'cloudevents_',
+  'cloudevents:',
+  'omnibus-error-',
+  'omnibus-reply-',
+  'omnibus-in-reply-',
+];
 
 /**
  * The outgoing path of a bus: encode → envelope → destination → dispatch. `build` is the one code path,
@@ -28,17 +39,21 @@ export class Outgoing {
   /** The same, by the destination object each contract keeps (see `destinationOf`): no string per publish. */
   readonly #readyDestinations = new WeakSet<Destination>();
   readonly #telemetry: Telemetry;
+  /** When given, every envelope is signed as it is made, so the outbox holds it signed. */
+  readonly #signing: SigningKeys | undefined;
 
   constructor(
     transport: Transport,
     serviceName: string,
     serializers: SerializerRegistry,
     telemetry: Telemetry,
+    signing?: SigningKeys,
   ) {
     this.#transport = transport;
     this.#serviceName = serviceName;
     this.#serializers = serializers;
     this.#telemetry = telemetry;
+    this.#signing = signing;
   }
 
   /** Records what the bus provisioned at start, so publishing there provisions nothing more. */
@@ -91,6 +106,26 @@ export class Outgoing {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : toOmnibusError(error));
     }
+  }
+
+  /**
+   * A request's envelope, carrying the asking instance's reply address. Its queue is not provisioned: the
+   * responder's bus does that, and where a broker refuses a message for a queue that is not there, the
+   * request fails at once instead of waiting in a queue nobody reads.
+   */
+  async request(
+    contract: Contract,
+    payload: unknown,
+    options: PublishOptions | undefined,
+    cause: MessageContext | undefined,
+    replyTo: string,
+  ): Promise<Envelope> {
+    const serializer = this.#serializers.forContract(contract);
+    const encoded = encodeValidated(serializer, contract, payload);
+    const body = encoded instanceof Uint8Array ? encoded : await encoded;
+    const envelope = this.#envelope(contract, payload, body, serializer.contentType, options, cause);
+    (envelope.headers as Record<string, string>)[ReplyHeader.replyTo] = replyTo;
+    return envelope;
   }
 
   /** Builds and publishes one message now: the hot path of `bus.publish`/`bus.send`. */
@@ -205,9 +240,11 @@ export class Outgoing {
     if (cause !== undefined) headers[Header.causationId] = cause.messageId;
     if (options?.subject !== undefined) headers[Header.subject] = options.subject;
     const key = options?.key ?? contract.key?.(payload);
-    return key === undefined
-      ? { id, type: contract.type, headers, body }
-      : { id, type: contract.type, key, headers, body };
+    const envelope: Envelope =
+      key === undefined
+        ? { id, type: contract.type, headers, body }
+        : { id, type: contract.type, key, headers, body };
+    return this.#signing === undefined ? envelope : signEnvelope(envelope, this.#signing);
   }
 }
 

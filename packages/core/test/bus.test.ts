@@ -1,14 +1,7 @@
 import 'reflect-metadata';
 import { expect } from 'chai';
 import { Container, inject, injectable } from 'inversify';
-import type {
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Envelope,
-  MessageContext,
-  Source,
-} from '../src/index.js';
+import type { Envelope, MessageContext, Source } from '../src/index.js';
 import {
   Bus,
   BusNotStartedError,
@@ -27,6 +20,7 @@ import {
   readFailure,
   replayDeadLetters,
 } from '../src/index.js';
+import type { Consumer, ConsumeOptions, DeliverySink } from '../src/transport/index.js';
 import { uniqueName, waitFor } from '../src/testing/index.js';
 import { contracts, type OrderPlacedV1, type ProcessPaymentV1 } from './fixtures.js';
 
@@ -322,7 +316,8 @@ describe('Bus', function () {
     expect(readFailure(dead!)).to.include({ code: 'NON_RETRIABLE', attempts: 1 });
   });
 
-  it('replays a subscription dead letter to the failed group only', async function () {
+  it('replays a subscription dead letter to the failed group only, when the replay is sealed', async function () {
+    const signing = { keys: { k1: 'a-secret-of-at-least-thirty-two-bytes' }, signWith: 'k1' };
     const handled: string[] = [];
     let failBilling = true;
     @Subscriber({ group: 'billing' })
@@ -340,14 +335,14 @@ describe('Bus', function () {
         handled.push(`shipping:${e.orderId}`);
       }
     }
-    const b = bus({ handlers: [Billing, Shipping] });
+    const b = bus({ handlers: [Billing, Shipping], signing });
     await b.start();
     await b.publish(c.OrderPlaced, { orderId: 'o1', total: 1 });
     const source = { kind: 'subscription', channel: c.OrderPlaced.channel, group: 'billing' } as const;
     await deadLetters(source, 1);
     expect(handled).to.deep.equal(['shipping:o1']);
     failBilling = false;
-    await replayDeadLetters(transport, source, { limit: 1 });
+    await replayDeadLetters(transport, source, { limit: 1, signing });
     await waitFor(() => handled.includes('billing:o1'), { message: 'billing to handle the replay' });
     await waitFor(() => b.stats.notForThisGroup === 1, { message: 'shipping to ignore the replay' });
     expect(handled.filter((h) => h === 'shipping:o1')).to.have.length(1);

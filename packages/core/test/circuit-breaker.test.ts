@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import type { Consumer, HandlingContext } from '../src/index.js';
+import type { HandlingContext } from '../src/index.js';
 import { CircuitBreaker, CircuitOpenError, ConfigurationError } from '../src/index.js';
+import type { Consumer } from '../src/transport/index.js';
 
 describe('CircuitBreaker', function () {
   function fakeClock() {

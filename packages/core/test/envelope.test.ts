@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { Envelope } from '../src/index.js';
-import { fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders, uuidv7 } from '../src/index.js';
+import { uuidv7 } from '../src/index.js';
+import { fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '../src/transport/index.js';
 
 const envelope: Envelope = {
   id: uuidv7(),

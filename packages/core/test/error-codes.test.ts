@@ -48,6 +48,11 @@ describe('the error code catalogue', function () {
     for (const [name, code] of Object.entries(ErrorCode)) expect(code).to.equal(name);
   });
 
+  it('has one code for an exhausted delivery limit, whichever broker counted', function () {
+    const limitCodes = Object.keys(ErrorCode).filter((name) => /DELIVER/.test(name));
+    expect(limitCodes).to.deep.equal(['MAX_DELIVERIES_EXCEEDED']);
+  });
+
   it('gives the errors core decides on a class of their own', function () {
     const unavailable = new PersistenceUnavailableError('database down', {
       cause: new Error('ECONNREFUSED'),

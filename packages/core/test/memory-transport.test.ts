@@ -1,7 +1,13 @@
 import { expect } from 'chai';
-import type { Delivery, Destination, Envelope, Source } from '../src/index.js';
+import type { Destination, Envelope, Source } from '../src/index.js';
 import { Header, MemoryTransport, TransportError, uuidv7 } from '../src/index.js';
-import { runTransportConformance, uniqueName, waitFor } from '../src/testing/index.js';
+import type { Delivery } from '../src/transport/index.js';
+import {
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '../src/testing/index.js';
 
 runTransportConformance('memory', {
   createTransport: async () => {
@@ -11,6 +17,19 @@ runTransportConformance('memory', {
   },
   createUnconnectedTransport: () => new MemoryTransport(),
   waitMs: 5_000,
+});
+
+describe('memory request/reply', function () {
+  // The memory transport is a broker of its own: the buses of one test share one.
+  let shared: MemoryTransport;
+  beforeEach(function () {
+    shared = new MemoryTransport();
+  });
+  runRequestReplyConformance('memory', {
+    createTransport: async () => shared,
+    failsFastWithoutResponder: true,
+    waitMs: 5_000,
+  });
 });
 
 describe('MemoryTransport backpressure', function () {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import type { Delivery, HandlingContext, MessageContext, Middleware, Persistence } from '../src/index.js';
+import type { HandlingContext, MessageContext, Middleware, Persistence } from '../src/index.js';
 import { NonRetriableError, TimeoutError, compose } from '../src/index.js';
+import type { Delivery } from '../src/transport/index.js';
 import { currentMessageContext } from '../src/message-context.js';
 import { correlation } from '../src/pipeline/correlation.js';
 import { immediateRetry } from '../src/pipeline/immediate-retry.js';

@@ -1,12 +1,12 @@
-import type { BindingStyle, Envelope } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
+import { Header, TransportError } from '@omnibus/core';
 import {
-  Header,
-  TransportError,
+  MessageTooLargeError,
+  type BindingStyle,
   fromBindingHeaders,
   fromStructuredCloudEvent,
   toBindingHeaders,
-} from '@omnibus/core';
-import { MessageTooLargeError } from '@omnibus/core/transport';
+} from '@omnibus/core/transport';
 
 /** The CloudEvents Pub/Sub binding: attributes `ce-<name>`, the content type in `content-type`. */
 export const PUBSUB_BINDING: BindingStyle = { prefix: 'ce-', contentTypeHeader: 'content-type' };

@@ -1,18 +1,6 @@
 import type { ClientConfig, Message, Topic } from '@google-cloud/pubsub';
 import { Duration, PubSub, SubscriptionCloseBehaviors } from '@google-cloud/pubsub';
-import type {
-  Capabilities,
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  Failure,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
 import {
   ConfigurationError,
   describeDestination,
@@ -20,9 +8,19 @@ import {
   exponential,
   retry,
   toOmnibusError,
-  withFailureHeaders,
 } from '@omnibus/core';
-import { TransportClosedError } from '@omnibus/core/transport';
+import {
+  TransportClosedError,
+  type Capabilities,
+  type Consumer,
+  type ConsumeOptions,
+  type DeliverySink,
+  type Failure,
+  type HealthReport,
+  type Topology,
+  withFailureHeaders,
+} from '@omnibus/core/transport';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { AttemptCounter } from './attempt-counter.js';
 import { checkPublishable, fitFailureHeaders, toPubSubMessage } from './pubsub-codec.js';
 import { PubSubConsumer } from './pubsub-consumer.js';
@@ -34,6 +32,7 @@ import type { SubscriptionSpec } from './pubsub-provisioner.js';
 import { MAX_DELIVERY_ATTEMPTS, MIN_DELIVERY_ATTEMPTS, PubSubProvisioner } from './pubsub-provisioner.js';
 import { PubSubNames } from './pubsub-names.js';
 import { withServerDeadLetterReason } from './server-dead-letters.js';
+import { PubSubReplies } from './pubsub-replies.js';
 
 /** Pub/Sub's limit on one message (data, attributes and ordering key). */
 export const PUBSUB_MAX_MESSAGE_BYTES = 10_000_000;
@@ -58,7 +57,7 @@ const ACK_BATCH_MS = 10;
  * a failed ordered publish resumes its ordering key so the next publish of that key can go. Delivery is
  * at-least-once; see {@link PubSubConsumer} for flow control, delayed retry and ordering.
  */
-export class PubSubTransport implements Transport {
+export class PubSubTransport implements Transport, ReplyTransport {
   readonly name = 'pubsub';
   readonly capabilities: Capabilities;
   readonly options: ResolvedPubSubOptions;
@@ -70,6 +69,7 @@ export class PubSubTransport implements Transport {
   readonly #orderedTopics = new Set<string>();
   readonly #attempts = new Map<string, AttemptCounter>();
   readonly #consumers = new Set<PubSubConsumer>();
+  readonly #replies: PubSubReplies;
   #closing: Promise<void> | undefined;
 
   constructor(options: PubSubTransportOptions) {
@@ -100,6 +100,20 @@ export class PubSubTransport implements Transport {
     this.#pubsub = new PubSub(config);
     this.#names = new PubSubNames(this.options.namePrefix);
     this.#provisioner = new PubSubProvisioner(this.#pubsub, this.options.projectId);
+    this.#replies = new PubSubReplies({
+      pubsub: this.#pubsub,
+      provisioner: this.#provisioner,
+      namePrefix: this.options.namePrefix,
+      logger: this.options.logger,
+      publish: async (topic, id, message) => {
+        checkPublishable(message, id, this.capabilities.maxMessageBytes);
+        try {
+          await this.#publisher(topic).publishMessage(message);
+        } catch (error) {
+          throw toTransportError(error, `publish a reply to ${topic}`);
+        }
+      },
+    });
   }
 
   /** Checks that Pub/Sub answers (listing one topic), retrying a few times with backoff. */
@@ -267,6 +281,17 @@ export class PubSubTransport implements Transport {
     this.#consumers.add(consumer);
     consumer.start();
     return consumer;
+  }
+
+  /** A filtered subscription of this instance on the shared reply topic (see `PubSubReplies`). */
+  async openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    this.#assertOpen();
+    return this.#replies.open(sink);
+  }
+
+  async publishReply(address: string, reply: Envelope): Promise<void> {
+    this.#assertOpen();
+    await this.#replies.publish(address, reply);
   }
 
   /** Framework dead-lettering: the envelope with its failure headers, published to the dead-letter topic. */

@@ -1,5 +1,6 @@
 import type { Envelope, QueueSource, SubscriptionSource } from '@omnibus/core';
-import { Header, withFailureHeaders } from '@omnibus/core';
+import { Header } from '@omnibus/core';
+import { withFailureHeaders } from '@omnibus/core/transport';
 
 /** Attribute Pub/Sub adds to a message its dead-letter policy forwards (emulators may not add it). */
 export const DEAD_LETTER_DELIVERY_COUNT = 'CloudPubSubDeadLetterSourceDeliveryCount';

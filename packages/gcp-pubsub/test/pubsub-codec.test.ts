@@ -1,5 +1,6 @@
 import type { Envelope } from '@omnibus/core';
-import { Header, TransportError, readFailure, withFailureHeaders } from '@omnibus/core';
+import { Header, TransportError, readFailure } from '@omnibus/core';
+import { withFailureHeaders } from '@omnibus/core/transport';
 import { expect } from 'chai';
 import {
   checkPublishable,

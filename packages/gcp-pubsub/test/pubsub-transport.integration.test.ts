@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Message } from '@google-cloud/pubsub';
-import type { Consumer, Delivery, Envelope, MessageContext, Source } from '@omnibus/core';
+import type { Envelope, MessageContext, Source } from '@omnibus/core';
 import {
   Bus,
   Handle,
@@ -14,7 +14,14 @@ import {
   readFailure,
   uuidv7,
 } from '@omnibus/core';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import type { Consumer, Delivery } from '@omnibus/core/transport';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import { expect } from 'chai';
 import { PubSubTransport, PubSubNames } from '../src/index.js';
 import { MAX_DELIVERIES_EXCEEDED } from '../src/server-dead-letters.js';
@@ -54,6 +61,12 @@ describeIntegration('pubsub', probeEmulator, function () {
   runTransportConformance('pubsub', {
     createTransport: () => connected(),
     createUnconnectedTransport: () => new PubSubTransport({ projectId, emulatorHost }),
+    waitMs: 15_000,
+  });
+  runRequestReplyConformance('pubsub', {
+    createTransport: () => connected(),
+    // Publishing to a topic that does not exist is NOT_FOUND: NOT_PROVISIONED.
+    failsFastWithoutResponder: true,
     waitMs: 15_000,
   });
   // Again with the server's dead-letter policy on every subscription (the default on Google Cloud).

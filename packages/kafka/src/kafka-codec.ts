@@ -1,5 +1,10 @@
-import type { BindingStyle, Envelope } from '@omnibus/core';
-import { Header, fromStructuredCloudEvent, isCloudEventsAttributeName } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
+import { Header } from '@omnibus/core';
+import {
+  type BindingStyle,
+  fromStructuredCloudEvent,
+  isCloudEventsAttributeName,
+} from '@omnibus/core/transport';
 
 /** The CloudEvents Kafka binding, binary mode: `ce_<attribute>` headers and a `content-type` header. */
 export const KAFKA_BINDING: BindingStyle = { prefix: 'ce_', contentTypeHeader: 'content-type' };

@@ -1,6 +1,12 @@
 import type { Logger } from '@omnibus/core';
-import { exponential, toOmnibusError, TransportError, withFailureHeaders } from '@omnibus/core';
-import type { Consumer, DeliverySink, Failure, Source } from '@omnibus/core/transport';
+import { exponential, toOmnibusError, TransportError } from '@omnibus/core';
+import {
+  type Consumer,
+  type DeliverySink,
+  type Failure,
+  type Source,
+  withFailureHeaders,
+} from '@omnibus/core/transport';
 import { DONE, SinkCalls, describeSource } from '@omnibus/core/transport';
 import type { FetchedRaw, GroupMember, KafkaClient } from './kafka-client.js';
 import type { DecodeRules, OutgoingRecord } from './kafka-codec.js';

@@ -1,5 +1,5 @@
-import type { Topology } from '@omnibus/core';
 import { TransportError, exponential, retry } from '@omnibus/core';
+import type { Topology } from '@omnibus/core/transport';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaClient } from './kafka-client.js';
 import { toTransportError } from './kafka-errors.js';

@@ -1,4 +1,4 @@
-import type { Envelope, Topology } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
 import { ConfigurationError, toOmnibusError } from '@omnibus/core';
 import type {
   Capabilities,
@@ -9,7 +9,9 @@ import type {
   HealthReport,
   Source,
   Transport,
+  Topology,
 } from '@omnibus/core/transport';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import {
   TransportClosedError,
   checkMessageSizes,
@@ -24,6 +26,7 @@ import { KafkaNames } from './kafka-names.js';
 import type { KafkaTransportOptions, ResolvedKafkaOptions } from './kafka-options.js';
 import { resolveKafkaOptions } from './kafka-options.js';
 import { KafkaProvisioner } from './kafka-provisioner.js';
+import { KafkaReplies } from './kafka-replies.js';
 import type { TopicRecords } from './produce-queue.js';
 import { ProduceQueue } from './produce-queue.js';
 import type { KafkaClient } from './kafka-client.js';
@@ -37,7 +40,7 @@ import { PlatformaticClient } from './platformatic-client.js';
  * letters go to a topic per group. The producer is idempotent with `acks: -1`: `publish` resolves once
  * every in-sync replica has the messages. See docs/kafka.md.
  */
-export class KafkaTransport implements Transport {
+export class KafkaTransport implements Transport, ReplyTransport {
   readonly name = 'kafka';
   readonly capabilities: Capabilities;
   readonly #options: ResolvedKafkaOptions;
@@ -50,6 +53,7 @@ export class KafkaTransport implements Transport {
   readonly #consumers = new Set<KafkaConsumer>();
   readonly #sends = new Set<Promise<unknown>>();
   readonly #produceQueue: ProduceQueue;
+  readonly #replies: KafkaReplies;
 
   constructor(options: KafkaTransportOptions = {}) {
     this.#options = resolveKafkaOptions(options);
@@ -69,6 +73,12 @@ export class KafkaTransport implements Transport {
         ? new PlatformaticClient(this.#options)
         : new KafkaJsClient(this.#options);
     this.#provisioner = new KafkaProvisioner(this.#client, this.#options);
+    this.#replies = new KafkaReplies({
+      client: this.#client,
+      provisioner: this.#provisioner,
+      options: this.#options,
+      send: (topic, records) => this.#send(topic, records),
+    });
   }
 
   /** The topic and group names this transport uses for a source: for tools, tests and the CLI. */
@@ -144,6 +154,20 @@ export class KafkaTransport implements Transport {
     this.#consumers.add(consumer);
     if (this.#closed) await consumer.close();
     return consumer;
+  }
+
+  /** A consumer group of this instance on the shared reply topic (see `KafkaReplies`). */
+  async openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    this.#assertOpen();
+    await this.connect();
+    return this.#replies.open(sink);
+  }
+
+  async publishReply(address: string, reply: Envelope): Promise<void> {
+    this.#assertOpen();
+    checkMessageSizes([reply], this.#options.maxMessageBytes);
+    await this.connect();
+    await this.#replies.publish(address, reply);
   }
 
   async health(): Promise<HealthReport> {

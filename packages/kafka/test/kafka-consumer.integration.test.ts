@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import type { Consumer, Delivery, Envelope, Transport } from '@omnibus/core';
+import type { Envelope, Transport } from '@omnibus/core';
 import { Header, uuidv7 } from '@omnibus/core';
+import type { Consumer, Delivery } from '@omnibus/core/transport';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import type { KafkaTransport, KafkaTransportOptions } from '../src/index.js';
 import { deleteTestTopics, probeKafka, testTransport } from './kafka-test-support.js';

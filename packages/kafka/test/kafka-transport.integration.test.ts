@@ -1,4 +1,8 @@
-import { describeIntegration, runTransportConformance } from '@omnibus/core/testing';
+import {
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+} from '@omnibus/core/testing';
 import {
   KAFKA_CLIENTS,
   deleteTestTopics,
@@ -17,6 +21,11 @@ describeIntegration('kafka', probeKafka, () => {
         createUnconnectedTransport: () => testTransport({ client }, { connect: false }),
         restartBroker: restartKafka,
         reconnectMessages: 10_000,
+      });
+      runRequestReplyConformance(`kafka (${client})`, {
+        createTransport: () => testTransport({ client }),
+        // A request's topic is checked before the first publish to it: NOT_PROVISIONED.
+        failsFastWithoutResponder: true,
       });
     });
   }

@@ -1,7 +1,12 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { BindingStyle, Envelope } from '@omnibus/core';
-import { fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '@omnibus/core';
+import type { Envelope } from '@omnibus/core';
+import {
+  type BindingStyle,
+  fromBindingHeaders,
+  fromStructuredCloudEvent,
+  toBindingHeaders,
+} from '@omnibus/core/transport';
 
 /**
  * The CloudEvents NATS protocol binding, binary mode: attributes as `ce-<attr>` headers, `datacontenttype`

@@ -1,21 +1,36 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Subscription } from '@nats-io/transport-node';
 import type { Logger } from '@omnibus/core';
 import { setTimeout as delay } from 'node:timers/promises';
-import { toOmnibusError, withFailureHeaders } from '@omnibus/core';
-import type {
-  Consumer,
-  ConsumerSettings,
-  DeliveryOutcome,
-  DeliverySettler,
-  DeliverySink,
-  Failure,
-  Source,
+import { toOmnibusError } from '@omnibus/core';
+import {
+  type Consumer,
+  type ConsumerSettings,
+  type DeliveryOutcome,
+  type DeliverySettler,
+  type DeliverySink,
+  type Failure,
+  type Source,
+  withFailureHeaders,
 } from '@omnibus/core/transport';
 import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
 import { DEAD_LETTER_HEADER, decodeMessage, encodeEnvelope } from './nats-codec.js';
 import { NatsDelivery } from './nats-delivery.js';
 import { toTransportError } from './nats-errors.js';
 import type { NatsNames } from './nats-names.js';
+
+/**
+ * Ends a pull without losing what is on its way. The client's `close()` drops the pull's inbox subscription
+ * at once, so a message JetStream had just sent for the pull would be dropped and come back only after the
+ * ack wait. Draining the subscription first (UNSUB, then a round trip to the server) lets such messages
+ * reach the callback, which NAKs them while closing, so they are redelivered at once. @nats-io/jetstream
+ * 3.x keeps that subscription in `sub`, outside its declared types; without it this is a plain close.
+ */
+async function endPull(messages: ConsumerMessages): Promise<void> {
+  const sub = (messages as unknown as { sub?: Subscription }).sub;
+  if (sub !== undefined && !sub.isClosed()) await sub.drain().catch(() => undefined);
+  await messages.close().catch(() => undefined);
+}
 
 /** What a consumer shares with its transport. */
 export interface ConsumerContext {
@@ -50,11 +65,12 @@ const PULL_BACKOFF_MS = 500;
  * - `deadLetter(failure)`: `withFailureHeaders(...)` is published (ack awaited) to the source's subject in
  *   the dead-letter stream, then the original is acked; if the publish fails, the original is NAKed and
  *   the call rejects. A delivery whose count passes `deliveryLimit` is dead-lettered the same way with
- *   code `MAX_DELIVERIES`, without reaching the sink.
+ *   code `MAX_DELIVERIES_EXCEEDED`, without reaching the sink.
  * - Long handlers: a delivery whose sink call runs (or waits its turn) is marked in progress each third
  *   of the ack wait; one the sink returned without settling is left to JetStream's redelivery.
  * - A lost connection or a failed pull is retried after a pause: the consumer resumes on its own.
- * - `close`: stops pulling, waits for sink calls and settlements, NAKs whatever is unsettled.
+ * - `close`: stops pulling (draining the pull, so what JetStream still sends for it is NAKed, not dropped),
+ *   waits for sink calls and settlements, NAKs whatever is unsettled.
  */
 export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
   readonly source: Source;
@@ -129,7 +145,7 @@ export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
         });
         this.#messages = messages;
         // Closed while the pull was being set up: end it (what it still brings is NAKed).
-        if (this.#closing) void messages.close().catch(() => undefined);
+        if (this.#closing) void endPull(messages);
         const ended = await messages.closed();
         if (ended instanceof Error) throw ended;
       } catch (error) {
@@ -158,7 +174,7 @@ export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
       void delivery
         .deadLetter({
           message: `delivered ${attempt} times without being settled (deliveryLimit ${this.#context.deliveryLimit})`,
-          code: 'MAX_DELIVERIES',
+          code: 'MAX_DELIVERIES_EXCEEDED',
           attempts: attempt,
           failedAt: new Date(),
         })
@@ -309,9 +325,8 @@ export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
   async #close(): Promise<void> {
     this.#closing = true;
     // Ends the pull; what it still brings is NAKed, and so is what waits here (below).
-    const closing = this.#messages?.close();
+    if (this.#messages !== undefined) await endPull(this.#messages);
     await this.#loop;
-    await closing?.catch(() => undefined);
     await this.#sinkCallsReturned();
     while (this.#settlements.size > 0) await Promise.allSettled([...this.#settlements]);
     this.#flushAcks();

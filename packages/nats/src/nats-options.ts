@@ -34,7 +34,7 @@ export interface NatsTransportOptions {
    */
   readonly namePrefix?: string;
   /**
-   * Deliveries of one message after which the consumer dead-letters it with code `MAX_DELIVERIES`
+   * Deliveries of one message after which the consumer dead-letters it with code `MAX_DELIVERIES_EXCEEDED`
    * instead of handing it out again: the guard against a message that kills its consumer every time.
    * Default 20.
    */

@@ -1,8 +1,9 @@
 import type { ConsumerConfig, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { Destination, Source, Topology } from '@omnibus/core';
+import type { Destination, Source } from '@omnibus/core';
 import { TransportError } from '@omnibus/core';
+import type { Topology } from '@omnibus/core/transport';
 import { JsErrorCode, jsApiCode, toTransportError } from './nats-errors.js';
 import type { NatsNames } from './nats-names.js';
 import type { ResolvedNatsOptions } from './nats-options.js';

@@ -3,20 +3,19 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { connect, credsAuthenticator, nkeyAuthenticator } from '@nats-io/transport-node';
 import { setTimeout as delay } from 'node:timers/promises';
-import type {
-  Capabilities,
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
 import { ConfigurationError, TransportError, toOmnibusError } from '@omnibus/core';
-import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
+import {
+  DONE,
+  TransportClosedError,
+  checkMessageSizes,
+  type Capabilities,
+  type Consumer,
+  type ConsumeOptions,
+  type DeliverySink,
+  type HealthReport,
+  type Topology,
+} from '@omnibus/core/transport';
 import type { EncodedMessage } from './nats-codec.js';
 import { encodeEnvelope } from './nats-codec.js';
 import { NatsConsumer } from './nats-consumer.js';

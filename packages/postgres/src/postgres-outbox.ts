@@ -10,6 +10,7 @@ import type {
 } from '@omnibus/core';
 import { describeDestination } from '@omnibus/core';
 import type { Pool, PoolClient } from 'pg';
+import type { PostgresCommitHooks } from './postgres-commit-hooks.js';
 import { persistenceError } from './postgres-errors.js';
 import { PostgresListener } from './postgres-listener.js';
 import type { PostgresSchema } from './postgres-schema.js';
@@ -29,8 +30,11 @@ interface OutboxRow {
 /**
  * The outbox table on PostgreSQL.
  *
- * `add` inserts the rows and `pg_notify`s the schema's channel in the caller's transaction, so the
- * notification goes out on commit (and not at all on rollback).
+ * `add` inserts the rows in the caller's transaction. In a unit of work it `pg_notify`s the schema's
+ * channel once the transaction has committed, one notification for all the commits since its last
+ * one went out: a transaction that NOTIFYs takes a database-wide lock while it commits, which would
+ * serialise every handling's commit (and its WAL flush) behind every other's. In an application's own transaction
+ * (no unit of work) it `pg_notify`s inside it, so the notification goes out on commit.
  *
  * `claim` is one statement, safe to run from many relays at once without a global lock. It locks
  * candidate rows `FOR UPDATE SKIP LOCKED` (pending, lease free or expired, no earlier row of the key
@@ -41,26 +45,56 @@ interface OutboxRow {
  */
 export class PostgresOutbox implements OutboxStore<PoolClient> {
   readonly #sql: ReturnType<typeof statements>;
+  #notifying = false;
+  #notifyAgain = false;
 
   constructor(
     private readonly pool: Pool,
     private readonly schema: PostgresSchema,
     private readonly logger: Logger,
+    private readonly hooks: PostgresCommitHooks,
   ) {
     this.#sql = statements(schema);
   }
 
   async add(tx: PoolClient, messages: readonly OutboxMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    await tx.query(this.#sql.insert, [
+    const values = [
       messages.map((m) => m.envelope.id),
       messages.map((m) => describeDestination(m.destination)),
       messages.map((m) => m.envelope.key ?? null),
       messages.map((m) => m.envelope.type),
       messages.map((m) => JSON.stringify(m.envelope.headers)),
       messages.map((m) => m.envelope.body),
-      this.schema.channel,
-    ]);
+    ];
+    if (!this.hooks.has(tx)) {
+      await tx.query(this.#sql.insertAndNotify, [...values, this.schema.channel]);
+      return;
+    }
+    await this.hooks.send(tx, tx.query(this.#sql.insert, values));
+    this.hooks.afterCommit(tx, () => this.#notify());
+  }
+
+  /** One notification at a time; commits while one is on its way get one more after it. */
+  #notify(): void {
+    if (this.#notifying) {
+      this.#notifyAgain = true;
+      return;
+    }
+    this.#notifying = true;
+    this.pool
+      .query('SELECT pg_notify($1, $2)', [this.schema.channel, ''])
+      .catch((error: unknown) =>
+        // The other relays' polling covers a lost notification.
+        this.logger.warn({ error: persistenceError(error, 'notify').message }, 'outbox notify failed'),
+      )
+      .finally(() => {
+        this.#notifying = false;
+        if (this.#notifyAgain) {
+          this.#notifyAgain = false;
+          this.#notify();
+        }
+      });
   }
 
   async claim(owner: string, limit: number, leaseMs: number): Promise<OutboxRecord[]> {
@@ -128,15 +162,16 @@ function statements(schema: PostgresSchema) {
     `${e}.destination = ${row}.destination AND ${e}.message_key = ${row}.message_key
      AND ${e}.id < ${row}.id
      AND coalesce(${e}.published_at, ${e}.failed_at) IS NULL`;
+  const insert = `
+    INSERT INTO ${table} (message_id, destination, message_key, type, headers, body)
+    SELECT m.message_id, m.destination, m.message_key, m.type, m.headers, m.body
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[])
+      WITH ORDINALITY AS m(message_id, destination, message_key, type, headers, body, n)
+    ORDER BY m.n`;
   return {
-    insert: `
-      WITH inserted AS (
-        INSERT INTO ${table} (message_id, destination, message_key, type, headers, body)
-        SELECT m.message_id, m.destination, m.message_key, m.type, m.headers, m.body
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[])
-          WITH ORDINALITY AS m(message_id, destination, message_key, type, headers, body, n)
-        ORDER BY m.n
-      )
+    insert,
+    insertAndNotify: `
+      WITH inserted AS (${insert})
       SELECT pg_notify($7, '')`,
     claim: `
       WITH locked AS (

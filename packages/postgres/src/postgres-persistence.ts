@@ -2,6 +2,7 @@ import type { Logger, Persistence } from '@omnibus/core';
 import { ConfigurationError, silentLogger, toOmnibusError } from '@omnibus/core';
 import type { PoolClient } from 'pg';
 import pg from 'pg';
+import { PostgresCommitHooks } from './postgres-commit-hooks.js';
 import { persistenceError } from './postgres-errors.js';
 import { PostgresInbox } from './postgres-inbox.js';
 import { applyPostgresMigrations, outboxInboxMigrations } from './postgres-migrations.js';
@@ -15,6 +16,13 @@ export interface PostgresConnectionOptions {
   readonly pool?: pg.Pool;
   /** Or a connection string (`postgres://user@host:5432/db`): a pool is created and owned. */
   readonly connectionString?: string;
+  /**
+   * Whether the pool made from `connectionString` pipelines (pg's `pipeline`): a handling's `BEGIN` then
+   * goes out with its first statement and its outbox insert with `COMMIT`, two round trips fewer. Such a
+   * client refuses queries with a `rows` option and cursors (pg-cursor, pg-query-stream): say `false`
+   * if the application runs those on `ctx.tx`. A given `pool` keeps its own setting. Default true.
+   */
+  readonly pipeline?: boolean;
   /** Schema of the omnibus tables, created when missing. Default `public`. */
   readonly schema?: string;
 }
@@ -63,9 +71,10 @@ export class PostgresPersistence implements Persistence<PoolClient> {
         this.#logger.warn({ error: error.message }, 'postgres idle connection lost'),
       );
     }
-    this.unitOfWork = new PostgresUnitOfWork(this.pool, this.#logger);
+    const hooks = new PostgresCommitHooks();
+    this.unitOfWork = new PostgresUnitOfWork(this.pool, this.#logger, hooks);
     this.inbox = new PostgresInbox(this.pool, this.schema);
-    this.outbox = new PostgresOutbox(this.pool, this.schema, this.#logger);
+    this.outbox = new PostgresOutbox(this.pool, this.schema, this.#logger, hooks);
     this.schedules = new PostgresScheduleStore(this.pool, this.schema, this.#logger);
   }
 
@@ -146,6 +155,12 @@ function resolveConnection(options: PostgresConnectionOptions): {
     if (options.connectionString !== undefined) {
       throw new ConfigurationError('connectionString', 'give either pool or connectionString, not both');
     }
+    if (options.pipeline !== undefined) {
+      throw new ConfigurationError(
+        'pipeline',
+        "applies to the pool made from connectionString: set the given pool's own",
+      );
+    }
     if (typeof (options.pool as Partial<pg.Pool>).connect !== 'function') {
       throw new ConfigurationError('pool', 'must be a pg Pool');
     }
@@ -154,5 +169,7 @@ function resolveConnection(options: PostgresConnectionOptions): {
   if (typeof options.connectionString !== 'string' || options.connectionString.length === 0) {
     throw new ConfigurationError('connectionString', 'give a connection string or a pg Pool');
   }
-  return { pool: new pg.Pool({ connectionString: options.connectionString }), owned: true, schema };
+  const pipeline = options.pipeline ?? true;
+  if (typeof pipeline !== 'boolean') throw new ConfigurationError('pipeline', 'must be a boolean');
+  return { pool: new pg.Pool({ connectionString: options.connectionString, pipeline }), owned: true, schema };
 }

@@ -33,6 +33,11 @@ function schemaName(): string {
   return uniqueName('omnibus').replace(/-/g, '_');
 }
 
+async function inboxAndBusiness(persistence: PostgresPersistence, tx: PoolClient, id: string): Promise<void> {
+  expect(await persistence.inbox.record(tx, 'g', id)).to.equal(true);
+  await tx.query(`INSERT INTO ${persistence.schema.quoted}.business (id) VALUES ($1)`, [id]);
+}
+
 async function probe(): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
   await client.connect();
@@ -105,6 +110,49 @@ describeIntegration('PostgresPersistence (real PostgreSQL)', probe, function () 
         .catch((e: unknown) => e);
       expect(error).to.include({ code: 'TRANSACTION_ABORTED', retriable: true });
       expect(await persistence.outbox.backlog()).to.deep.include({ pending: 0 });
+    });
+
+    it('pipelined or not: a failed outbox insert (sent with COMMIT) rolls the whole transaction back and rejects with its error', async function () {
+      for (const pipeline of [true, false]) {
+        const persistence = new PostgresPersistence({ connectionString: url, schema, pipeline });
+        cleanup.push(() => persistence.close());
+        await persistence.start();
+        await persistence.unitOfWork.transaction((tx) =>
+          tx.query(`CREATE TABLE IF NOT EXISTS "${schema}".business (id text PRIMARY KEY)`),
+        );
+        const broken: OutboxMessage = {
+          destination: { kind: 'queue', queue: 'rows' },
+          envelope: {
+            id: `broken-${String(pipeline)}`,
+            type: null as unknown as string,
+            headers: {},
+            body: new Uint8Array([1]),
+          },
+        };
+        let added = false;
+        const error = await persistence.unitOfWork
+          .transaction(async (tx) => {
+            await inboxAndBusiness(persistence, tx, `m-${String(pipeline)}`);
+            await persistence.outbox.add(tx, [broken]);
+            added = true;
+          })
+          .catch((e: unknown) => e);
+        // Pipelined, add returns at once and the insert's failure comes with COMMIT; else add rejects.
+        expect(added, String(pipeline)).to.equal(pipeline);
+        // 23502: not_null_violation (the type column): the insert's own error, not a bare "aborted".
+        expect(error, String(pipeline)).to.be.instanceOf(pg.DatabaseError).with.property('code', '23502');
+        expect(await persistence.outbox.backlog()).to.deep.include({ pending: 0 });
+        const rows = await admin.query(
+          `SELECT (SELECT count(*) FROM "${schema}".business)::int AS business,
+                  (SELECT count(*) FROM "${schema}".omnibus_inbox)::int AS inbox`,
+        );
+        expect(rows.rows[0], String(pipeline)).to.deep.equal({ business: 0, inbox: 0 });
+        // The connection is clean for the next unit of work.
+        await persistence.unitOfWork.transaction((tx) =>
+          inboxAndBusiness(persistence, tx, `ok-${String(pipeline)}`),
+        );
+        await admin.query(`DELETE FROM "${schema}".business; DELETE FROM "${schema}".omnibus_inbox`);
+      }
     });
 
     it('makes a concurrent inbox record of the same id wait for the first transaction', async function () {

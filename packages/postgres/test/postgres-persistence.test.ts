@@ -13,6 +13,8 @@ describe('PostgresPersistence options', function () {
       [{ connectionString: 'postgres://x', schema: 'Bad-Name' }, 'schema'],
       [{ connectionString: 'postgres://x', schema: 'x'.repeat(41) }, 'schema'],
       [{ connectionString: 'postgres://x', inboxRetentionMs: 0 }, 'inboxRetentionMs'],
+      [{ connectionString: 'postgres://x', pipeline: 'yes' }, 'pipeline'],
+      [{ pool: new pg.Pool(), pipeline: true }, 'pipeline'],
     ];
     for (const [options, field] of cases) {
       expect(() => new PostgresPersistence(options), field)
@@ -21,6 +23,20 @@ describe('PostgresPersistence options', function () {
     }
     const error = await migrate({ schema: 'ok' }).catch((e: unknown) => e);
     expect(error).to.be.instanceOf(ConfigurationError).with.property('field', 'connectionString');
+  });
+
+  it('pipelines the pool it creates unless told not to', async function () {
+    for (const [pipeline, expected] of [
+      [undefined, true],
+      [false, false],
+    ] as const) {
+      const persistence = new PostgresPersistence({
+        connectionString: 'postgres://x',
+        ...(pipeline === undefined ? {} : { pipeline }),
+      });
+      expect((persistence.pool.options as pg.PoolConfig).pipeline, String(pipeline)).to.equal(expected);
+      await persistence.close();
+    }
   });
 
   it('reports an unreachable database as PERSISTENCE_UNAVAILABLE, retriable', async function () {

@@ -31,43 +31,28 @@ describeIntegration('sagas on PostgreSQL survive a SIGKILL (real PostgreSQL, Rab
     await admin.end();
   });
 
-  /**
-   * A known bug, skipped loudly until it is found: in 2 of 5 runs on 2026-12-07 (under load, and once in a
-   * CI run) the new worker stopped making progress and the test timed out after 180 s waiting for the
-   * last TallyDone; alone it passes in about 20 s, and the SQLite variant passes. `OMNIBUS_KNOWN_BUGS=1`
-   * runs it.
-   */
-  const knownBug = process.env.OMNIBUS_KNOWN_BUGS !== '1';
-  if (knownBug) {
-    console.warn(
-      '      !!! PostgreSQL saga SIGKILL test skipped: a known stall, see its comment (OMNIBUS_KNOWN_BUGS=1 runs it)',
+  it('a worker killed in the middle of steps: after a restart every instance completes, each step committed once', async function () {
+    const prefix = uniqueName('crash');
+    const persistence = new PostgresPersistence({ connectionString: url, schema });
+    await persistence.start();
+    cleanup.push(() => persistence.close());
+    const store = new PostgresSagaStore(persistence);
+    await store.start();
+    const transport = new RabbitMqTransport();
+    const publisher = new Bus({ transport, serviceName: 'publisher' });
+    await publisher.start();
+    cleanup.push(() => publisher.stop());
+    const { TallyItem, TallyDone } = tallyContracts(prefix);
+    const done = await collectChannel(transport, TallyDone.channel, `${prefix}-watcher`);
+    const report = await runSagaCrash({
+      prefix,
+      store,
+      done,
+      forkWorker: () => forkSagaWorker(worker, [url, schema, prefix]),
+      publish: (item) => publisher.publish(TallyItem, item),
+    });
+    console.log(
+      `      killed with ${report.completedAtKill} of 1,000 instances completed, ${report.startedAtKill} begun`,
     );
-  }
-  (knownBug ? it.skip : it)(
-    'a worker killed in the middle of steps: after a restart every instance completes, each step committed once',
-    async function () {
-      const prefix = uniqueName('crash');
-      const persistence = new PostgresPersistence({ connectionString: url, schema });
-      await persistence.start();
-      cleanup.push(() => persistence.close());
-      const store = new PostgresSagaStore(persistence);
-      await store.start();
-      const transport = new RabbitMqTransport();
-      const publisher = new Bus({ transport, serviceName: 'publisher' });
-      await publisher.start();
-      cleanup.push(() => publisher.stop());
-      const { TallyItem, TallyDone } = tallyContracts(prefix);
-      const done = await collectChannel(transport, TallyDone.channel, `${prefix}-watcher`);
-      const report = await runSagaCrash({
-        prefix,
-        store,
-        done,
-        forkWorker: () => forkSagaWorker(worker, [url, schema, prefix]),
-        publish: (item) => publisher.publish(TallyItem, item),
-      });
-      console.log(
-        `      killed with ${report.completedAtKill} of 1,000 instances completed, ${report.startedAtKill} begun`,
-      );
-    },
-  );
+  });
 });

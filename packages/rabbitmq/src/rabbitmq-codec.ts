@@ -1,6 +1,14 @@
 import type { Message, Options } from 'amqplib';
-import type { BindingStyle, Envelope } from '@omnibus/core';
-import { Header, fromBindingHeaders, fromStructuredCloudEvent, toBindingHeaders } from '@omnibus/core';
+import type { Envelope, SigningKeys } from '@omnibus/core';
+import { Header } from '@omnibus/core';
+import {
+  ATTEMPT_SEAL_HEADER,
+  type BindingStyle,
+  attemptSealValid,
+  fromBindingHeaders,
+  fromStructuredCloudEvent,
+  toBindingHeaders,
+} from '@omnibus/core/transport';
 
 /**
  * The CloudEvents AMQP binding, binary mode: attributes as `cloudEvents_<attr>` application properties
@@ -39,12 +47,13 @@ export interface EncodedMessage {
  * dropped), `message-id` = id, `content-type` = `datacontenttype`, CloudEvents headers, the key as
  * `cloudEvents_partitionkey`, and the attempt number when above 1.
  */
-export function encodeEnvelope(envelope: Envelope, attempt = 1): EncodedMessage {
+export function encodeEnvelope(envelope: Envelope, attempt = 1, attemptSeal?: string): EncodedMessage {
   const headers: Record<string, unknown> = toBindingHeaders(envelope, AMQP_BINDING);
   const contentType = envelope.headers[Header.contentType];
   if (contentType !== undefined) delete headers[CONTENT_TYPE_ATTRIBUTE];
   if (envelope.key !== undefined) headers[`${AMQP_BINDING.prefix}${KEY_ATTRIBUTE}`] = envelope.key;
   if (attempt > 1) headers[ATTEMPT_HEADER] = attempt;
+  if (attemptSeal !== undefined) headers[ATTEMPT_SEAL_HEADER] = attemptSeal;
   const body = envelope.body;
   return {
     content: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
@@ -73,15 +82,29 @@ export interface DecodedMessage {
   readonly death: BrokerDeath | undefined;
 }
 
+/** What decides whether the message's `omnibus-attempt` is ours (see `decodeMessage`). */
+export interface AttemptTrust {
+  /** The work queue the message was consumed from. */
+  readonly queue: string;
+  /** The transport's `signing` keys: with them only a sealed attempt count is believed. */
+  readonly keys: SigningKeys | undefined;
+}
+
 /**
  * AMQP message → envelope. Never throws: whatever a foreign client sent becomes an envelope, with `id`
  * and `type` empty when absent (the bus dead-letters those with the reason). Header values of any AMQP
  * type are turned into strings; `message-id` and `type` properties stand in for missing attributes. A
  * structured-mode CloudEvent (`content-type: application/cloudevents+json`) is unpacked.
+ *
+ * The attempt is what a producer cannot forge: `x-delivery-count` only on a redelivery (the broker's
+ * `redelivered` flag; a first delivery carries whatever the producer wrote), and our `omnibus-attempt`
+ * only from our own retry route: with `trust.keys`, when its seal verifies; without, when the message
+ * came straight to the queue (default exchange or retry queue), never through a channel's exchange.
  */
-export function decodeMessage(message: Message): DecodedMessage {
+export function decodeMessage(message: Message, trust?: AttemptTrust): DecodedMessage {
   const raw: Record<string, string> = Object.create(null) as Record<string, string>;
-  let attempt = 1;
+  let claimed = 1;
+  let seal: string | undefined;
   let failedDeliveries = 0;
   let death: BrokerDeath | undefined;
   const table = (message.properties.headers ?? {}) as Record<string, unknown>;
@@ -89,9 +112,11 @@ export function decodeMessage(message: Message): DecodedMessage {
   for (const name of Object.keys(table)) {
     const value = table[name];
     if (name === ATTEMPT_HEADER) {
-      attempt = countOr(value, 1, 1);
+      claimed = countOr(value, 1, 1);
+    } else if (name === ATTEMPT_SEAL_HEADER) {
+      seal = headerText(value);
     } else if (name === 'x-delivery-count') {
-      failedDeliveries = countOr(value, 0, 0);
+      if (message.fields.redelivered) failedDeliveries = countOr(value, 0, 0);
     } else if (name === 'x-death') {
       death = latestDeath(value);
     } else if (!BROKER_HEADERS.has(name)) {
@@ -108,6 +133,7 @@ export function decodeMessage(message: Message): DecodedMessage {
       const key = event.headers[KEY_ATTRIBUTE];
       delete event.headers[KEY_ATTRIBUTE];
       const envelope: Envelope = key === undefined ? event : { ...event, key };
+      const attempt = trustedAttempt(message, envelope.id, claimed, seal, trust);
       return { envelope, attempt: attempt + failedDeliveries, death };
     }
   }
@@ -124,7 +150,21 @@ export function decodeMessage(message: Message): DecodedMessage {
     key === undefined
       ? { id, type, headers, body: message.content }
       : { id, type, key, headers, body: message.content };
+  const attempt = trustedAttempt(message, id, claimed, seal, trust);
   return { envelope, attempt: attempt + failedDeliveries, death };
+}
+
+function trustedAttempt(
+  message: Message,
+  id: string,
+  claimed: number,
+  seal: string | undefined,
+  trust: AttemptTrust | undefined,
+): number {
+  if (claimed === 1 || trust === undefined) return claimed;
+  if (trust.keys !== undefined)
+    return attemptSealValid(id, trust.queue, claimed, seal, trust.keys) ? claimed : 1;
+  return message.fields.exchange === '' ? claimed : 1;
 }
 
 function countOr(value: unknown, fallback: number, min: number): number {

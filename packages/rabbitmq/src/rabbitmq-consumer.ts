@@ -1,15 +1,17 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import type { Logger } from '@omnibus/core';
-import type {
-  Consumer,
-  ConsumerSettings,
-  DeliveryOutcome,
-  DeliverySettler,
-  DeliverySink,
-  Source,
+import type { Logger, SigningKeys } from '@omnibus/core';
+import {
+  type Consumer,
+  type ConsumerSettings,
+  type DeliveryOutcome,
+  type DeliverySettler,
+  type DeliverySink,
+  type Source,
+  sealAttempt,
+  withFailureHeaders,
 } from '@omnibus/core/transport';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Header, exponential, toOmnibusError, withFailureHeaders } from '@omnibus/core';
+import { Header, exponential, toOmnibusError } from '@omnibus/core';
 import { DONE, KeyOrderGate, SinkCalls, describeSource } from '@omnibus/core/transport';
 import type { RabbitMqConnection } from './rabbitmq-connection.js';
 import { AckBatcher } from './ack-batcher.js';
@@ -26,6 +28,7 @@ export interface ConsumerContext {
   readonly publisher: ConfirmPublisher;
   readonly topology: RabbitMqProvisioner;
   readonly logger: Logger;
+  readonly signing: SigningKeys | undefined;
 }
 
 export interface RabbitMqConsumerSettings extends ConsumerSettings<RabbitMqConsumer> {
@@ -150,7 +153,7 @@ export class RabbitMqConsumer implements Consumer, DeliverySettler<RabbitMqDeliv
       return;
     }
     attachment.acks.delivered(message);
-    const decoded = decodeMessage(message);
+    const decoded = decodeMessage(message, { queue: this.queue, keys: this.#context.signing });
     let envelope = decoded.envelope;
     if (
       this.source.kind === 'deadLetters' &&
@@ -228,7 +231,10 @@ export class RabbitMqConsumer implements Consumer, DeliverySettler<RabbitMqDeliv
       const message = encodeEnvelope(withFailureHeaders(delivery.envelope, outcome.failure, this.source));
       return { exchange: '', routingKey: deadLetters, message };
     }
-    const message = encodeEnvelope(delivery.envelope, delivery.attempt + 1);
+    const keys = this.#context.signing;
+    const next = delivery.attempt + 1;
+    const seal = keys === undefined ? undefined : sealAttempt(delivery.envelope.id, this.queue, next, keys);
+    const message = encodeEnvelope(delivery.envelope, next, seal);
     const delayMs = Math.min(
       MAX_RETRY_DELAY_MS,
       Math.ceil(Number.isFinite(outcome.delayMs) ? outcome.delayMs : 0),

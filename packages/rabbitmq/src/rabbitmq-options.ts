@@ -1,7 +1,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Options, SocketOptions } from 'amqplib';
-import type { Logger } from '@omnibus/core';
-import { ConfigurationError, silentLogger } from '@omnibus/core';
+import type { Logger, SigningKeys, SigningOptions } from '@omnibus/core';
+import { ConfigurationError, signingKeys, silentLogger } from '@omnibus/core';
 
 /** TLS material for `amqps://` connections (PEM strings or buffers). */
 export interface RabbitMqTlsOptions {
@@ -56,6 +56,12 @@ export interface RabbitMqTransportOptions {
   /** Name shown for the connection in the management UI. Default `omnibus`. */
   readonly connectionName?: string;
   readonly logger?: Logger;
+  /**
+   * The keys of the bus's `signing`: retry copies then carry a sealed attempt count, and only a sealed
+   * count is believed, so no producer can make a message skip its retry budget. Without it, an attempt
+   * count is believed only on a message that came straight to its queue, never through a channel.
+   */
+  readonly signing?: SigningOptions;
 }
 
 /** Options after validation, with defaults applied. */
@@ -71,6 +77,7 @@ export interface ResolvedRabbitMqOptions {
   readonly deliveryLimit: number;
   readonly connectionName: string;
   readonly logger: Logger;
+  readonly signing: SigningKeys | undefined;
 }
 
 export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -187,6 +194,7 @@ export function resolveRabbitMqOptions(options: RabbitMqTransportOptions = {}): 
     deliveryLimit,
     connectionName,
     logger,
+    signing: options.signing === undefined ? undefined : signingKeys(options.signing),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel } from 'amqplib';
-import type { Destination, Logger, Topology } from '@omnibus/core';
+import type { Destination, Logger } from '@omnibus/core';
 import { OmnibusError, TransportError, describeDestination, toOmnibusError } from '@omnibus/core';
+import type { Topology } from '@omnibus/core/transport';
 import type { RabbitMqConnection } from './rabbitmq-connection.js';
 import { ReplyCode, replyCodeOf, toTransportError } from './rabbitmq-errors.js';
 import type { RabbitMqNames } from './rabbitmq-names.js';

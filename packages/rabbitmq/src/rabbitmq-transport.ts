@@ -1,17 +1,17 @@
-import type {
-  Capabilities,
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
 import { ConfigurationError, toOmnibusError } from '@omnibus/core';
-import { DONE, TransportClosedError, checkMessageSizes } from '@omnibus/core/transport';
+import {
+  DONE,
+  TransportClosedError,
+  checkMessageSizes,
+  type Capabilities,
+  type Consumer,
+  type ConsumeOptions,
+  type DeliverySink,
+  type HealthReport,
+  type Topology,
+} from '@omnibus/core/transport';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { RabbitMqConnection } from './rabbitmq-connection.js';
 import { encodeEnvelope } from './rabbitmq-codec.js';
 import type { Outgoing } from './confirm-publisher.js';
@@ -21,6 +21,7 @@ import { redact, resolveRabbitMqOptions } from './rabbitmq-options.js';
 import { RabbitMqConsumer } from './rabbitmq-consumer.js';
 import { RabbitMqProvisioner } from './rabbitmq-provisioner.js';
 import { RabbitMqNames } from './rabbitmq-names.js';
+import { RabbitMqReplies } from './rabbitmq-replies.js';
 
 /**
  * The RabbitMQ transport (AMQP 0-9-1 over amqplib). Channels are topic exchanges; subscriber groups and
@@ -31,7 +32,7 @@ import { RabbitMqNames } from './rabbitmq-names.js';
  * `TransportError` (`NOT_CONNECTED`), and a publish caught by the drop rejects (`NOT_CONFIRMED`): nothing
  * unconfirmed is reported as sent. See docs/rabbitmq.md.
  */
-export class RabbitMqTransport implements Transport {
+export class RabbitMqTransport implements Transport, ReplyTransport {
   readonly name = 'rabbitmq';
   readonly capabilities: Capabilities;
   readonly #options: ResolvedRabbitMqOptions;
@@ -40,6 +41,7 @@ export class RabbitMqTransport implements Transport {
   readonly #topology: RabbitMqProvisioner;
   readonly #publisher: ConfirmPublisher;
   readonly #consumers = new Set<RabbitMqConsumer>();
+  readonly #replies: RabbitMqReplies;
   #closed: Promise<void> | undefined;
 
   /**
@@ -58,6 +60,7 @@ export class RabbitMqTransport implements Transport {
       logger,
     );
     this.#publisher = new ConfirmPublisher(this.#connection, logger);
+    this.#replies = new RabbitMqReplies(this.#connection, this.#publisher, this.#options.namePrefix, logger);
     this.#connection.onRecovery((model) => this.#topology.redeclare(model));
     this.#connection.onRecovery(async (model) => {
       this.#publisher.reset();
@@ -141,12 +144,30 @@ export class RabbitMqTransport implements Transport {
         publisher: this.#publisher,
         topology: this.#topology,
         logger: this.#options.logger,
+        signing: this.#options.signing,
       },
       onClosed: (closed) => this.#consumers.delete(closed),
     });
     await consumer.start();
     this.#consumers.add(consumer);
     return consumer;
+  }
+
+  /** An exclusive auto-delete queue of this connection (see `RabbitMqReplies`). */
+  async openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    this.#assertOpen();
+    await this.#connectOnFirstUse();
+    return this.#replies.open(sink);
+  }
+
+  publishReply(address: string, reply: Envelope): Promise<void> {
+    try {
+      this.#assertOpen();
+      checkMessageSizes([reply], this.capabilities.maxMessageBytes);
+      return this.#replies.publish(address, reply);
+    } catch (error) {
+      return Promise.reject(toOmnibusError(error));
+    }
   }
 
   /**

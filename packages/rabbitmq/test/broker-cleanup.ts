@@ -1,16 +1,8 @@
 import type { Channel } from 'amqplib';
 import { connect } from 'amqplib';
-import type {
-  Consumer,
-  ConsumeOptions,
-  DeliverySink,
-  Destination,
-  Envelope,
-  HealthReport,
-  Source,
-  Topology,
-  Transport,
-} from '@omnibus/core';
+import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
+import type { Consumer, ConsumeOptions, DeliverySink, HealthReport, Topology } from '@omnibus/core/transport';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { RabbitMqNames } from '../src/index.js';
 
 /**
@@ -58,7 +50,7 @@ export class BrokerCleanup {
   }
 }
 
-class RecordingTransport implements Transport {
+class RecordingTransport implements Transport, ReplyTransport {
   constructor(
     readonly inner: Transport,
     readonly onProvision: (topology: Topology) => void,
@@ -95,5 +87,14 @@ class RecordingTransport implements Transport {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  // Request/reply passes through: reply queues are exclusive and go away with their connection.
+  openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    return (this.inner as Transport & ReplyTransport).openReplies(sink);
+  }
+
+  publishReply(address: string, reply: Envelope): Promise<void> {
+    return (this.inner as Transport & ReplyTransport).publishReply(address, reply);
   }
 }

@@ -1,16 +1,18 @@
 import { expect } from 'chai';
 import type { Message, MessageProperties } from 'amqplib';
 import type { Envelope } from '@omnibus/core';
-import { Header } from '@omnibus/core';
+import { Header, signingKeys } from '@omnibus/core';
+import { sealAttempt } from '@omnibus/core/transport';
 import { ATTEMPT_HEADER, decodeMessage, encodeEnvelope, headerText } from '../src/rabbitmq-codec.js';
 
 function received(
   content: Buffer,
   properties: Partial<Omit<MessageProperties, 'headers'>> & { headers?: Record<string, unknown> },
+  fields: { redelivered?: boolean; exchange?: string } = {},
 ): Message {
   return {
     content,
-    fields: { deliveryTag: 1, redelivered: false, exchange: '', routingKey: 'q' },
+    fields: { deliveryTag: 1, redelivered: false, exchange: '', routingKey: 'q', ...fields },
     properties: { headers: {}, ...properties } as MessageProperties,
   };
 }
@@ -74,14 +76,37 @@ describe('AMQP message binding', function () {
     expect(roundTrip(envelope, 3).attempt).to.equal(3);
     const { content, options } = encodeEnvelope(envelope, 2);
     const redelivered = decodeMessage(
-      received(content, {
-        headers: { ...options.headers, 'x-delivery-count': 2 },
-        contentType: 'application/json',
-      }),
+      received(
+        content,
+        { headers: { ...options.headers, 'x-delivery-count': 2 }, contentType: 'application/json' },
+        { redelivered: true },
+      ),
+      { queue: 'q', keys: undefined },
     );
     expect(redelivered.attempt).to.equal(4);
     expect(redelivered.envelope.headers).not.to.have.property(ATTEMPT_HEADER);
     expect(redelivered.envelope.headers).not.to.have.property('x-delivery-count');
+  });
+
+  it('believes no attempt count a producer wrote (#16.6)', function () {
+    const { content, options } = encodeEnvelope(envelope, 5);
+    const headers = { ...options.headers, 'x-delivery-count': 7 };
+    const trust = { queue: 'q', keys: undefined };
+    // A first delivery carries whatever the producer wrote in x-delivery-count.
+    expect(decodeMessage(received(content, { headers }), trust).attempt).to.equal(5);
+    // Through a channel's exchange: not our retry route.
+    expect(decodeMessage(received(content, { headers }, { exchange: 'orders' }), trust).attempt).to.equal(1);
+    const keys = signingKeys({ keys: { k: 'a-key-of-at-least-thirty-two-bytes!!' }, signWith: 'k' });
+    const signed = { queue: 'q', keys };
+    expect(decodeMessage(received(content, { headers }), signed).attempt, 'unsealed').to.equal(1);
+    const sealed = encodeEnvelope(envelope, 5, sealAttempt(envelope.id, 'q', 5, keys));
+    expect(decodeMessage(received(sealed.content, sealed.options), signed).attempt).to.equal(5);
+    expect(
+      decodeMessage(received(sealed.content, sealed.options), { queue: 'other', keys }).attempt,
+    ).to.equal(1);
+    expect(
+      decodeMessage(received(sealed.content, sealed.options), signed).envelope.headers,
+    ).not.to.have.property('omnibus-attempt-seal');
   });
 
   it('reads a foreign message: cloudEvents: prefix, AMQP properties, typed values', function () {

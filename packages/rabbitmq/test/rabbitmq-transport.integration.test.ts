@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ChannelModel, GetMessage } from 'amqplib';
 import { connect } from 'amqplib';
-import type { Delivery, Envelope, MessageContext, Source } from '@omnibus/core';
+import type { Envelope, MessageContext, Source } from '@omnibus/core';
 import {
   Bus,
   Handle,
@@ -15,7 +15,15 @@ import {
   readFailure,
   uuidv7,
 } from '@omnibus/core';
-import { describeIntegration, runTransportConformance, uniqueName, waitFor } from '@omnibus/core/testing';
+import type { Delivery } from '@omnibus/core/transport';
+import {
+  SECURITY_CONFORMANCE_SIGNING,
+  describeIntegration,
+  runRequestReplyConformance,
+  runTransportConformance,
+  uniqueName,
+  waitFor,
+} from '@omnibus/core/testing';
 import type { RabbitMqTransportOptions } from '../src/index.js';
 import { RabbitMqTransport } from '../src/index.js';
 import { BrokerCleanup } from './broker-cleanup.js';
@@ -45,6 +53,8 @@ describeIntegration('rabbitmq', probe, () => {
   runTransportConformance('rabbitmq', {
     createTransport: async () => cleanup.track(await createTransport()),
     createUnconnectedTransport: () => cleanup.track(new RabbitMqTransport({ url })),
+    createSigningTransport: async () =>
+      cleanup.track(await createTransport({ signing: SECURITY_CONFORMANCE_SIGNING })),
     restartBroker: async () => {
       try {
         await run(brokersScript, ['restart', 'rabbitmq'], { timeout: 240_000 });
@@ -56,6 +66,12 @@ describeIntegration('rabbitmq', probe, () => {
       }
     },
     reconnectMessages: 10_000,
+  });
+
+  runRequestReplyConformance('rabbitmq', {
+    createTransport: async () => cleanup.track(await createTransport()),
+    // A request's queue is checked (passively declared) before publishing: NOT_PROVISIONED.
+    failsFastWithoutResponder: true,
   });
 
   describe('rabbitmq transport specifics', function () {

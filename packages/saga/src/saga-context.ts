@@ -175,7 +175,7 @@ export class StepContext<State> implements SagaContext<State> {
     for (const compensation of [...this.data.compensations].reverse()) {
       const contract = this.definition.compensations.get(compensation.type)!;
       if (contract.kind === 'command') await this.message.send(contract, compensation.payload);
-      else await this.message.publish(contract, compensation.payload);
+      else if (contract.kind === 'event') await this.message.publish(contract, compensation.payload);
     }
     this.data.compensations = [];
     this.data.compensated = true;

@@ -4,6 +4,7 @@ import { PostgresPersistence } from '@omnibus/postgres';
 import { SqliteSession } from '@omnibus/sqlite';
 import type { CommandIo, OptionValues } from '../command.js';
 import { UsageError } from '../command.js';
+import { loadToolConfig } from '../config/tool-config.js';
 
 /** `--postgres`, `--schema`, `--sqlite`: the database of the commands that read an application's tables. */
 export const databaseOptions = {
@@ -13,7 +14,8 @@ export const databaseOptions = {
 } as const;
 
 export const databaseHelp = [
-  '--postgres <url>   a PostgreSQL database (default: $OMNIBUS_POSTGRES_URL when --sqlite is not given)',
+  '--postgres <url>   a PostgreSQL database (default: $OMNIBUS_POSTGRES_URL when --sqlite is not given,',
+  '                   else the database of omnibus.config.json / $OMNIBUS_DATABASE_URL / $OMNIBUS_SQLITE_PATH)',
   '--schema <name>    the PostgreSQL schema of the omnibus tables (default public)',
   '--sqlite <path>    a SQLite database file',
 ];
@@ -40,17 +42,26 @@ export async function openDatabase(
   io: CommandIo,
   check: TableCheck,
 ): Promise<OpenDatabase> {
-  const sqlite = options.sqlite as string | undefined;
-  const postgres =
+  let sqlite = options.sqlite as string | undefined;
+  let postgres =
     (options.postgres as string | undefined) ??
     (sqlite === undefined ? io.env.OMNIBUS_POSTGRES_URL || undefined : undefined); // set but empty: not given
+  let schema = options.schema as string | undefined;
+  if (postgres === undefined && sqlite === undefined) {
+    const configured = (await loadToolConfig(io.env, options.config as string | undefined)).database;
+    if (configured?.kind === 'sqlite') sqlite = configured.path;
+    if (configured?.kind === 'postgres') {
+      postgres = configured.url;
+      schema ??= configured.schema;
+    }
+  }
   if ((postgres === undefined) === (sqlite === undefined)) {
     throw new UsageError(
       'give exactly one of --postgres <url> (or $OMNIBUS_POSTGRES_URL) and --sqlite <path>',
     );
   }
   if (sqlite !== undefined) {
-    if (options.schema !== undefined) throw new UsageError('--schema is for PostgreSQL');
+    if (schema !== undefined) throw new UsageError('--schema is for PostgreSQL');
     if (!existsSync(sqlite)) throw new UsageError(`no such SQLite file: ${sqlite}`);
     const database = new DatabaseSync(sqlite, { timeout: 5_000 });
     const found = database.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(check.sqliteTable);
@@ -71,7 +82,7 @@ export async function openDatabase(
   }
   const persistence = new PostgresPersistence({
     connectionString: postgres!,
-    ...(options.schema === undefined ? {} : { schema: String(options.schema) }),
+    ...(schema === undefined ? {} : { schema }),
   });
   try {
     const { rows } = await persistence.pool.query<{ found: string | null }>(

@@ -15,7 +15,9 @@ import type {
 import { describeDestination, describeSource } from '../transport.js';
 import { checkMessageSizes } from '../transport/message-size.js';
 import { TransportClosedError } from '../transport/transport-errors.js';
+import type { ReplyAddress, ReplySink, ReplyTransport } from '../request-reply/reply-transport.js';
 import { MemoryQueue } from './memory-queue.js';
+import { MemoryReplies } from './memory-replies.js';
 
 export interface MemoryTransportOptions {
   /** Messages a queue holds before `publish` waits for room (backpressure). Default 10,000. */
@@ -31,13 +33,14 @@ export interface MemoryTransportOptions {
  * delayed retry; readable dead-letter queues; bounded queues. Not persistent: messages live as long as
  * the process.
  */
-export class MemoryTransport implements Transport {
+export class MemoryTransport implements Transport, ReplyTransport {
   readonly name = 'memory';
   readonly capabilities: Capabilities;
   readonly #maxQueueDepth: number;
   readonly #channels = new Map<string, Map<string, MemoryQueue>>();
   readonly #queues = new Map<string, MemoryQueue>();
   readonly #consumers = new Set<Consumer>();
+  readonly #replies = new MemoryReplies();
   #closed = false;
 
   constructor(options: MemoryTransportOptions = {}) {
@@ -166,6 +169,16 @@ export class MemoryTransport implements Transport {
     return tracked;
   }
 
+  async openReplies(sink: ReplySink): Promise<ReplyAddress> {
+    this.#assertOpen();
+    return this.#replies.open(sink);
+  }
+
+  publishReply(address: string, reply: Envelope): Promise<void> {
+    if (this.#closed) return Promise.reject(new TransportClosedError('memory'));
+    return this.#replies.publish(address, reply);
+  }
+
   /** Messages waiting in a source's queue: for tests, health and the CLI. */
   depth(source: Source): number {
     return this.#queueOf(source).depth;
@@ -180,6 +193,7 @@ export class MemoryTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#replies.clear();
     // Queues before consumers, to reject publishers waiting for room: they may be handlers the consumers
     // wait for. And after, for the delayed retries those handlers scheduled while finishing.
     this.#shutdownQueues();

@@ -23,6 +23,8 @@ export interface HandlingContext {
   readonly scheduled: ScheduledMessage[];
   /** Set by the unit of work when the inbox knows the message: a duplicate, the handler did not run. */
   duplicate: boolean;
+  /** What a query's handler returned: the reply, sent once the handling succeeds. */
+  reply?: unknown;
   /** The `MessageContext` the handler gets; middleware may replace it to overlay `tx` and `signal`. */
   handlerContext: MessageContext;
 }

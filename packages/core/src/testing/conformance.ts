@@ -7,6 +7,7 @@ import { replayDeadLetters } from '../dead-letter-replay.js';
 import type { Consumer, Delivery, DeliverySink, Destination, Source, Transport } from '../transport.js';
 import { uuidv7 } from '../uuid.js';
 import { uniqueName } from './names.js';
+import { runSecurityConformance } from './security-conformance.js';
 import { waitFor } from './wait-for.js';
 
 export interface TransportConformanceOptions {
@@ -17,6 +18,8 @@ export interface TransportConformanceOptions {
    * on first use, which the suite checks with it.
    */
   readonly createUnconnectedTransport: () => Transport | Promise<Transport>;
+  /** See `SecurityConformanceOptions.createSigningTransport`. */
+  readonly createSigningTransport?: () => Promise<Transport>;
   /** Stops and starts the broker, keeping its data; the reconnect test is skipped without it. */
   readonly restartBroker?: () => Promise<void>;
   /** Messages in the reconnect test. Default 10,000. */
@@ -584,6 +587,8 @@ export function runTransportConformance(name: string, options: TransportConforma
       await waitFor(() => received.size === count, { timeoutMs: 180_000, message: `all ${count} messages` });
     });
   });
+
+  runSecurityConformance(name, options);
 }
 
 function ackInto(received: Map<string, Envelope>): DeliverySink {

@@ -45,3 +45,11 @@ export { checkMessageSizes } from './message-size.js';
 export { SettleOnce } from './settle-once.js';
 export { SinkCalls } from './sink-calls.js';
 export { MessageTooLargeError, TransportClosedError } from './transport-errors.js';
+export { ATTEMPT_SEAL_HEADER, attemptSealValid, sealAttempt } from '../signing/attempt-seal.js';
+export {
+  supportsReplies,
+  type ReplyAddress,
+  type ReplySink,
+  type ReplyTransport,
+} from '../request-reply/reply-transport.js';
+export { ReplyHeader } from '../request-reply/reply-headers.js';

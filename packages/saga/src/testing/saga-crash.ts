@@ -41,7 +41,8 @@ export interface SagaCrashReport {
  * unacked, outbox rows not yet relayed), and a new one takes over the same database and queue. Every
  * instance must end completed with each part seen by exactly one committed step (a step that committed
  * before the kill is not run again: its inbox record came with its state), and every instance's
- * `TallyDone` must reach the broker (its outbox row survived the kill).
+ * `TallyDone` must reach the broker (its outbox row survived the kill; one the killed worker's relay had
+ * claimed is published by the new worker's once that lease expires).
  */
 export async function runSagaCrash(options: SagaCrashOptions): Promise<SagaCrashReport> {
   const instances = options.instances ?? 1_000;
@@ -79,6 +80,19 @@ export async function runSagaCrash(options: SagaCrashOptions): Promise<SagaCrash
       intervalMs: 200,
       message: `${instances} sagas completed after the restart`,
     });
+    // The killed worker's relay may have held outbox rows it had claimed but not yet published: they
+    // come back when its lease expires, and only a running relay can then publish them. So the new
+    // worker keeps running until every TallyDone has arrived (stopping it first stalled the test).
+    const tallies = (): Set<string> =>
+      new Set(
+        options.done.map(
+          (envelope) => (JSON.parse(new TextDecoder().decode(envelope.body)) as { tally: string }).tally,
+        ),
+      );
+    await waitFor(() => tallies().size === instances, {
+      timeoutMs,
+      message: `a TallyDone for each of the ${instances} instances`,
+    });
     const report = await second.stop();
     second = undefined;
     expect(report.deadLettered, 'dead letters after the restart').to.equal(0);
@@ -95,16 +109,6 @@ export async function runSagaCrash(options: SagaCrashOptions): Promise<SagaCrash
       expect(state.steps, `${record.key}: steps committed`).to.equal(parts);
       expect(record.version, `${record.key}: versions`).to.equal(parts);
     }
-    const tallies = (): Set<string> =>
-      new Set(
-        options.done.map(
-          (envelope) => (JSON.parse(new TextDecoder().decode(envelope.body)) as { tally: string }).tally,
-        ),
-      );
-    await waitFor(() => tallies().size === instances, {
-      timeoutMs,
-      message: `a TallyDone for each of the ${instances} instances`,
-    });
     return { completedAtKill, startedAtKill };
   } finally {
     if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL');

@@ -243,5 +243,12 @@ function scenarioContext(type: string, tx: MemoryTransaction, now: number, emit:
     tx,
     publish: async (contract, payload, options) => emit('event', contract, payload, options),
     send: async (contract, payload, options) => emit('command', contract, payload, options),
+    request: (contract) =>
+      Promise.reject(
+        new ConfigurationError(
+          'request',
+          `a saga scenario cannot ask ${contract.type}: it has no responders`,
+        ),
+      ),
   };
 }

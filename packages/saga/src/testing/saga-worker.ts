@@ -38,7 +38,9 @@ export async function startSagaWorker(options: SagaWorkerOptions): Promise<SagaW
     persistence: options.persistence,
     handlers: runtime.handlers,
     concurrency: options.concurrency ?? 16,
-    outboxRelay: { pollIntervalMs: 20 },
+    // A killed worker's claimed outbox rows wait out its lease (default 30 s) before another relay takes
+    // them: a short lease keeps the crash test short; a republish it may cause is absorbed downstream.
+    outboxRelay: { pollIntervalMs: 20, leaseMs: 3_000 },
   });
   await bus.start();
   return {
