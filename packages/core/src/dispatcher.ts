@@ -19,7 +19,8 @@ import type { ScheduleStore } from './schedule-store.js';
 import type { SerializerRegistry } from './serializer.js';
 import { sealedTarget, verifyEnvelope } from './signing/envelope-signature.js';
 import type { SigningKeys } from './signing/signing-options.js';
-import { Handling } from './telemetry/handling.js';
+import type { Handling } from './telemetry/handling.js';
+import { startHandling } from './telemetry/handling.js';
 import { messageLogFields } from './telemetry/log-fields.js';
 import type { Telemetry } from './telemetry/telemetry.js';
 import type { Delivery } from './transport.js';
@@ -71,7 +72,7 @@ export class Dispatcher {
   sink(route: Route, delivery: Delivery): Promise<void> {
     route.inFlight++;
     this.#stats.received++;
-    const handling = new Handling(this.#options.telemetry, route.source, route.group, delivery);
+    const handling = startHandling(this.#options.telemetry, route.source, route.group, delivery);
     return this.#handle(route, delivery, handling).then(
       () => {
         handling.end();

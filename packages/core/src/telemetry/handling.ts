@@ -15,7 +15,43 @@ import { carriedContext } from './trace-context.js';
  * `end` the outcome (ack, retry, dead letter) with the error recorded, the consumed counter and the
  * process duration. The dispatcher calls `retry`/`deadLetter` where it decides, and `end` once settled.
  */
-export class Handling {
+export interface Handling {
+  /** Runs `work` with the process span active, so spans the handler makes are its children. */
+  run<T>(work: () => T): T;
+  /** The handling is handed back for a later try, because of `error`. */
+  retry(error: unknown, delayMs: number): void;
+  /** The handling dead-letters its delivery, because of `error`, after `attempts` handler calls. */
+  deadLetter(error: unknown, attempts: number): void;
+  /** Settled, or given up on (`settleError`: settling itself failed, the delivery comes back). */
+  end(settleError?: unknown): void;
+}
+
+/** What a handling costs when nothing records: nothing. */
+const INERT: Handling = {
+  run: (work) => work(),
+  retry: () => undefined,
+  deadLetter: () => undefined,
+  end: () => undefined,
+};
+
+/** Starts the telemetry of one handling: `INERT` when no SDK records spans or metrics. */
+export function startHandling(
+  telemetry: Telemetry,
+  source: Source,
+  group: string | undefined,
+  delivery: Delivery,
+): Handling {
+  const envelope = delivery.envelope;
+  const name = sourceName(source);
+  // Never the active context: a broker client's callback may run in whatever context it was set up in.
+  const parent =
+    envelope.headers[Header.traceParent] === undefined ? ROOT_CONTEXT : carriedContext(envelope.headers);
+  const span = telemetry.tracer.startSpan(`process ${name}`, { kind: SpanKind.CONSUMER }, parent);
+  if (!span.isRecording() && !telemetry.metered) return INERT;
+  return new RecordedHandling(telemetry, span, telemetry.metricAttributes(name, 'process', group), delivery);
+}
+
+class RecordedHandling implements Handling {
   readonly #telemetry: Telemetry;
   readonly #span: Span;
   readonly #attributes: Attributes;
@@ -24,15 +60,11 @@ export class Handling {
   #outcome: Outcome = 'ack';
   #error: unknown;
 
-  constructor(telemetry: Telemetry, source: Source, group: string | undefined, delivery: Delivery) {
+  constructor(telemetry: Telemetry, span: Span, attributes: Attributes, delivery: Delivery) {
     this.#telemetry = telemetry;
-    const name = sourceName(source);
-    this.#attributes = telemetry.metricAttributes(name, 'process', group);
+    this.#span = span;
+    this.#attributes = attributes;
     const envelope = delivery.envelope;
-    // Never the active context: a broker client's callback may run in whatever context it was set up in.
-    const parent =
-      envelope.headers[Header.traceParent] === undefined ? ROOT_CONTEXT : carriedContext(envelope.headers);
-    this.#span = telemetry.tracer.startSpan(`process ${name}`, { kind: SpanKind.CONSUMER }, parent);
     if (this.#span.isRecording()) {
       this.#span.setAttributes({
         ...this.#attributes,
@@ -50,12 +82,10 @@ export class Handling {
     telemetry.inFlight.add(1, this.#attributes);
   }
 
-  /** Runs `work` with the process span active, so spans the handler makes are its children. */
   run<T>(work: () => T): T {
     return this.#context === undefined ? work() : context.with(this.#context, work);
   }
 
-  /** The handling is handed back for a later try, because of `error`. */
   retry(error: unknown, delayMs: number): void {
     this.#outcome = 'retry';
     this.#error = error;
@@ -63,7 +93,6 @@ export class Handling {
     this.#telemetry.retried.add(1, this.#attributes);
   }
 
-  /** The handling dead-letters its delivery, because of `error`, after `attempts` handler calls. */
   deadLetter(error: unknown, attempts: number): void {
     this.#outcome = 'dead_letter';
     this.#error = error;
@@ -71,7 +100,6 @@ export class Handling {
     this.#telemetry.deadLettered.add(1, this.#attributes);
   }
 
-  /** Settled, or given up on (`settleError`: settling itself failed, the delivery comes back). */
   end(settleError?: unknown): void {
     const error = settleError ?? this.#error;
     let attributes = this.#attributes;

@@ -14,7 +14,7 @@ import type {
   TracerProvider,
   UpDownCounter,
 } from '@opentelemetry/api';
-import { SpanKind, SpanStatusCode, context, metrics, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, createNoopMeter, metrics, trace } from '@opentelemetry/api';
 import type { Envelope } from '../envelope.js';
 import { Header } from '../envelope.js';
 import { toOmnibusError } from '../errors.js';
@@ -55,6 +55,8 @@ export class Telemetry {
   readonly meter: Meter;
   /** The `messaging.system` of the transport. */
   readonly system: string;
+  /** Whether a metrics SDK takes the measurements (else the meter is the API's no-op and they are skipped). */
+  readonly metered: boolean;
   readonly sent: Counter;
   readonly operationDuration: Histogram;
   readonly consumed: Counter;
@@ -68,6 +70,7 @@ export class Telemetry {
     this.tracer = (options?.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME);
     this.meter = (options?.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME);
     this.system = messagingSystem(transportName);
+    this.metered = this.meter.constructor !== NOOP_METER_CLASS;
     const seconds = { unit: 's', advice: { explicitBucketBoundaries: DURATION_BUCKETS } };
     this.sent = this.meter.createCounter('messaging.client.sent.messages', {
       unit: '{message}',
@@ -105,11 +108,10 @@ export class Telemetry {
    */
   sendNow(destination: Destination): Sending {
     const name = destinationName(destination);
-    const span = this.tracer.startSpan(`send ${name}`, {
-      kind: SpanKind.PRODUCER,
-      attributes: this.#sendSpanAttributes(name, 1),
-    });
-    return new Sending(this, span, this.#metricAttributes(name));
+    const span = this.tracer.startSpan(`send ${name}`, { kind: SpanKind.PRODUCER });
+    if (!span.isRecording() && !this.metered) return INERT_SENDING;
+    if (span.isRecording()) span.setAttributes(this.#sendSpanAttributes(name, 1));
+    return new RecordedSending(this, span, this.#metricAttributes(name));
   }
 
   /**
@@ -128,7 +130,8 @@ export class Telemetry {
       { kind: SpanKind.CLIENT, attributes: this.#sendSpanAttributes(name, envelopes.length), links },
       parent ?? context.active(),
     );
-    return new Sending(this, span, this.#metricAttributes(name), envelopes.length);
+    if (!span.isRecording() && !this.metered) return INERT_SENDING;
+    return new RecordedSending(this, span, this.#metricAttributes(name), envelopes.length);
   }
 
   /**
@@ -245,8 +248,30 @@ export class Telemetry {
   }
 }
 
+/** The class of the API's no-op meter: a meter of that class records nothing. */
+const NOOP_METER_CLASS = createNoopMeter().constructor;
+
 /** One send in progress: its span and its start, for the duration. */
-export class Sending {
+export interface Sending {
+  /** The span's context when it records: the creation context to write into the message. */
+  readonly creationContext: SpanContext | undefined;
+  /** Describes the single message of a `sendNow` on its span. */
+  describe(envelope: Envelope): void;
+  /** Ends the span and records the metrics when `publish` settles; returns it unchanged. */
+  settle(publish: Promise<void>): Promise<void>;
+  /** Ends the span (failed when `error` is given) and records the metrics. */
+  end(error: unknown): void;
+}
+
+/** A send when nothing records spans or metrics: it passes the publish through untouched. */
+const INERT_SENDING: Sending = {
+  creationContext: undefined,
+  describe: () => undefined,
+  settle: (publish) => publish,
+  end: () => undefined,
+};
+
+class RecordedSending implements Sending {
   readonly #telemetry: Telemetry;
   readonly #span: Span;
   readonly #attributes: Attributes;
