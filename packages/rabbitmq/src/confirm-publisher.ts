@@ -22,6 +22,9 @@ interface Confirming {
 
 interface Pending {
   readonly id: string;
+  /** Where it went: with a repeated id, a return is matched to the publish of its exchange and key. */
+  readonly exchange: string;
+  readonly routingKey: string;
   returned: { replyCode: number; replyText: string } | undefined;
 }
 
@@ -89,7 +92,12 @@ export class ConfirmPublisher {
     const { channel, awaitingReturn } = confirming;
     for (let i = start; i < messages.length; i++) {
       const { exchange, routingKey, message } = messages[i]!;
-      const pending: Pending = { id: message.options.messageId ?? '', returned: undefined };
+      const pending: Pending = {
+        id: message.options.messageId ?? '',
+        exchange,
+        routingKey,
+        returned: undefined,
+      };
       remember(awaitingReturn, pending);
       let more: boolean;
       try {
@@ -159,7 +167,16 @@ export class ConfirmPublisher {
     channel.on('return', (message: Message) => {
       const id = typeof message.properties.messageId === 'string' ? message.properties.messageId : '';
       const waiting = confirming.awaitingReturn.get(id);
-      const pending = Array.isArray(waiting) ? waiting.find((p) => p.returned === undefined) : waiting;
+      // A publish still waiting for its confirm may share the id (one to a quorum queue confirms later
+      // than an unroutable one is returned): the return belongs to the one sent where it was returned from.
+      const pending = Array.isArray(waiting)
+        ? waiting.find(
+            (p) =>
+              p.returned === undefined &&
+              p.exchange === message.fields.exchange &&
+              p.routingKey === message.fields.routingKey,
+          )
+        : waiting;
       if (pending !== undefined) {
         const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
         pending.returned = { replyCode: fields.replyCode ?? 0, replyText: fields.replyText ?? 'returned' };
