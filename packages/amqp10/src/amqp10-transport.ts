@@ -10,8 +10,10 @@ import {
   type DeliverySink,
   type HealthReport,
   type Topology,
+  type ReplyAddress,
+  type ReplySink,
+  type ReplyTransport,
 } from '@omnibus/core/transport';
-import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { encodeEnvelope } from './amqp10-codec.js';
 import { Amqp10Connection } from './amqp10-connection.js';
 import { Amqp10Consumer } from './amqp10-consumer.js';

@@ -10,8 +10,10 @@ import {
   type DeliverySink,
   type HealthReport,
   type Topology,
+  type ReplyAddress,
+  type ReplySink,
+  type ReplyTransport,
 } from '@omnibus/core/transport';
-import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { toTransportError } from './aws-errors.js';
 import type { QueueRef } from './aws-provisioner.js';
 import { AwsProvisioner } from './aws-provisioner.js';

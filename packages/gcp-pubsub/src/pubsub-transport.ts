@@ -19,8 +19,10 @@ import {
   type HealthReport,
   type Topology,
   withFailureHeaders,
+  type ReplyAddress,
+  type ReplySink,
+  type ReplyTransport,
 } from '@omnibus/core/transport';
-import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { AttemptCounter } from './attempt-counter.js';
 import { checkPublishable, fitFailureHeaders, toPubSubMessage } from './pubsub-codec.js';
 import { PubSubConsumer } from './pubsub-consumer.js';

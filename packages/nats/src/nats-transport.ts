@@ -15,8 +15,10 @@ import {
   type DeliverySink,
   type HealthReport,
   type Topology,
+  type ReplyAddress,
+  type ReplySink,
+  type ReplyTransport,
 } from '@omnibus/core/transport';
-import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import type { EncodedMessage } from './nats-codec.js';
 import { encodeEnvelope } from './nats-codec.js';
 import { NatsConsumer } from './nats-consumer.js';

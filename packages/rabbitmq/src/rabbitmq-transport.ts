@@ -10,8 +10,10 @@ import {
   type DeliverySink,
   type HealthReport,
   type Topology,
+  type ReplyAddress,
+  type ReplySink,
+  type ReplyTransport,
 } from '@omnibus/core/transport';
-import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
 import { RabbitMqConnection } from './rabbitmq-connection.js';
 import { encodeEnvelope } from './rabbitmq-codec.js';
 import type { Outgoing } from './confirm-publisher.js';

@@ -1,8 +1,16 @@
 import type { Channel } from 'amqplib';
 import { connect } from 'amqplib';
 import type { Destination, Envelope, Source, Transport } from '@omnibus/core';
-import type { Consumer, ConsumeOptions, DeliverySink, HealthReport, Topology } from '@omnibus/core/transport';
-import type { ReplyAddress, ReplySink, ReplyTransport } from '@omnibus/core/transport';
+import type {
+  Consumer,
+  ConsumeOptions,
+  DeliverySink,
+  HealthReport,
+  ReplyAddress,
+  ReplySink,
+  ReplyTransport,
+  Topology,
+} from '@omnibus/core/transport';
 import { RabbitMqNames } from '../src/index.js';
 
 /**
