@@ -1,5 +1,5 @@
 import type { Logger, SigningKeys, SigningOptions } from '@omnibus/core';
-import { ConfigurationError, signingKeys, silentLogger } from '@omnibus/core';
+import { ConfigurationError, signingKeys, defaultLogger } from '@omnibus/core';
 
 /** TLS material for `amqps://` connections (PEM strings or buffers). */
 export interface Amqp10TlsOptions {
@@ -119,7 +119,7 @@ export function resolveAmqp10Options(options: Amqp10TransportOptions): ResolvedA
     maxReconnectDelayMs,
     containerId: options.containerId ?? `omnibus-${Math.random().toString(36).slice(2, 10)}`,
     deliveryLimit,
-    logger: options.logger ?? silentLogger,
+    logger: options.logger ?? defaultLogger(),
     signing: options.signing === undefined ? undefined : signingKeys(options.signing),
   };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@omnibus/core';
-import { ConfigurationError, silentLogger } from '@omnibus/core';
+import { ConfigurationError, defaultLogger } from '@omnibus/core';
 
 /** Static AWS credentials (tests, moto, LocalStack). Without them the SDK's default provider chain is used. */
 export interface StaticCredentials {
@@ -87,7 +87,7 @@ export function resolveOptions(options: SqsSnsTransportOptions = {}): ResolvedOp
   );
   const waitTimeSeconds = integerIn('waitTimeSeconds', options.waitTimeSeconds, 1, 20, 20);
   const maxDeliveries = integerIn('maxDeliveries', options.maxDeliveries, 1, 1_000, 10);
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? defaultLogger();
   if (typeof logger.warn !== 'function' || typeof logger.error !== 'function') {
     throw new ConfigurationError('logger', 'must be a Logger (debug, info, warn, error)');
   }

@@ -1,6 +1,6 @@
 import type { ClientConfig } from '@google-cloud/pubsub';
 import type { Logger } from '@omnibus/core';
-import { ConfigurationError, silentLogger } from '@omnibus/core';
+import { ConfigurationError, defaultLogger } from '@omnibus/core';
 
 /** How the publisher groups messages into `Publish` requests (the client library's batching). */
 export interface PubSubBatchingOptions {
@@ -124,7 +124,7 @@ export function resolvePubSubOptions(
   if (options.deadLetterPolicy !== undefined && typeof options.deadLetterPolicy !== 'boolean') {
     throw new ConfigurationError('deadLetterPolicy', 'must be a boolean');
   }
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? defaultLogger();
   if (typeof logger.warn !== 'function' || typeof logger.error !== 'function') {
     throw new ConfigurationError('logger', 'must have debug, info, warn and error methods');
   }

@@ -1,6 +1,6 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Logger, QueueSource, SubscriptionSource } from '@omnibus/core';
-import { ConfigurationError, silentLogger } from '@omnibus/core';
+import { ConfigurationError, defaultLogger } from '@omnibus/core';
 import type { KafkaClientName } from './kafka-client.js';
 
 /** SASL authentication; pair it with `ssl` unless the network is trusted. */
@@ -225,7 +225,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions = {}): Resolv
     publishRetries: positiveInteger('publishRetries', options.publishRetries, 5),
     maxRetryDelayMs: maxRetryDelay(options.maxRetryDelayMs),
     consumer: resolvedConsumer,
-    logger: options.logger ?? silentLogger,
+    logger: options.logger ?? defaultLogger(),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from '@omnibus/core';
-import { ConfigurationError, silentLogger } from '@omnibus/core';
+import { ConfigurationError, defaultLogger } from '@omnibus/core';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -98,7 +98,7 @@ export function resolveNatsOptions(options: NatsTransportOptions): ResolvedNatsO
   if (typeof namePrefix !== 'string' || !NAME.test(namePrefix)) {
     throw new ConfigurationError('namePrefix', 'must be 1-32 letters, digits, - or _');
   }
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? defaultLogger();
   if (typeof logger?.error !== 'function') throw new ConfigurationError('logger', 'must be a Logger');
   const connectionName = options.connectionName ?? 'omnibus';
   if (typeof connectionName !== 'string' || connectionName.length === 0) {

@@ -1,5 +1,5 @@
 import type { Logger, Persistence } from '@omnibus/core';
-import { ConfigurationError, silentLogger, toOmnibusError } from '@omnibus/core';
+import { ConfigurationError, defaultLogger, toOmnibusError } from '@omnibus/core';
 import type { PoolClient } from 'pg';
 import pg from 'pg';
 import { PostgresCommitHooks } from './postgres-commit-hooks.js';
@@ -64,7 +64,7 @@ export class PostgresPersistence implements Persistence<PoolClient> {
     if (!(this.#inboxRetentionMs > 0)) {
       throw new ConfigurationError('inboxRetentionMs', `must be > 0, got ${String(this.#inboxRetentionMs)}`);
     }
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? defaultLogger();
     if (this.#ownsPool) {
       // An idle client's connection dying emits 'error' on the pool; unheard, it would crash the process.
       this.pool.on('error', (error) =>

@@ -1,7 +1,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Options, SocketOptions } from 'amqplib';
 import type { Logger, SigningKeys, SigningOptions } from '@omnibus/core';
-import { ConfigurationError, signingKeys, silentLogger } from '@omnibus/core';
+import { ConfigurationError, signingKeys, defaultLogger } from '@omnibus/core';
 
 /** TLS material for `amqps://` connections (PEM strings or buffers). */
 export interface RabbitMqTlsOptions {
@@ -179,7 +179,7 @@ export function resolveRabbitMqOptions(options: RabbitMqTransportOptions = {}): 
     throw new ConfigurationError('connectionName', 'must be a non-empty string');
   }
 
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? defaultLogger();
   if (typeof logger?.error !== 'function') throw new ConfigurationError('logger', 'must be a Logger');
 
   return {

@@ -18,7 +18,7 @@ import {
   MessageTracer,
   observeSagaInstances,
   Subscriber,
-  silentLogger,
+  defaultLogger,
   systemClock,
   toOmnibusError,
 } from '@omnibus/core';
@@ -116,7 +116,7 @@ export class SagaRuntime {
       store: options.store,
       clock: options.clock ?? systemClock,
       scheduler: options.scheduler ?? new ScheduledTimeouts(options.schedules),
-      logger: options.logger ?? silentLogger,
+      logger: options.logger ?? defaultLogger(),
       stats: this.stats,
       instantiate: (definition) => instantiate(definition.sagaClass),
     };

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { CompatibilityLevel } from '@omnibus/avro';
 import { isCompatibilityLevel } from '@omnibus/avro';
 import type { Logger } from '@omnibus/core';
-import { ConfigurationError, silentLogger } from '@omnibus/core';
+import { ConfigurationError, defaultLogger } from '@omnibus/core';
 import type { BasicAuthCredentials } from './basic-auth.js';
 import { basicAuthorizer } from './basic-auth.js';
 import { RegistryHttpError, Refusal } from './registry-http-error.js';
@@ -95,7 +95,7 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
   const requestTimeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs, 30_000);
   const headersTimeoutMs = positiveInt('headersTimeoutMs', options.headersTimeoutMs, 10_000);
   const maxConnections = positiveInt('maxConnections', options.maxConnections, 256);
-  const logger = options.logger ?? silentLogger;
+  const logger = options.logger ?? defaultLogger();
   const service = new RegistryService(store, defaultCompatibility, limits);
   const failedLogins = new FailedLogins();
 

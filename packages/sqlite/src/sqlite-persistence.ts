@@ -1,6 +1,6 @@
 import { DatabaseSync } from 'node:sqlite';
 import type { Logger, Persistence } from '@omnibus/core';
-import { ConfigurationError, silentLogger, toOmnibusError } from '@omnibus/core';
+import { ConfigurationError, defaultLogger, toOmnibusError } from '@omnibus/core';
 import { persistenceError, sqliteErrorCode } from './sqlite-errors.js';
 import { SqliteInbox } from './sqlite-inbox.js';
 import { applySqliteMigrations, outboxInboxMigrations } from './sqlite-migrations.js';
@@ -73,7 +73,7 @@ export class SqlitePersistence implements Persistence<DatabaseSync> {
     if (synchronous !== 'full' && synchronous !== 'normal') {
       throw new ConfigurationError('synchronous', `must be 'full' or 'normal', got ${String(synchronous)}`);
     }
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? defaultLogger();
     this.database = openDatabase(options.path, busyTimeoutMs, synchronous);
     this.unitOfWork = new SqliteSession(this.database);
     this.inbox = new SqliteInbox(this.unitOfWork);
