@@ -6,7 +6,6 @@ import {
   Header,
   fromStructuredCloudEvent,
   isCloudEventsAttributeName,
-  toBindingHeaders,
 } from '@omnibus/core/transport';
 
 /**
@@ -19,6 +18,8 @@ const CONTENT_TYPE = 'content-type';
 const STRUCTURED = 'application/cloudevents+json';
 /** The envelope's key, as the CloudEvents Partitioning extension attribute `partitionkey`. */
 const KEY_HEADER = `${NATS_BINDING.prefix}partitionkey`;
+const ID_HEADER = `${NATS_BINDING.prefix}id`;
+const TYPE_HEADER = `${NATS_BINDING.prefix}type`;
 /**
  * Set on a dead-letter copy (the DLQ publish's id). A replay keeps it, so the replayed message gets a
  * fresh `Nats-Msg-Id` instead of being dropped as a duplicate of the original within the window.
@@ -40,16 +41,47 @@ export interface EncodedMessage {
 /** Envelope → NATS message in binary mode; the id is also the `Nats-Msg-Id`. */
 export function encodeEnvelope(envelope: Envelope): EncodedMessage {
   const headers = natsHeaders();
-  const bound = toBindingHeaders(envelope, NATS_BINDING);
-  // NATS headers are lines: a value may not hold CR or LF (a dead letter's stack does), so they are escaped.
-  for (const name of Object.keys(bound)) headers.set(name, bound[name]!.replace(/\r\n|\r|\n/g, '\\n'));
-  if (envelope.key !== undefined) headers.set(KEY_HEADER, envelope.key);
-  const deadLetter = envelope.headers[DEAD_LETTER_HEADER];
+  const store = headerStoreOf(headers);
+  // `toBindingHeaders(envelope, NATS_BINDING)`, written straight into the headers.
+  if (envelope.id !== '') put(headers, store, ID_HEADER, envelope.id);
+  if (envelope.type !== '') put(headers, store, TYPE_HEADER, envelope.type);
+  const own = envelope.headers;
+  for (const name of Object.keys(own)) {
+    const value = own[name]!;
+    if (name === Header.contentType) put(headers, store, CONTENT_TYPE, value);
+    else if (isCloudEventsAttributeName(name)) put(headers, store, NATS_BINDING.prefix + name, value);
+    else put(headers, store, name, value);
+  }
+  if (envelope.key !== undefined) put(headers, store, KEY_HEADER, envelope.key);
+  const deadLetter = own[DEAD_LETTER_HEADER];
   return {
     headers,
     data: envelope.body,
     msgId: deadLetter === undefined ? envelope.id : `${envelope.id}~${deadLetter}`,
   };
+}
+
+/**
+ * The client's own store of a `MsgHdrs` (`MsgHdrsImpl.headers` of @nats-io/nats-core 3.x, outside the
+ * declared type), or `undefined` if it is not there. Writing to it skips what `set` does per header:
+ * listing and comparing every key set so far, twice, and copying the name to check it.
+ */
+export function headerStoreOf(headers: MsgHdrs): Map<string, string[]> | undefined {
+  const store = (headers as unknown as { headers?: unknown }).headers;
+  return store instanceof Map ? (store as Map<string, string[]>) : undefined;
+}
+
+/** A header name as the client's `set` checks it: printable ASCII, no colon. */
+const HEADER_NAME = /^[!-9;-~]+$/;
+const LINE_BREAK = /\r\n|\r|\n/g;
+
+/** `headers.set(name, value)`, through the store when the name needs no check beyond {@link HEADER_NAME}. */
+function put(headers: MsgHdrs, store: Map<string, string[]> | undefined, name: string, raw: string): void {
+  // NATS headers are lines: a value may not hold CR or LF (a dead letter's stack does), so they are escaped.
+  const value = raw.includes('\n') || raw.includes('\r') ? raw.replace(LINE_BREAK, '\\n') : raw;
+  // The client's `set` throws a clear error for a name it cannot write.
+  if (store !== undefined && HEADER_NAME.test(name)) store.set(name, [value.trim()]);
+  else headers.set(name, value);
 }
 
 /**

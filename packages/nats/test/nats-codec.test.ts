@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import { Header } from '@omnibus/core';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { decodeHeaderBlock, decodeMessage, encodeEnvelope } from '../src/nats-codec.js';
+import type { Envelope } from '@omnibus/core';
+import { toBindingHeaders } from '@omnibus/core/transport';
+import {
+  NATS_BINDING,
+  decodeHeaderBlock,
+  decodeMessage,
+  encodeEnvelope,
+  headerStoreOf,
+} from '../src/nats-codec.js';
 
 describe('NATS codec', function () {
   it('escapes line breaks in header values (a dead letter stack), which NATS headers cannot carry', function () {
@@ -39,6 +47,50 @@ describe('NATS codec', function () {
     expect(envelope.headers['__proto__']).to.equal('x');
     const encoded = encodeEnvelope(envelope);
     expect(encoded.headers.get('__proto__')).to.equal('x');
+  });
+
+  describe("writing headers into the client's store", function () {
+    /** What the codec wrote before it filled the client's store (the core binding, `set` per header), by name. */
+    function throughSet(envelope: Envelope): [string, string[]][] {
+      const wire = natsHeaders();
+      const bound = toBindingHeaders(envelope, NATS_BINDING);
+      for (const name of Object.keys(bound)) wire.set(name, bound[name]!.replace(/\r\n|\r|\n/g, '\\n'));
+      if (envelope.key !== undefined) wire.set('ce-partitionkey', envelope.key);
+      return sorted(wire);
+    }
+    const sorted = (wire: Iterable<[string, string[]]>) => [...wire].sort(([a], [b]) => a.localeCompare(b));
+
+    it('finds the store in this client version (else every header goes through set)', function () {
+      expect(headerStoreOf(natsHeaders())).to.be.instanceOf(Map);
+    });
+
+    it('writes the same headers as the CloudEvents binding through set', function () {
+      const envelopes: Envelope[] = [
+        {
+          id: 'm1',
+          type: 't.Happened',
+          key: 'k1',
+          headers: {
+            specversion: '1.0',
+            source: 'orders',
+            [Header.contentType]: 'application/json',
+            [Header.errorStack]: 'Error: x\n  at y',
+            partitionkey: 'overwritten by the key',
+            'omnibus-attempt': '2',
+            'x-padded': '  v  ',
+          },
+          body: Buffer.from('{}'),
+        },
+        { id: '', type: '', headers: { 'ce-source': 'a', source: 'b' }, body: Buffer.from('?') },
+      ];
+      for (const envelope of envelopes)
+        expect(sorted(encodeEnvelope(envelope).headers)).to.deep.equal(throughSet(envelope));
+    });
+
+    it("rejects a header name NATS cannot carry with the client's error", function () {
+      const envelope = { id: 'm1', type: 't', headers: { 'bad name': 'v' }, body: Buffer.from('{}') };
+      expect(() => encodeEnvelope(envelope)).to.throw(/bad name|not a valid character/);
+    });
   });
 
   describe('from the header block as received', function () {
