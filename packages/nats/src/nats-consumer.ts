@@ -14,10 +14,11 @@ import {
   withFailureHeaders,
 } from '@omnibus/core/transport';
 import { DONE, KeyOrderGate, describeSource } from '@omnibus/core/transport';
-import { DEAD_LETTER_HEADER, decodeMessage, encodeEnvelope } from './nats-codec.js';
+import { DEAD_LETTER_HEADER, encodeEnvelope } from './nats-codec.js';
 import { NatsDelivery } from './nats-delivery.js';
 import { toTransportError } from './nats-errors.js';
 import type { NatsNames } from './nats-names.js';
+import { decodeReceived, deliveryCountOf } from './nats-received.js';
 
 /**
  * Ends a pull without losing what is on its way. The client's `close()` drops the pull's inbox subscription
@@ -164,8 +165,8 @@ export class NatsConsumer implements Consumer, DeliverySettler<NatsDelivery> {
   #receive(message: JsMsg): void {
     // Pulled while closing: give it straight back.
     if (this.#closing) return message.nak();
-    const attempt = message.info.deliveryCount;
-    const envelope = decodeMessage(message.headers, message.data);
+    const attempt = deliveryCountOf(message);
+    const envelope = decodeReceived(message);
     const delivery = new NatsDelivery(this, message, envelope, attempt);
     this.#unsettled.add(delivery);
     if (attempt > this.#context.deliveryLimit && this.source.kind !== 'deadLetters') {

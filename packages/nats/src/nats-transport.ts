@@ -31,6 +31,11 @@ import { NatsReplies } from './nats-replies.js';
 
 const CONNECT_RETRY_MS = 2_000;
 
+interface Route {
+  readonly subject: string;
+  ready: boolean;
+}
+
 /**
  * The NATS JetStream transport. Channels are interest-retention streams (one durable pull consumer per
  * subscriber group); command queues are work-queue streams with one shared durable; dead letters live in
@@ -47,6 +52,7 @@ export class NatsTransport implements Transport, ReplyTransport {
   readonly #names: NatsNames;
   readonly #provisioner: NatsProvisioner;
   readonly #consumers = new Set<NatsConsumer>();
+  readonly #routes = new Map<string, Route>();
   readonly #replies: NatsReplies;
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
@@ -164,16 +170,33 @@ export class NatsTransport implements Transport, ReplyTransport {
       if (messages.length === 0) return DONE;
       checkMessageSizes(messages, this.capabilities.maxMessageBytes);
       if (this.#nc === undefined) return this.connect().then(() => this.publish(destination, messages));
-      const subject = this.#names.publishSubject(destination);
-      return this.#provisioner
-        .ensureDestination(destination)
-        .then(() =>
-          Promise.all(messages.map((envelope) => this.#publishOne(subject, encodeEnvelope(envelope)))),
-        )
-        .then(() => undefined);
+      const route = this.#route(destination);
+      if (route.ready) return this.#publishAll(route.subject, messages);
+      return this.#provisioner.ensureDestination(destination).then(() => {
+        route.ready = true;
+        return this.#publishAll(route.subject, messages);
+      });
     } catch (error) {
       return Promise.reject(toOmnibusError(error));
     }
+  }
+
+  /** A destination's subject, and whether its stream is known to exist (then a publish goes straight out). */
+  #route(destination: Destination): Route {
+    const key = destination.kind === 'channel' ? `c:${destination.channel}` : `q:${destination.queue}`;
+    let route = this.#routes.get(key);
+    if (route === undefined) {
+      route = { subject: this.#names.publishSubject(destination), ready: false };
+      this.#routes.set(key, route);
+    }
+    return route;
+  }
+
+  #publishAll(subject: string, messages: readonly Envelope[]): Promise<void> {
+    if (messages.length === 1) return this.#publishOne(subject, encodeEnvelope(messages[0]!));
+    return Promise.all(messages.map((envelope) => this.#publishOne(subject, encodeEnvelope(envelope)))).then(
+      () => undefined,
+    );
   }
 
   /** One message, resolved on JetStream's ack (a duplicate within the window is acked as stored). */
