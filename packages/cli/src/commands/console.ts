@@ -68,6 +68,7 @@ const consoleCommand: Command = {
             : new SchemaRegistryClient({ url: config.registryUrl }),
         ),
         firstWaitMs: config.transport === 'kafka' ? 15_000 : 3_000,
+        ...(config.signing === undefined ? {} : { signing: config.signing }),
         ...(schedules === undefined ? {} : { schedules }),
         ...(sagas === undefined ? {} : { sagas }),
         sagaNames: config.console.sagas,

@@ -327,6 +327,7 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
             }
             await replayDeadLetter(opened.transport, scan.of, delivery, {
               replayId,
+              ...(opened.config.signing === undefined ? {} : { signing: opened.config.signing }),
               ...(group === undefined ? {} : { group }),
               ...(body === undefined ? {} : { body }),
             });
