@@ -122,6 +122,9 @@ describe('tool configuration (omnibus.config.json and the services’ variables)
     writeFileSync(join(dir, 'keys.json'), JSON.stringify(signing));
     const file = join(dir, 'omnibus.config.json');
     expect(readToolConfig({}, {}).signing).to.equal(undefined);
+    expect(readToolConfig({ contracts: './dist/contracts.js' }, {}, file).contracts).to.equal(
+      join(dir, 'dist', 'contracts.js'),
+    );
     const fromFile = readToolConfig({ signingKeysFile: 'keys.json' }, {}, file).signing;
     expect(fromFile?.signWith).to.equal('k1');
     expect(fromFile?.required).to.equal(true);

@@ -16,6 +16,7 @@ import { isFilterEmpty, matches } from '../dead-letters/dead-letter-filter.js';
 import { deadLetterSession } from '../dead-letters/dead-letter-session.js';
 import type { DeadLetterView } from '../dead-letters/dead-letter-view.js';
 import { summaryLine, viewOf } from '../dead-letters/dead-letter-view.js';
+import { loadAppContracts } from '../dead-letters/app-contracts.js';
 import { PayloadDecoder, PayloadRejectedError } from '../dead-letters/payload-decoder.js';
 import { replayDeadLetter } from '../dead-letters/replay-dead-letter.js';
 
@@ -130,9 +131,11 @@ function scanOf(options: OptionValues, config: ToolConfig): Scan {
   };
 }
 
-function decoderOf(config: ToolConfig): PayloadDecoder {
+/** With `contracts`: the application's contracts loaded (only an edit needs them). */
+async function decoderOf(config: ToolConfig, contracts = false): Promise<PayloadDecoder> {
   return new PayloadDecoder(
     config.registryUrl === undefined ? undefined : new SchemaRegistryClient({ url: config.registryUrl }),
+    contracts && config.contracts !== undefined ? await loadAppContracts(config.contracts) : undefined,
   );
 }
 
@@ -243,7 +246,7 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
           scan,
           { id: options.id as string },
           io,
-          decoderOf(opened.config),
+          await decoderOf(opened.config),
         );
         if (view === undefined) {
           io.stderr(`no dead letter ${String(options.id)} in the first ${scan.limit} of this queue`);
@@ -290,7 +293,7 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
       const json = options.json === true;
       return withTransport(open, options, io, async (opened) => {
         const scan = scanOf(options, opened.config);
-        const decoder = decoderOf(opened.config);
+        const decoder = await decoderOf(opened.config, options.edit === true);
         let body: Uint8Array | undefined;
         if (options.edit === true) {
           // Edited with nothing held: an editor open for minutes must not outlast a broker's lease.
@@ -299,7 +302,11 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
             io.stderr(`no dead letter ${filter.id!}`);
             return EXIT_NOTHING;
           }
-          body = await decoder.encode(view.payload, editInEditor(PayloadDecoder.editable(view.payload), io));
+          body = await decoder.encode(
+            view.payload,
+            editInEditor(PayloadDecoder.editable(view.payload), io),
+            view.type,
+          );
         }
         const replayId = uuidv7();
         const group = options['to-group'] as string | undefined;

@@ -502,7 +502,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       } catch (error) {
         throw new HttpError(400, `the edited payload is not JSON: ${(error as Error).message}; nothing sent`);
       }
-      body = await options.decoder.encode(view.payload, value);
+      body = await options.decoder.encode(view.payload, value, view.type);
     }
     const replayId = uuidv7();
     let count = 0;
