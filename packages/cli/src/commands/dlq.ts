@@ -19,6 +19,10 @@ import { summaryLine, viewOf } from '../dead-letters/dead-letter-view.js';
 import { loadAppContracts } from '../dead-letters/app-contracts.js';
 import { PayloadDecoder, PayloadRejectedError } from '../dead-letters/payload-decoder.js';
 import { replayDeadLetter } from '../dead-letters/replay-dead-letter.js';
+import { replayProgress } from '../dead-letters/replay-progress.js';
+
+/** Off a terminal, one progress line per this many replays. */
+const PROGRESS_EVERY = 100;
 
 /** An open transport for one command; `close` ends what the command opened. */
 export interface OpenedTransport {
@@ -173,12 +177,6 @@ async function findDeadLetters(
   return found;
 }
 
-/** On a terminal, one line rewritten in place: how many are replayed so far (the total is not known up front). */
-function progress(json: boolean): (done: number) => void {
-  if (json || process.stderr.isTTY !== true) return () => {};
-  return (done) => process.stderr.write(`\r${done} replayed`);
-}
-
 /** Opens `value` as JSON in $EDITOR and returns what was saved. */
 function editInEditor(value: unknown, io: CommandIo): unknown {
   const editor = io.env.VISUAL || io.env.EDITOR;
@@ -311,7 +309,24 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
         const replayId = uuidv7();
         const group = options['to-group'] as string | undefined;
         const ids: string[] = [];
-        const show = progress(json);
+        const tty = process.stderr.isTTY === true;
+        // On a terminal the bar needs a total: counted first (one more look), unless one id is asked for.
+        const total =
+          !tty || json || options['dry-run'] === true
+            ? undefined
+            : filter.id !== undefined
+              ? 1
+              : (await findDeadLetters(opened, scan, filter, io)).length;
+        const progress = replayProgress(
+          {
+            tty,
+            json,
+            every: PROGRESS_EVERY,
+            // Off a terminal the lines go where the command's other messages go.
+            write: tty ? (text) => process.stderr.write(text) : (text) => io.stderr(text.trimEnd()),
+          },
+          total,
+        );
         let last = 0;
         await deadLetterSession(
           opened.transport,
@@ -340,11 +355,11 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
             });
             ids.push(delivery.envelope.id);
             if (!json) io.stdout(`replayed ${delivery.envelope.id}`);
-            show(ids.length);
+            progress.replayed(ids.length);
             return filter.id === undefined ? 'settled' : 'stop';
           },
         );
-        if (!json && process.stderr.isTTY === true && ids.length > 0) process.stderr.write('\n');
+        progress.finish();
         const dryRun = options['dry-run'] === true;
         if (json)
           io.stdout(JSON.stringify({ [dryRun ? 'wouldReplay' : 'replayed']: ids.length, ids, dryRun }));
