@@ -45,7 +45,7 @@ describe('dead-letter payloads: decoded by content type, edits checked against t
       quantity: -1,
       note: { string: 'rush' },
     });
-    const edited = await decoder.encode(decoded, { sku: 'A1', quantity: 3, note: null });
+    const edited = await decoder.encode(decoded, { sku: 'A1', quantity: 3, note: null }, 'PlaceOrder');
     expect({ ...(type.fromBuffer(Buffer.from(edited).subarray(5)) as object) }).to.deep.equal({
       sku: 'A1',
       quantity: 3,
@@ -62,10 +62,10 @@ describe('dead-letter payloads: decoded by content type, edits checked against t
     );
     let error: unknown;
     await decoder
-      .encode(decoded, { sku: 'A1', quantity: 'three', note: null })
+      .encode(decoded, { sku: 'A1', quantity: 'three', note: null }, 'PlaceOrder')
       .catch((caught: unknown) => (error = caught));
     expect(isOmnibusError(error) && error.code).to.equal('CONTRACT_VIOLATION');
-    await decoder.encode(decoded, { sku: 'A1' }).catch((caught: unknown) => (error = caught));
+    await decoder.encode(decoded, { sku: 'A1' }, 'PlaceOrder').catch((caught: unknown) => (error = caught));
     expect((error as Error).message).to.contain('schema');
   });
 

@@ -115,4 +115,30 @@ describe('tool configuration (omnibus.config.json and the services’ variables)
     await loadToolConfig({}, 'missing.json', dir).catch((caught: unknown) => (error = caught));
     expect((error as ConfigurationError).field).to.equal('OMNIBUS_CONFIG');
   });
+
+  it('reads the signing keys from $OMNIBUS_SIGNING_KEYS or a keys file, naming the source of a bad one', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'omnibus-keys-'));
+    const signing = { keys: { k1: 'a-signing-key-of-thirty-two-bytes-or-more' }, signWith: 'k1' };
+    writeFileSync(join(dir, 'keys.json'), JSON.stringify(signing));
+    const file = join(dir, 'omnibus.config.json');
+    expect(readToolConfig({}, {}).signing).to.equal(undefined);
+    expect(readToolConfig({ contracts: './dist/contracts.js' }, {}, file).contracts).to.equal(
+      join(dir, 'dist', 'contracts.js'),
+    );
+    const fromFile = readToolConfig({ signingKeysFile: 'keys.json' }, {}, file).signing;
+    expect(fromFile?.signWith).to.equal('k1');
+    expect(fromFile?.required).to.equal(true);
+    const fromEnv = readToolConfig({}, { OMNIBUS_SIGNING_KEYS: JSON.stringify(signing) }).signing;
+    expect(fromEnv?.keys.get('k1')).to.have.length(41);
+    expect(fieldOf(() => readToolConfig({ signingKeysFile: 'none.json' }, {}, file))).to.equal(
+      `${file}: signingKeysFile`,
+    );
+    expect(fieldOf(() => readToolConfig({}, { OMNIBUS_SIGNING_KEYS: '{ k1' }))).to.equal(
+      'OMNIBUS_SIGNING_KEYS',
+    );
+    const short = JSON.stringify({ keys: { k1: 'short' }, signWith: 'k1' });
+    expect(fieldOf(() => readToolConfig({}, { OMNIBUS_SIGNING_KEYS: short }))).to.equal(
+      'OMNIBUS_SIGNING_KEYS.keys.k1',
+    );
+  });
 });

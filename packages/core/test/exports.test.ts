@@ -95,6 +95,7 @@ describe('@omnibus/core exports', function () {
       'isCloudEventsAttributeName',
       'positiveInteger',
       'sealAttempt',
+      'sealTarget',
       'supportsReplies',
       'toBindingHeaders',
       'withFailureHeaders',

@@ -5,6 +5,7 @@ import { SchemaRegistryClient } from '@omnibus/avro';
 import type { Command, CommandGroup } from '../command.js';
 import { EXIT_OK, UsageError } from '../command.js';
 import { startConsole } from '../console/console-server.js';
+import { loadAppContracts } from '../dead-letters/app-contracts.js';
 import { PayloadDecoder } from '../dead-letters/payload-decoder.js';
 import type { OpenDatabase } from './database-option.js';
 import { openDatabase } from './database-option.js';
@@ -66,8 +67,10 @@ const consoleCommand: Command = {
           config.registryUrl === undefined
             ? undefined
             : new SchemaRegistryClient({ url: config.registryUrl }),
+          config.contracts === undefined ? undefined : await loadAppContracts(config.contracts),
         ),
         firstWaitMs: config.transport === 'kafka' ? 15_000 : 3_000,
+        ...(config.signing === undefined ? {} : { signing: config.signing }),
         ...(schedules === undefined ? {} : { schedules }),
         ...(sagas === undefined ? {} : { sagas }),
         sagaNames: config.console.sagas,

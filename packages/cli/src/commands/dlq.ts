@@ -16,8 +16,13 @@ import { isFilterEmpty, matches } from '../dead-letters/dead-letter-filter.js';
 import { deadLetterSession } from '../dead-letters/dead-letter-session.js';
 import type { DeadLetterView } from '../dead-letters/dead-letter-view.js';
 import { summaryLine, viewOf } from '../dead-letters/dead-letter-view.js';
+import { loadAppContracts } from '../dead-letters/app-contracts.js';
 import { PayloadDecoder, PayloadRejectedError } from '../dead-letters/payload-decoder.js';
 import { replayDeadLetter } from '../dead-letters/replay-dead-letter.js';
+import { replayProgress } from '../dead-letters/replay-progress.js';
+
+/** Off a terminal, one progress line per this many replays. */
+const PROGRESS_EVERY = 100;
 
 /** An open transport for one command; `close` ends what the command opened. */
 export interface OpenedTransport {
@@ -130,9 +135,11 @@ function scanOf(options: OptionValues, config: ToolConfig): Scan {
   };
 }
 
-function decoderOf(config: ToolConfig): PayloadDecoder {
+/** With `contracts`: the application's contracts loaded (only an edit needs them). */
+async function decoderOf(config: ToolConfig, contracts = false): Promise<PayloadDecoder> {
   return new PayloadDecoder(
     config.registryUrl === undefined ? undefined : new SchemaRegistryClient({ url: config.registryUrl }),
+    contracts && config.contracts !== undefined ? await loadAppContracts(config.contracts) : undefined,
   );
 }
 
@@ -168,12 +175,6 @@ async function findDeadLetters(
     return filter.id === undefined ? 'kept' : 'stop';
   });
   return found;
-}
-
-/** On a terminal, one line rewritten in place: how many are replayed so far (the total is not known up front). */
-function progress(json: boolean): (done: number) => void {
-  if (json || process.stderr.isTTY !== true) return () => {};
-  return (done) => process.stderr.write(`\r${done} replayed`);
 }
 
 /** Opens `value` as JSON in $EDITOR and returns what was saved. */
@@ -243,7 +244,7 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
           scan,
           { id: options.id as string },
           io,
-          decoderOf(opened.config),
+          await decoderOf(opened.config),
         );
         if (view === undefined) {
           io.stderr(`no dead letter ${String(options.id)} in the first ${scan.limit} of this queue`);
@@ -290,7 +291,7 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
       const json = options.json === true;
       return withTransport(open, options, io, async (opened) => {
         const scan = scanOf(options, opened.config);
-        const decoder = decoderOf(opened.config);
+        const decoder = await decoderOf(opened.config, options.edit === true);
         let body: Uint8Array | undefined;
         if (options.edit === true) {
           // Edited with nothing held: an editor open for minutes must not outlast a broker's lease.
@@ -299,12 +300,33 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
             io.stderr(`no dead letter ${filter.id!}`);
             return EXIT_NOTHING;
           }
-          body = await decoder.encode(view.payload, editInEditor(PayloadDecoder.editable(view.payload), io));
+          body = await decoder.encode(
+            view.payload,
+            editInEditor(PayloadDecoder.editable(view.payload), io),
+            view.type,
+          );
         }
         const replayId = uuidv7();
         const group = options['to-group'] as string | undefined;
         const ids: string[] = [];
-        const show = progress(json);
+        const tty = process.stderr.isTTY === true;
+        // On a terminal the bar needs a total: counted first (one more look), unless one id is asked for.
+        const total =
+          !tty || json || options['dry-run'] === true
+            ? undefined
+            : filter.id !== undefined
+              ? 1
+              : (await findDeadLetters(opened, scan, filter, io)).length;
+        const progress = replayProgress(
+          {
+            tty,
+            json,
+            every: PROGRESS_EVERY,
+            // Off a terminal the lines go where the command's other messages go.
+            write: tty ? (text) => process.stderr.write(text) : (text) => io.stderr(text.trimEnd()),
+          },
+          total,
+        );
         let last = 0;
         await deadLetterSession(
           opened.transport,
@@ -327,16 +349,17 @@ export function createDlqCommands(open: TransportOpener = openConfiguredTranspor
             }
             await replayDeadLetter(opened.transport, scan.of, delivery, {
               replayId,
+              ...(opened.config.signing === undefined ? {} : { signing: opened.config.signing }),
               ...(group === undefined ? {} : { group }),
               ...(body === undefined ? {} : { body }),
             });
             ids.push(delivery.envelope.id);
             if (!json) io.stdout(`replayed ${delivery.envelope.id}`);
-            show(ids.length);
+            progress.replayed(ids.length);
             return filter.id === undefined ? 'settled' : 'stop';
           },
         );
-        if (!json && process.stderr.isTTY === true && ids.length > 0) process.stderr.write('\n');
+        progress.finish();
         const dryRun = options['dry-run'] === true;
         if (json)
           io.stdout(JSON.stringify({ [dryRun ? 'wouldReplay' : 'replayed']: ids.length, ids, dryRun }));

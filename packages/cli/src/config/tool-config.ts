@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigurationError } from '@omnibus/core';
+import type { SigningKeys, SigningOptions } from '@omnibus/core';
+import { ConfigurationError, signingKeys } from '@omnibus/core';
 import type { BrokerAddresses, TransportConfig } from './transport-from-config.js';
 import type { TransportName } from './transport-names.js';
 import { TRANSPORTS } from './transport-names.js';
@@ -32,6 +33,14 @@ export interface ToolConfig extends TransportConfig {
   /** `OMNIBUS_SCHEMA_REGISTRY_URL`: where Avro payloads' schemas are read. */
   readonly registryUrl: string | undefined;
   readonly console: ConsoleConfig;
+  /**
+   * The consuming buses' signing keys, for replays: a replayed event is sealed to its one group and an
+   * edited payload is signed again. From `$OMNIBUS_SIGNING_KEYS` (the JSON of `BusOptions.signing`) or the
+   * JSON file `$OMNIBUS_SIGNING_KEYS_FILE` / `signingKeysFile`; never from the command line.
+   */
+  readonly signing: SigningKeys | undefined;
+  /** `contracts`: a module exporting the application's contracts, which `--edit` validates against. */
+  readonly contracts: string | undefined;
   /** The file read, if any. */
   readonly file: string | undefined;
 }
@@ -68,6 +77,8 @@ const FILE_FIELDS = [
   'database',
   'registryUrl',
   'console',
+  'signingKeysFile',
+  'contracts',
 ];
 
 /**
@@ -211,8 +222,50 @@ export function readToolConfig(content: Record<string, unknown>, env: Env, file?
     database: readDatabase(section('database'), env, field, fileString),
     registryUrl,
     console: readConsole(section('console'), env, field, fileString),
+    signing: readSigning(env, fileString(content, 'signingKeysFile', 'signingKeysFile'), field, file),
+    contracts: relativeTo(file, fileString(content, 'contracts', 'contracts')),
     file,
   };
+}
+
+/** A path named in the file, resolved against the file's folder. */
+function relativeTo(file: string | undefined, path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  return file === undefined ? resolve(path) : resolve(file, '..', path);
+}
+
+function readSigning(
+  env: Env,
+  fromFile: string | undefined,
+  field: (name: string) => string,
+  file: string | undefined,
+): SigningKeys | undefined {
+  const inline = text(env, 'OMNIBUS_SIGNING_KEYS');
+  const keysFile = text(env, 'OMNIBUS_SIGNING_KEYS_FILE') ?? relativeTo(file, fromFile);
+  const where =
+    inline !== undefined
+      ? 'OMNIBUS_SIGNING_KEYS'
+      : keysFile === undefined
+        ? undefined
+        : text(env, 'OMNIBUS_SIGNING_KEYS_FILE') === undefined
+          ? field('signingKeysFile')
+          : 'OMNIBUS_SIGNING_KEYS_FILE';
+  if (where === undefined) return undefined;
+  let json = inline;
+  if (json === undefined) {
+    try {
+      json = readFileSync(resolve(keysFile!), 'utf8');
+    } catch (error) {
+      throw new ConfigurationError(where, `cannot read ${keysFile!}: ${(error as Error).message}`);
+    }
+  }
+  let options: unknown;
+  try {
+    options = JSON.parse(json);
+  } catch (error) {
+    throw new ConfigurationError(where, `is not JSON: ${(error as Error).message}`);
+  }
+  return signingKeys(options as SigningOptions, where);
 }
 
 function readDatabase(

@@ -7,6 +7,7 @@ import type {
   SagaStatus,
   SagaStore,
   ScheduleStore,
+  SigningKeys,
   SubscriptionSource,
   Transport,
 } from '@omnibus/core';
@@ -31,6 +32,8 @@ export interface ConsoleOptions {
   /** The dead-letter queues the console shows (of these queues and subscriber groups). */
   readonly deadLetters: readonly (SubscriptionSource | QueueSource)[];
   readonly decoder: PayloadDecoder;
+  /** The buses' signing keys: replays are sealed to their group and edited payloads signed again. */
+  readonly signing?: SigningKeys;
   /** How long to wait for a dead-letter queue's first message (Kafka's groups take seconds to join). */
   readonly firstWaitMs: number;
   readonly schedules?: ScheduleStore;
@@ -499,7 +502,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       } catch (error) {
         throw new HttpError(400, `the edited payload is not JSON: ${(error as Error).message}; nothing sent`);
       }
-      body = await options.decoder.encode(view.payload, value);
+      body = await options.decoder.encode(view.payload, value, view.type);
     }
     const replayId = uuidv7();
     let count = 0;
@@ -509,6 +512,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       else
         await replayDeadLetter(transport(), source, delivery, {
           replayId,
+          ...(options.signing === undefined ? {} : { signing: options.signing }),
           ...(body === undefined ? {} : { body }),
         });
       count++;

@@ -18,7 +18,8 @@ export interface SessionOptions {
  * Reads the dead-letter queue of `of` without consuming it: every delivery is handed to `visit`, one at a
  * time, in arrival order; what `visit` does not settle stays unsettled, and closing the consumer at the
  * end releases it back to the dead-letter queue as it was. Ends after `limit` deliveries, after `idleMs`
- * without one (`firstWaitMs` before the first), or when `signal` aborts. After a `stop`, nothing more is
+ * without one (`firstWaitMs` before the first, counted from when the consumer is attached), or when
+ * `signal` aborts. After a `stop`, nothing more is
  * visited, but the session still ends only when deliveries stop coming, so that everything the broker
  * handed out is released by the close, not left to a lease that runs out.
  * Resolves with the number of deliveries visited; a `visit` that throws ends the session with its error.
@@ -40,7 +41,9 @@ export async function deadLetterSession(
     clearTimeout(idle);
     done();
   };
-  let idle = setTimeout(end, options.firstWaitMs);
+  // The first wait starts once the consumer is attached: joining a group or opening a subscription's
+  // stream takes longer under load, and counted in the wait it left a loaded machine no time to deliver.
+  let idle: NodeJS.Timeout | undefined;
   const onAbort = (): void => end();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) end();
@@ -76,6 +79,7 @@ export async function deadLetterSession(
     },
     { concurrency: options.limit },
   );
+  if (!ended && visited === 0) idle = setTimeout(end, options.firstWaitMs);
   await finished;
   options.signal?.removeEventListener('abort', onAbort);
   await consumer.close();

@@ -1,7 +1,8 @@
-import type { Envelope } from '@omnibus/core';
+import type { Contract, Envelope } from '@omnibus/core';
 import { Header, JSON_CONTENT_TYPE, OmnibusError } from '@omnibus/core';
 import type { ParsedSchema, SchemaRegistry } from '@omnibus/avro';
 import { AVRO_CONTENT_TYPE, frame, parseSchema, unframe } from '@omnibus/avro';
+import { checkAgainstContract } from './app-contracts.js';
 
 /** A message body as an operator reads it. */
 export type DecodedPayload =
@@ -25,9 +26,12 @@ export class PayloadRejectedError extends OmnibusError {
 export class PayloadDecoder {
   readonly #registry: SchemaRegistry | undefined;
   readonly #schemas = new Map<number, Promise<ParsedSchema>>();
+  readonly #contracts: ReadonlyMap<string, Contract>;
 
-  constructor(registry: SchemaRegistry | undefined) {
+  /** `contracts`: the application's, by type, whose `validate` an edit must pass. */
+  constructor(registry: SchemaRegistry | undefined, contracts: ReadonlyMap<string, Contract> = new Map()) {
     this.#registry = registry;
+    this.#contracts = contracts;
   }
 
   async decode(envelope: Envelope): Promise<DecodedPayload> {
@@ -53,11 +57,19 @@ export class PayloadDecoder {
   }
 
   /**
-   * The body for an edited `value` of a payload decoded as `decoded`: checked against the writer's
-   * schema for Avro (and written with the same schema id), JSON otherwise. `PayloadRejectedError` when
-   * the value does not fit.
+   * The body for an edited `value` of a payload of `type` decoded as `decoded`: checked by the `validate`
+   * schema of the application's contract for `type` (when the decoder has one), then against the
+   * writer's schema for Avro (and written with the same schema id), JSON otherwise.
+   * `PayloadRejectedError` when the value does not fit, naming the fields.
    */
-  async encode(decoded: DecodedPayload, value: unknown): Promise<Uint8Array> {
+  async encode(decoded: DecodedPayload, edited: unknown, type: string): Promise<Uint8Array> {
+    const contract = this.#contracts.get(type);
+    let value = edited;
+    if (contract !== undefined) {
+      const checked = await checkAgainstContract(contract, edited);
+      if ('refused' in checked) throw new PayloadRejectedError(checked.refused);
+      value = checked.value;
+    }
     switch (decoded.format) {
       case 'avro': {
         const schema = await this.#schema(decoded.schemaId);

@@ -1,6 +1,7 @@
-import type { Envelope, QueueSource, SubscriptionSource, Transport } from '@omnibus/core';
+import type { Envelope, QueueSource, SigningKeys, SubscriptionSource, Transport } from '@omnibus/core';
 import type { Delivery } from '@omnibus/core/transport';
-import { Header, readFailure } from '@omnibus/core';
+import { ConfigurationError, Header, SignatureHeader, readFailure, signEnvelope } from '@omnibus/core';
+import { sealTarget } from '@omnibus/core/transport';
 
 /** Where a replay sends a dead letter and what it changes. */
 export interface ReplayTarget {
@@ -10,24 +11,62 @@ export interface ReplayTarget {
   readonly body?: Uint8Array;
   /** Stamped as `omnibus-replay-id`: a dead letter carrying it failed again after this run replayed it. */
   readonly replayId: string;
+  /** The consuming buses' signing keys: the target group is sealed with them, an edited body signed. */
+  readonly signing?: SigningKeys;
 }
 
-/** The envelope a replay publishes: the failure headers removed, id, key and every other header kept. */
+const KEYS_NEEDED = 'set OMNIBUS_SIGNING_KEYS (or OMNIBUS_SIGNING_KEYS_FILE) to the buses’ signing keys';
+
+/**
+ * The envelope a replay publishes: the failure headers and any earlier target seal removed; id, key and
+ * every other header kept. An event is addressed to one group, sealed when `target.signing` is given (buses
+ * with signing honour only a sealed address); an edited body is signed again with it. A signed dead letter
+ * (a signing setup) without `target.signing` is refused with a `ConfigurationError` when the replay would
+ * need a key: an unsealed address reaches every group, an edited body with the old signature is refused.
+ */
 export function replayEnvelope(
   envelope: Envelope,
   of: SubscriptionSource | QueueSource,
   target: ReplayTarget,
 ): Envelope {
+  const signed = envelope.headers[SignatureHeader.signature] !== undefined;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(envelope.headers)) {
-    if (!name.startsWith('omnibus-error-')) headers[name] = value;
+    if (!name.startsWith('omnibus-error-') && name !== SignatureHeader.targetSeal) headers[name] = value;
   }
   headers[Header.replayId] = target.replayId;
+  let replayed: Envelope = {
+    ...envelope,
+    headers,
+    ...(target.body === undefined ? {} : { body: target.body }),
+  };
+  if (target.body !== undefined && (signed || target.signing !== undefined)) {
+    if (target.signing === undefined) {
+      throw new ConfigurationError(
+        'OMNIBUS_SIGNING_KEYS',
+        `dead letter ${envelope.id} is signed, so an edited payload must be signed again: ${KEYS_NEEDED}`,
+      );
+    }
+    replayed = signEnvelope(replayed, target.signing);
+  }
   if (of.kind === 'subscription') {
     const failed = readFailure(envelope)?.source;
-    headers[Header.targetGroup] = target.group ?? (failed?.kind === 'subscription' ? failed.group : of.group);
+    const group = target.group ?? (failed?.kind === 'subscription' ? failed.group : of.group);
+    if (target.signing !== undefined) {
+      return {
+        ...replayed,
+        headers: { ...replayed.headers, ...sealTarget(replayed, group, target.replayId, target.signing) },
+      };
+    }
+    if (signed) {
+      throw new ConfigurationError(
+        'OMNIBUS_SIGNING_KEYS',
+        `dead letter ${envelope.id} is signed: its buses honour a replay to group ${group} only when sealed, and unsealed every group of ${of.channel} would handle it again: ${KEYS_NEEDED}`,
+      );
+    }
+    headers[Header.targetGroup] = group;
   }
-  return { ...envelope, headers, ...(target.body === undefined ? {} : { body: target.body }) };
+  return replayed;
 }
 
 /**
