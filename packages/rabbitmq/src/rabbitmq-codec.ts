@@ -118,6 +118,8 @@ export interface AttemptTrust {
   readonly queue: string;
   /** The transport's `signing` keys: with them only a sealed attempt count is believed. */
   readonly keys: SigningKeys | undefined;
+  /** Without keys, the attempt count is believed on a delivery through this exchange (our retry route). */
+  readonly retryExchange: string;
 }
 
 /**
@@ -128,8 +130,9 @@ export interface AttemptTrust {
  *
  * The attempt is what a producer cannot forge: `x-delivery-count` only on a redelivery (the broker's
  * `redelivered` flag; a first delivery carries whatever the producer wrote), and our `omnibus-attempt`
- * only from our own retry route: with `trust.keys`, when its seal verifies; without, when the message
- * came straight to the queue (default exchange or retry queue), never through a channel's exchange.
+ * only from our own retry route: with `trust.keys`, when its seal verifies; without, when the broker says
+ * the message came through `trust.retryExchange` (never the default exchange or a channel's, which any
+ * producer uses; `x-death` is no proof: RabbitMQ 3.x passes on one a producer wrote).
  */
 export function decodeMessage(message: Message, trust?: AttemptTrust): DecodedMessage {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -198,7 +201,7 @@ function trustedAttempt(
   if (claimed === 1 || trust === undefined) return claimed;
   if (trust.keys !== undefined)
     return attemptSealValid(id, trust.queue, claimed, seal, trust.keys) ? claimed : 1;
-  return message.fields.exchange === '' ? claimed : 1;
+  return message.fields.exchange === trust.retryExchange ? claimed : 1;
 }
 
 const ID = Symbol('id');

@@ -48,9 +48,10 @@ const REATTACH_BACKOFF = exponential({ initialMs: 100, maxMs: 2_000 });
  *
  * - Settlement: the first of ack/retry/deadLetter counts; later calls resolve without effect, so no tag is
  *   ever acked twice (which would make RabbitMQ close the channel).
- * - `retry(delayMs)`: a copy with `omnibus-attempt` + 1 is published (confirmed) to the queue itself, or
- *   for a delay to the retry queue of its delay bucket with a per-message TTL of exactly `delayMs`, which
- *   dead-letters it back to this queue alone; then the original is acked.
+ * - `retry(delayMs)`: a copy with `omnibus-attempt` + 1 is published (confirmed) to this queue through
+ *   the retry exchange, or for a delay to the retry queue of its delay bucket with a per-message TTL of
+ *   exactly `delayMs`, which dead-letters it back to this queue alone through the same exchange; then the
+ *   original is acked. Arriving through that exchange is what makes the attempt count believed.
  * - `deadLetter(failure)`: `withFailureHeaders(...)` is published (confirmed) to `<queue>.dlq`, then the
  *   original is acked. If either publish fails the original is requeued and the call rejects.
  * - Per-key order within the consumer (see `KeyOrderGate`); across consumers, ordered queues have a single
@@ -153,7 +154,11 @@ export class RabbitMqConsumer implements Consumer, DeliverySettler<RabbitMqDeliv
       return;
     }
     attachment.acks.delivered(message);
-    const decoded = decodeMessage(message, { queue: this.queue, keys: this.#context.signing });
+    const decoded = decodeMessage(message, {
+      queue: this.queue,
+      keys: this.#context.signing,
+      retryExchange: this.#context.topology.retryExchange,
+    });
     let envelope = decoded.envelope;
     if (
       this.source.kind === 'deadLetters' &&
@@ -239,7 +244,10 @@ export class RabbitMqConsumer implements Consumer, DeliverySettler<RabbitMqDeliv
       MAX_RETRY_DELAY_MS,
       Math.ceil(Number.isFinite(outcome.delayMs) ? outcome.delayMs : 0),
     );
-    if (!(delayMs > 0)) return { exchange: '', routingKey: this.queue, message };
+    if (!(delayMs > 0)) {
+      const exchange = await this.#context.topology.ensureRetryRoute(this.queue);
+      return { exchange, routingKey: this.queue, message };
+    }
     const retryQueue = await this.#context.topology.ensureRetryQueue(this.queue, retryBucketOf(delayMs));
     return {
       exchange: '',

@@ -3,7 +3,7 @@ import { ConfigurationError } from '@omnibus/core';
 import { MAX_NAME_BYTES } from './rabbitmq-options.js';
 
 /** The longest suffix a work queue gets (its retry queue for the largest delay bucket). */
-const LONGEST_SUFFIX = `.retry.${2 ** 32}`;
+const LONGEST_SUFFIX = `.delay.${2 ** 32}`;
 /** Per-message TTL is a 32-bit number of milliseconds in RabbitMQ. */
 export const MAX_RETRY_DELAY_MS = 2 ** 32 - 1;
 
@@ -13,14 +13,26 @@ export const MAX_RETRY_DELAY_MS = 2 ** 32 - 1;
  * - subscriber group `billing` of channel `orders` → quorum queue `orders/billing` (the source's
  *   `describeSource` name, so logs, errors and the broker agree)
  * - command queue `payments` → quorum queue `payments`
- * - dead letters of queue `q` → `q.dlq`; delayed retries of `q` → `q.retry.<bucket ms>`
+ * - dead letters of queue `q` → `q.dlq`; delayed retries of `q` → `q.delay.<bucket ms>`
+ * - retried copies, with or without a delay, reach their work queue through the direct exchange
+ *   `omnibus/retry` (see `retryExchange`)
  */
 export class RabbitMqNames {
   /** Checked names by channel and by command queue: publishing asks for them on every call. */
   readonly #exchanges = new Map<string, string>();
   readonly #queues = new Map<string, string>();
 
-  constructor(readonly prefix: string) {}
+  /**
+   * The exchange every retried copy reaches its work queue through (bound by queue name). The delivery's
+   * `exchange` is set by the broker, so it tells our retry route from a producer's publish (default
+   * exchange or a channel's); a `/` keeps it apart from every channel's exchange. A producer can still
+   * publish to it by name unless RabbitMQ's write permissions deny it (see docs/security.md).
+   */
+  readonly retryExchange: string;
+
+  constructor(readonly prefix: string) {
+    this.retryExchange = `${prefix}omnibus/retry`;
+  }
 
   exchange(channel: string): string {
     let name = this.#exchanges.get(channel);
@@ -65,7 +77,7 @@ export function deadLetterQueueOf(workQueue: string): string {
 }
 
 export function retryQueueOf(workQueue: string, bucketMs: number): string {
-  return `${workQueue}.retry.${bucketMs}`;
+  return `${workQueue}.delay.${bucketMs}`;
 }
 
 /**

@@ -84,8 +84,8 @@ export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** RabbitMQ's limit on queue and exchange names (a short string). */
 export const MAX_NAME_BYTES = 255;
-/** Room left after the prefix for a name and its longest suffix (`.retry.4294967296`). */
-const LONGEST_SUFFIX = '.retry.4294967296'.length;
+/** Room left after the prefix for a name and its longest suffix (`.delay.4294967296`). */
+const LONGEST_SUFFIX = '.delay.4294967296'.length;
 
 /**
  * Checks every option and applies the defaults; a bad option throws a `ConfigurationError` naming it.

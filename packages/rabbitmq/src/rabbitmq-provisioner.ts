@@ -8,7 +8,7 @@ import type { RabbitMqNames } from './rabbitmq-names.js';
 import { deadLetterQueueOf, retryQueueOf } from './rabbitmq-names.js';
 
 type Declaration =
-  | { readonly kind: 'exchange'; readonly name: string }
+  | { readonly kind: 'exchange'; readonly name: string; readonly direct?: true }
   | { readonly kind: 'queue'; readonly name: string; readonly arguments: Readonly<Record<string, unknown>> }
   | { readonly kind: 'binding'; readonly queue: string; readonly exchange: string; readonly pattern: string };
 
@@ -24,7 +24,9 @@ type Declaration =
  *   RabbitMQ's count is per copy anyway (a retry republishes), so it only ever catches crash loops;
  * - a group's queue is bound to the channel's exchange by each event type it handles (routing key = type),
  *   or by `#` when the topology names no types;
- * - delayed-retry queues `<queue>.retry.<ms>` are declared on first use.
+ * - on a queue's first retry: the direct exchange `omnibus/retry` (see `RabbitMqNames.retryExchange`) and
+ *   the queue's binding to it by its name; delayed-retry queues `<queue>.delay.<ms>`, dead-lettering
+ *   through that exchange, on first use of their delay.
  *
  * Declarations run on a channel of their own, so a refusal (406 PRECONDITION_FAILED: the queue exists
  * with other arguments) closes only that channel and surfaces as a `TransportError` with code
@@ -124,20 +126,48 @@ export class RabbitMqProvisioner {
     }
   }
 
-  /** The retry queue of `workQueue` for `bucketMs`, declared on first use. */
+  /** The exchange of our retry route (see `RabbitMqNames.retryExchange`). */
+  get retryExchange(): string {
+    return this.#names.retryExchange;
+  }
+
+  /**
+   * The exchange retried copies of `workQueue` are published to, with the queue's name as routing key;
+   * it and the queue's binding are declared on first use (the queue may have been declared by another
+   * process or an older version).
+   */
+  ensureRetryRoute(workQueue: string): Promise<string> | string {
+    const exchange = this.#names.retryExchange;
+    const pending = this.#ensure([
+      { kind: 'exchange', name: exchange, direct: true },
+      { kind: 'binding', queue: workQueue, exchange, pattern: workQueue },
+    ]);
+    return pending === undefined ? exchange : pending.then(() => exchange);
+  }
+
+  /** The retry queue of `workQueue` for `bucketMs`, declared (with the retry route) on first use. */
   ensureRetryQueue(workQueue: string, bucketMs: number): Promise<string> | string {
-    const declaration = retryQueue(workQueue, bucketMs);
-    const key = keyOf(declaration);
-    if (this.#declared.has(key)) return declaration.name;
+    const declaration = retryQueue(workQueue, bucketMs, this.#names.retryExchange);
+    const route = this.ensureRetryRoute(workQueue);
+    const pending = this.#ensure([declaration]);
+    if (typeof route === 'string' && pending === undefined) return declaration.name;
+    return Promise.all([route, pending]).then(() => declaration.name);
+  }
+
+  /** Declares what of `plan` is not declared yet, once however many ask at the same time. */
+  #ensure(plan: readonly Declaration[]): Promise<void> | undefined {
+    const missing = plan.filter((declaration) => !this.#declared.has(keyOf(declaration)));
+    if (missing.length === 0) return undefined;
+    const key = missing.map(keyOf).join('\n');
     let pending = this.#pending.get(key);
     if (pending === undefined) {
-      pending = this.#apply(this.#connection.model(), [declaration], true).then(() => {
-        this.#declared.set(key, declaration);
+      pending = this.#apply(this.#connection.model(), missing, true).then(() => {
+        for (const declaration of missing) this.#declared.set(keyOf(declaration), declaration);
       });
       this.#pending.set(key, pending);
       void pending.finally(() => this.#pending.delete(key)).catch(() => undefined);
     }
-    return pending.then(() => declaration.name);
+    return pending;
   }
 
   async #apply(model: ChannelModel, plan: readonly Declaration[], failFast: boolean): Promise<void> {
@@ -197,14 +227,21 @@ function deadLetterQueue(workQueueName: string): Declaration {
   return { kind: 'queue', name: deadLetterQueueOf(workQueueName), arguments: { 'x-queue-type': 'quorum' } };
 }
 
-/** Holds retried copies until their per-message TTL expires, then dead-letters them back to the work queue. */
-function retryQueue(workQueueName: string, bucketMs: number): Extract<Declaration, { kind: 'queue' }> {
+/**
+ * Holds retried copies until their per-message TTL expires, then dead-letters them back to the work queue
+ * through the retry exchange, so that they arrive by our retry route.
+ */
+function retryQueue(
+  workQueueName: string,
+  bucketMs: number,
+  retryExchange: string,
+): Extract<Declaration, { kind: 'queue' }> {
   return {
     kind: 'queue',
     name: retryQueueOf(workQueueName, bucketMs),
     arguments: {
       'x-queue-type': 'quorum',
-      'x-dead-letter-exchange': '',
+      'x-dead-letter-exchange': retryExchange,
       'x-dead-letter-routing-key': workQueueName,
       'x-dead-letter-strategy': 'at-least-once',
       'x-overflow': 'reject-publish',
@@ -215,7 +252,9 @@ function retryQueue(workQueueName: string, bucketMs: number): Extract<Declaratio
 async function declare(channel: Channel, declaration: Declaration): Promise<void> {
   switch (declaration.kind) {
     case 'exchange':
-      await channel.assertExchange(declaration.name, 'topic', { durable: true });
+      await channel.assertExchange(declaration.name, declaration.direct === true ? 'direct' : 'topic', {
+        durable: true,
+      });
       return;
     case 'queue':
       await channel.assertQueue(declaration.name, { durable: true, arguments: declaration.arguments });
@@ -230,7 +269,7 @@ function explain(error: unknown, declaration: Declaration): OmnibusError {
   if (replyCodeOf(error) === ReplyCode.preconditionFailed) {
     const what =
       declaration.kind === 'exchange'
-        ? `exchange ${declaration.name} exists with another type or durability (wanted: a durable topic exchange)`
+        ? `exchange ${declaration.name} exists with another type or durability (wanted: a durable ${declaration.direct === true ? 'direct' : 'topic'} exchange)`
         : declaration.kind === 'queue'
           ? `queue ${declaration.name} exists with other arguments (wanted: durable, ${JSON.stringify(declaration.arguments)}); ` +
             'RabbitMQ cannot change them in place: delete and re-create the queue, or change it by policy'

@@ -46,7 +46,7 @@ export class BrokerCleanup {
       const channel: Channel = await connection.createChannel();
       for (const queue of this.#queues) {
         const related = [queue, `${queue}.dlq`];
-        for (let exponent = 0; exponent <= 32; exponent++) related.push(`${queue}.retry.${2 ** exponent}`);
+        for (let exponent = 0; exponent <= 32; exponent++) related.push(`${queue}.delay.${2 ** exponent}`);
         for (const name of related) await channel.deleteQueue(name);
       }
       for (const exchange of this.#exchanges) await channel.deleteExchange(exchange);

@@ -5,6 +5,9 @@ import { Header, signingKeys } from '@omnibus/core';
 import { sealAttempt } from '@omnibus/core/transport';
 import { ATTEMPT_HEADER, decodeMessage, encodeEnvelope, headerText } from '../src/rabbitmq-codec.js';
 
+/** Our retry route's exchange (RabbitMqNames.retryExchange with no prefix). */
+const RETRY = 'omnibus/retry';
+
 function received(
   content: Buffer,
   properties: Partial<Omit<MessageProperties, 'headers'>> & { headers?: Record<string, unknown> },
@@ -79,9 +82,9 @@ describe('AMQP message binding', function () {
       received(
         content,
         { headers: { ...options.headers, 'x-delivery-count': 2 }, contentType: 'application/json' },
-        { redelivered: true },
+        { redelivered: true, exchange: RETRY },
       ),
-      { queue: 'q', keys: undefined },
+      { queue: 'q', keys: undefined, retryExchange: RETRY },
     );
     expect(redelivered.attempt).to.equal(4);
     expect(redelivered.envelope.headers).not.to.have.property(ATTEMPT_HEADER);
@@ -91,18 +94,23 @@ describe('AMQP message binding', function () {
   it('believes no attempt count a producer wrote (#16.6)', function () {
     const { content, options } = encodeEnvelope(envelope, 5);
     const headers = { ...options.headers, 'x-delivery-count': 7 };
-    const trust = { queue: 'q', keys: undefined };
-    // A first delivery carries whatever the producer wrote in x-delivery-count.
-    expect(decodeMessage(received(content, { headers }), trust).attempt).to.equal(5);
-    // Through a channel's exchange: not our retry route.
+    const trust = { queue: 'q', keys: undefined, retryExchange: RETRY };
+    // A first delivery carries whatever the producer wrote in x-delivery-count; through our retry exchange
+    // the attempt header is ours.
+    expect(decodeMessage(received(content, { headers }, { exchange: RETRY }), trust).attempt).to.equal(5);
+    // Through a channel's exchange or straight to the queue (the default exchange): not our retry route,
+    // whatever x-death claims.
     expect(decodeMessage(received(content, { headers }, { exchange: 'orders' }), trust).attempt).to.equal(1);
+    const death = [{ reason: 'expired', queue: 'q.delay.128', count: 1 }];
+    const dead = { headers: { ...headers, 'x-death': death } };
+    expect(decodeMessage(received(content, dead), trust).attempt).to.equal(1);
     const keys = signingKeys({ keys: { k: 'a-key-of-at-least-thirty-two-bytes!!' }, signWith: 'k' });
-    const signed = { queue: 'q', keys };
+    const signed = { queue: 'q', keys, retryExchange: RETRY };
     expect(decodeMessage(received(content, { headers }), signed).attempt, 'unsealed').to.equal(1);
     const sealed = encodeEnvelope(envelope, 5, sealAttempt(envelope.id, 'q', 5, keys));
     expect(decodeMessage(received(sealed.content, sealed.options), signed).attempt).to.equal(5);
     expect(
-      decodeMessage(received(sealed.content, sealed.options), { queue: 'other', keys }).attempt,
+      decodeMessage(received(sealed.content, sealed.options), { ...signed, queue: 'other' }).attempt,
     ).to.equal(1);
     expect(
       decodeMessage(received(sealed.content, sealed.options), signed).envelope.headers,

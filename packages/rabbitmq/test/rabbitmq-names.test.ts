@@ -15,7 +15,7 @@ describe('RabbitMQ topology names', function () {
       'staging.payments.dlq',
     );
     expect(deadLetterQueueOf('q')).to.equal('q.dlq');
-    expect(retryQueueOf('q', 1024)).to.equal('q.retry.1024');
+    expect(retryQueueOf('q', 1024)).to.equal('q.delay.1024');
   });
 
   it('refuses names RabbitMQ would refuse', function () {
