@@ -153,6 +153,11 @@ describeIntegration(
       await page.getByRole('link', { name: 'o-1' }).click();
       expect(await page.locator('#saga-status').textContent()).to.equal('running');
       expect(await page.locator('#saga-state').textContent()).to.contain('"status": "paying"');
+      const steps = await page.locator('#saga-history tr').allTextContents();
+      expect(steps.slice(1).map((row) => row.replace(/\s+/g, ' ').trim())).to.deep.equal([
+        '1 2026-01-01T12:00:00.000Z started orders.OrderPlaced m-1',
+        '2 2026-01-01T12:01:00.000Z handled inventory.StockReserved m-2',
+      ]);
       await page.screenshot({ path: join(images, 'console-saga.png') });
       await page.goto(`${running.url}/health`);
       expect(await page.locator('td.up').count()).to.equal(1);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqlitePersistence, SqliteSagaStore } from '@omnibus/sqlite';
-import { omnibusProcess, seedSagas } from './sagas-fixture.js';
+import { HISTORY, omnibusProcess, seedSagas } from './sagas-fixture.js';
 import { withoutSqliteWarning } from './run-cli.js';
 
 describe('omnibus sagas (SQLite, the built binary)', function () {
@@ -72,6 +72,7 @@ describe('omnibus sagas (SQLite, the built binary)', function () {
       pendingTimeouts: [{ name: 'payment', dueAt: '2026-01-01T12:30:00.000Z' }],
       compensations: [{ type: 'inventory.ReleaseStock', payload: { orderId: 'o-1' } }],
       compensated: false,
+      history: HISTORY,
     });
     const done = await omnibusProcess([
       'sagas',
@@ -87,6 +88,10 @@ describe('omnibus sagas (SQLite, the built binary)', function () {
       status: 'completed',
       completedAt: '2026-01-01T12:02:00.000Z',
     });
+    expect(
+      (JSON.parse(done.stdout) as { history: unknown }).history,
+      'written before history: none',
+    ).to.deep.equal([]);
     const missing = await omnibusProcess([
       'sagas',
       'show',

@@ -22,14 +22,37 @@ export function omnibusProcess(
   });
 }
 
+/** The steps of instance o-1 (o-2 and o-3 were written before sagas kept a history). */
+export const HISTORY = [
+  {
+    type: 'orders.OrderPlaced',
+    messageId: 'm-1',
+    at: '2026-01-01T12:00:00.000Z',
+    version: 1,
+    action: 'started',
+  },
+  {
+    type: 'inventory.StockReserved',
+    messageId: 'm-2',
+    at: '2026-01-01T12:01:00.000Z',
+    version: 2,
+    action: 'handled',
+  },
+];
+
 /**
  * Three instances of saga `orders` as the saga runtime writes them: a running one waiting for a
  * timeout, a completed one, a newer running one; and one row whose data is not a saga document.
  */
 export async function seedSagas<Tx>(store: SagaStore<Tx>, unitOfWork: UnitOfWork<Tx>): Promise<void> {
   const at = (minutes: number): Date => new Date(Date.UTC(2026, 0, 1, 12, minutes));
-  const doc = (state: unknown, timeouts: unknown[] = [], compensations: unknown[] = []): string =>
-    JSON.stringify({ state, timeouts, compensations, compensated: false });
+  const doc = (
+    state: unknown,
+    timeouts: unknown[] = [],
+    compensations: unknown[] = [],
+    history?: unknown[],
+  ): string =>
+    JSON.stringify({ state, timeouts, compensations, compensated: false, ...(history && { history }) });
   const records: SagaRecord[] = [
     {
       saga: 'orders',
@@ -40,6 +63,7 @@ export async function seedSagas<Tx>(store: SagaStore<Tx>, unitOfWork: UnitOfWork
         { status: 'paying', since: { $date: '2026-01-01T12:01:00.000Z' } },
         [{ name: 'payment', token: 't1', dueAt: '2026-01-01T12:30:00.000Z' }],
         [{ type: 'inventory.ReleaseStock', payload: { orderId: 'o-1' } }],
+        HISTORY,
       ),
       createdAt: at(0),
       updatedAt: at(1),

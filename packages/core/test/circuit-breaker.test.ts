@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { HandlingContext } from '../src/index.js';
-import { CircuitBreaker, CircuitOpenError, ConfigurationError } from '../src/index.js';
+import { CircuitBreaker, CircuitOpenError, ConcurrencyError, ConfigurationError } from '../src/index.js';
 import type { Consumer } from '../src/transport/index.js';
 
 describe('CircuitBreaker', function () {
@@ -71,6 +71,30 @@ describe('CircuitBreaker', function () {
     await breaker.middleware(ctx, fail).catch(() => undefined);
     await breaker.middleware(ctx, ok);
     await breaker.middleware(ctx, fail).catch(() => undefined);
+    expect(breaker.state).to.equal('closed');
+    breaker.dispose();
+  });
+
+  it('does not count optimistic-concurrency conflicts as failures, nor as a probe that passed', async function () {
+    const clock = fakeClock();
+    const breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 10, clock });
+    const { c, calls } = consumer();
+    breaker.attach(c);
+    const conflict = () => Promise.reject(new ConcurrencyError('version 3 was saved by another step'));
+    for (let i = 0; i < 5; i++) {
+      const error = await breaker.middleware(ctx, conflict).catch((e: unknown) => e);
+      expect(error, 'the conflict goes on to the bus').to.be.instanceOf(ConcurrencyError);
+    }
+    expect(breaker.state).to.equal('closed');
+    expect(calls).to.deep.equal([]);
+    await breaker.middleware(ctx, fail).catch(() => undefined);
+    await breaker.middleware(ctx, conflict).catch(() => undefined);
+    await breaker.middleware(ctx, fail).catch(() => undefined);
+    expect(breaker.state, 'a conflict between two failures does not reset the count').to.equal('open');
+    clock.advance(10);
+    await breaker.middleware(ctx, conflict).catch(() => undefined);
+    expect(breaker.state, 'a conflicting probe decides nothing').to.equal('half-open');
+    await breaker.middleware(ctx, ok);
     expect(breaker.state).to.equal('closed');
     breaker.dispose();
   });

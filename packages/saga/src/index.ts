@@ -14,3 +14,5 @@ export { SagaRuntime, type SagaInstance, type SagaRuntimeOptions } from './saga-
 export type { SagaStats, StepOutcome } from './saga-step.js';
 export { MemorySagaStore } from './memory-saga-store.js';
 export { ScheduledTimeouts } from './scheduled-timeouts.js';
+export { inspectSaga, type SagaInspection } from './saga-inspection.js';
+export type { Compensation, SagaHistoryEntry, SagaStepAction } from './saga-data.js';

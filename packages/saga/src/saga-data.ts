@@ -16,16 +16,49 @@ export interface Compensation {
   readonly payload: unknown;
 }
 
+/** What a step did to its instance, as its history shows it. */
+export type SagaStepAction = 'started' | 'handled' | 'timeout' | 'compensated' | 'completed';
+
+/**
+ * One committed step in an instance's history. A message that changed nothing (no instance, instance
+ * completed, a timeout no longer waited for) saves nothing, so it has no entry: the runtime's stats
+ * count those.
+ */
+export interface SagaHistoryEntry {
+  /** The message type (`omnibus.saga.Timeout` for a timeout). */
+  readonly type: string;
+  readonly messageId: string;
+  /** When the step ran (ISO time). */
+  readonly at: string;
+  /** The instance's version after the step. */
+  readonly version: number;
+  /** `completed` or `compensated` when the step did that, else `started`, `timeout` or `handled`. */
+  readonly action: SagaStepAction;
+  /** The timeout's name, for a timeout step. */
+  readonly timeout?: string;
+}
+
+/** Steps kept in an instance's history, oldest dropped first. */
+export const HISTORY_LIMIT = 50;
+
 /** Everything the runtime persists for one instance, as one JSON document in `SagaRecord.data`. */
 export interface SagaData {
   state: unknown;
   timeouts: PendingTimeout[];
   compensations: Compensation[];
   compensated: boolean;
+  /** The last {@link HISTORY_LIMIT} steps, oldest first; documents written before history read as empty. */
+  history: SagaHistoryEntry[];
 }
 
 export function freshData(state: unknown): SagaData {
-  return { state, timeouts: [], compensations: [], compensated: false };
+  return { state, timeouts: [], compensations: [], compensated: false, history: [] };
+}
+
+/** Appends a step to `data`'s history, dropping the oldest beyond {@link HISTORY_LIMIT}. */
+export function recordStep(data: SagaData, entry: SagaHistoryEntry): void {
+  data.history.push(entry);
+  if (data.history.length > HISTORY_LIMIT) data.history.splice(0, data.history.length - HISTORY_LIMIT);
 }
 
 /**
@@ -55,11 +88,27 @@ function reviveDates(_key: string, value: unknown): unknown {
  * non-retriable `DeserializationError` (code `SAGA_STATE_UNREADABLE`) — retrying cannot fix a row.
  */
 export function readData(definition: SagaDefinition, key: string, text: string): SagaData {
+  const data = parseData(definition.name, key, text);
+  if (definition.readState === undefined) return data;
+  try {
+    return { ...data, state: definition.readState(data.state) };
+  } catch (error) {
+    throw unreadable(
+      definition.name,
+      key,
+      `readState refused it: ${error instanceof Error ? error.message : String(error)}`,
+      error,
+    );
+  }
+}
+
+/** The document as stored, without the saga's `readState` (for tools that have no saga class). */
+export function parseData(saga: string, key: string, text: string): SagaData {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text, reviveDates);
   } catch (error) {
-    throw unreadable(definition, key, 'it is not valid JSON', error);
+    throw unreadable(saga, key, 'it is not valid JSON', error);
   }
   const data = parsed as Partial<SagaData> | null;
   if (
@@ -68,34 +117,17 @@ export function readData(definition: SagaDefinition, key: string, text: string):
     !Array.isArray(data.timeouts) ||
     !Array.isArray(data.compensations) ||
     typeof data.compensated !== 'boolean' ||
+    (data.history !== undefined && !Array.isArray(data.history)) ||
     !('state' in data)
   ) {
-    throw unreadable(definition, key, 'it is not a saga document', undefined);
+    throw unreadable(saga, key, 'it is not a saga document', undefined);
   }
-  if (definition.readState === undefined) return data as SagaData;
-  try {
-    return { ...(data as SagaData), state: definition.readState(data.state) };
-  } catch (error) {
-    throw unreadable(
-      definition,
-      key,
-      `readState refused it: ${error instanceof Error ? error.message : String(error)}`,
-      error,
-    );
-  }
+  return { ...(data as SagaData), history: data.history ?? [] };
 }
 
-function unreadable(
-  definition: SagaDefinition,
-  key: string,
-  why: string,
-  cause: unknown,
-): DeserializationError {
-  return new DeserializationError(
-    `saga ${definition.name} instance ${key}: stored state unreadable: ${why}`,
-    {
-      code: 'SAGA_STATE_UNREADABLE',
-      cause,
-    },
-  );
+function unreadable(saga: string, key: string, why: string, cause: unknown): DeserializationError {
+  return new DeserializationError(`saga ${saga} instance ${key}: stored state unreadable: ${why}`, {
+    code: 'SAGA_STATE_UNREADABLE',
+    cause,
+  });
 }

@@ -4,7 +4,7 @@ import type { SagaTimeoutInfo, StepMetadata } from './saga-decorators.js';
 import type { TimeoutScheduler } from './saga-context.js';
 import { StepContext } from './saga-context.js';
 import type { SagaData } from './saga-data.js';
-import { freshData, readData, writeData } from './saga-data.js';
+import { freshData, readData, recordStep, writeData } from './saga-data.js';
 import type { SagaDefinition, SagaTimeoutMessage } from './saga-definition.js';
 
 /** Counters of what a saga runtime has done. */
@@ -71,8 +71,16 @@ export async function runMessageStep(
   if (record?.status === 'completed') return unmatched(env, definition, key, message, 'instance completed');
   const data =
     record === undefined ? freshData(definition.initial(payload)) : readData(definition, key, record.data);
-  const obsoleteSchedules = await run(env, definition, record, key, data, message, tx, (saga, context) =>
-    (saga as Record<string | symbol, StepFn>)[step.method]!.call(saga, payload, context),
+  const obsoleteSchedules = await run(
+    env,
+    definition,
+    record,
+    key,
+    data,
+    message,
+    tx,
+    undefined,
+    (saga, context) => (saga as Record<string | symbol, StepFn>)[step.method]!.call(saga, payload, context),
   );
   return { outcome: 'handled', key, obsoleteSchedules, version: (record?.version ?? 0) + 1 };
 }
@@ -117,6 +125,7 @@ export async function runTimeoutStep(
     data,
     message,
     tx,
+    timeout.name,
     (saga, context) => (saga as Record<string | symbol, StepFn>)[method]!.call(saga, info, context),
   );
   return { outcome: 'handled', key: timeout.key, obsoleteSchedules, version: record.version + 1 };
@@ -132,8 +141,11 @@ async function run(
   data: SagaData,
   message: MessageContext,
   tx: unknown,
+  /** The timeout's name, for a timeout step. */
+  timeout: string | undefined,
   invoke: (saga: object, context: StepContext<unknown>) => unknown,
 ): Promise<readonly string[]> {
+  const wasCompensated = data.compensated;
   const context = new StepContext<unknown>(
     definition,
     key,
@@ -146,12 +158,29 @@ async function run(
   await invoke(env.instantiate(definition), context);
   const now = new Date(env.clock.now());
   const completed = context.completed;
+  const version = (record?.version ?? 0) + 1;
+  recordStep(context.data, {
+    type: message.type,
+    messageId: message.messageId,
+    at: now.toISOString(),
+    version,
+    action: completed
+      ? 'completed'
+      : context.data.compensated && !wasCompensated
+        ? 'compensated'
+        : record === undefined
+          ? 'started'
+          : timeout === undefined
+            ? 'handled'
+            : 'timeout',
+    ...(timeout === undefined ? {} : { timeout }),
+  });
   await env.store.save(
     tx,
     {
       saga: definition.name,
       key,
-      version: (record?.version ?? 0) + 1,
+      version,
       status: completed ? 'completed' : 'running',
       data: writeData(context.data),
       createdAt: record?.createdAt ?? now,

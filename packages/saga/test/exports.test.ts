@@ -15,6 +15,7 @@ describe('@omnibus/saga exports', function () {
       'ScheduledTimeouts',
       'StartedBy',
       'Timeout',
+      'inspectSaga',
     ]);
   });
   it('@omnibus/saga/testing exports exactly these names', async function () {

@@ -1,5 +1,8 @@
 import type { SagaRecord, SagaStore } from '@omnibus/core';
+import { DeserializationError } from '@omnibus/core';
 import { PostgresSagaStore } from '@omnibus/postgres';
+import type { SagaInspection } from '@omnibus/saga';
+import { inspectSaga } from '@omnibus/saga';
 import { SqliteSagaStore } from '@omnibus/sqlite';
 import type { Command, CommandGroup, CommandIo, OptionValues } from '../command.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command.js';
@@ -50,37 +53,22 @@ function required(options: OptionValues, name: string, what: string): string {
   return value;
 }
 
-/** The runtime's document in `data` (state, pending timeouts, compensations), or undefined if unreadable. */
-interface SagaDocument {
-  readonly state: unknown;
-  readonly timeouts: readonly { readonly name: string; readonly dueAt: string }[];
-  readonly compensations: readonly { readonly type: string; readonly payload: unknown }[];
-  readonly compensated: boolean;
-}
-
-/** The runtime writes a Date as `{ "$date": "<ISO time>" }`; shown here as the time itself. */
-function showDates(_key: string, value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const keys = Object.keys(value);
-  const iso = (value as { $date?: unknown }).$date;
-  return keys.length === 1 && typeof iso === 'string' ? iso : value;
-}
-
-function documentOf(record: SagaRecord): SagaDocument | undefined {
+/** The runtime's document in `data` decoded, or undefined if it is not one. */
+function inspected(record: SagaRecord): SagaInspection | undefined {
   try {
-    const data = JSON.parse(record.data, showDates) as Partial<SagaDocument> | null;
-    if (data === null || typeof data !== 'object' || !Array.isArray(data.timeouts)) return undefined;
-    if (!Array.isArray(data.compensations)) return undefined;
-    return data as SagaDocument;
-  } catch {
-    return undefined;
+    return inspectSaga(record);
+  } catch (error) {
+    if (error instanceof DeserializationError) return undefined;
+    throw error;
   }
 }
 
 function summary(record: SagaRecord): string {
-  const timeouts = documentOf(record)?.timeouts ?? [];
+  const timeouts = inspected(record)?.timeouts ?? [];
   const pending =
-    timeouts.length === 0 ? '' : `  timeouts=${timeouts.map((t) => `${t.name}@${t.dueAt}`).join(',')}`;
+    timeouts.length === 0
+      ? ''
+      : `  timeouts=${timeouts.map((t) => `${t.name}@${t.dueAt.toISOString()}`).join(',')}`;
   return `${record.key}  ${record.status}  v${record.version}  ${record.updatedAt.toISOString()}${pending}`;
 }
 
@@ -121,7 +109,8 @@ const list: Command = {
 
 const show: Command = {
   name: 'show',
-  summary: 'one saga instance in full (JSON): state, pending timeouts, recorded compensations',
+  summary:
+    'one saga instance in full (JSON): state, pending timeouts, recorded compensations, its last 50 steps',
   options: { ...databaseOptions, saga: { type: 'string' }, key: { type: 'string' } },
   optionHelp: [
     ...databaseHelp,
@@ -137,7 +126,7 @@ const show: Command = {
         io.stderr(`no instance ${key} of ${saga} (never started, or completed and purged)`);
         return EXIT_FAILURE;
       }
-      const document = documentOf(record);
+      const document = inspected(record);
       io.stdout(
         JSON.stringify(
           {
@@ -152,9 +141,10 @@ const show: Command = {
               ? { unreadable: true, data: record.data }
               : {
                   state: document.state,
-                  pendingTimeouts: document.timeouts.map((t) => ({ name: t.name, dueAt: t.dueAt })),
+                  pendingTimeouts: document.timeouts,
                   compensations: document.compensations,
                   compensated: document.compensated,
+                  history: document.history,
                 }),
           },
           null,

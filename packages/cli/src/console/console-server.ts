@@ -11,7 +11,15 @@ import type {
   SubscriptionSource,
   Transport,
 } from '@omnibus/core';
-import { ConfigurationError, describeDestination, describeSource, uuidv7 } from '@omnibus/core';
+import {
+  ConfigurationError,
+  DeserializationError,
+  describeDestination,
+  describeSource,
+  uuidv7,
+} from '@omnibus/core';
+import type { SagaInspection } from '@omnibus/saga';
+import { inspectSaga } from '@omnibus/saga';
 import type { DeadLetterView } from '../dead-letters/dead-letter-view.js';
 import { viewOf } from '../dead-letters/dead-letter-view.js';
 import { matches } from '../dead-letters/dead-letter-filter.js';
@@ -372,13 +380,14 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     const key = url.searchParams.get('key') ?? '';
     const record = await sagas().get(saga, key);
     if (record === undefined) throw new HttpError(404, `no instance ${key} of ${saga}`);
-    let data: unknown = record.data;
+    let document: SagaInspection | undefined;
     try {
-      data = JSON.parse(record.data);
-    } catch {
-      // shown as stored
+      document = inspectSaga(record);
+    } catch (error) {
+      if (!(error instanceof DeserializationError)) throw error;
+      // not a saga document: shown as stored
     }
-    const document = data as { state?: unknown; timeouts?: unknown; compensations?: unknown };
+    const history = document?.history ?? [];
     return page(
       `${saga} ${key}`,
       html`<table>
@@ -404,11 +413,34 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
           </tr>
         </table>
         <h2>State</h2>
-        <pre id="saga-state">${JSON.stringify(document.state ?? data, null, 2)}</pre>
+        <pre id="saga-state">
+${document === undefined ? record.data : JSON.stringify(document.state, null, 2)}</pre>
         <h2>Pending timeouts</h2>
-        <pre>${JSON.stringify(document.timeouts ?? [], null, 2)}</pre>
+        <pre>${JSON.stringify(document?.timeouts ?? [], null, 2)}</pre>
         <h2>Recorded compensations</h2>
-        <pre>${JSON.stringify(document.compensations ?? [], null, 2)}</pre>`,
+        <pre>${JSON.stringify(document?.compensations ?? [], null, 2)}</pre>
+        <h2>History (last 50 steps)</h2>
+        <table id="saga-history">
+          <tr>
+            <th>Version</th>
+            <th>Time</th>
+            <th>Did</th>
+            <th>Message type</th>
+            <th>Message id</th>
+          </tr>
+          ${history.map(
+            (step) =>
+              html`<tr>
+                <td>${step.version}</td>
+                <td>${step.at}</td>
+                <td>
+                  ${step.timeout === undefined ? step.action : `${step.action} (timeout ${step.timeout})`}
+                </td>
+                <td>${step.type}</td>
+                <td>${step.messageId}</td>
+              </tr>`,
+          )}
+        </table>`,
     );
   }
 

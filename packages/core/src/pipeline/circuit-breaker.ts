@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { CircuitOpenError, ConfigurationError } from '../errors.js';
+import { isConflict } from '../failure-policy.js';
 import type { Consumer } from '../transport.js';
 import type { Middleware } from './middleware.js';
 
@@ -20,7 +21,8 @@ export type CircuitState = 'closed' | 'open' | 'half-open';
  * A consumer circuit breaker: after `failureThreshold` consecutive failures the consumer is paused (no
  * new deliveries) and deliveries already in hand fail fast with `CircuitOpenError` (retriable, so they
  * come back later). After `cooldownMs` the consumer resumes and lets one probe through: success closes
- * the circuit, failure opens it again. One breaker guards one consumer.
+ * the circuit, failure opens it again. An optimistic-concurrency conflict (`ConcurrencyError`, rerun by
+ * the bus) counts as neither. One breaker guards one consumer.
  */
 export class CircuitBreaker {
   readonly #threshold: number;
@@ -68,6 +70,9 @@ export class CircuitBreaker {
       this.#failures = 0;
       if (this.#state !== 'closed') this.#setState('closed');
     } catch (error) {
+      // A lost optimistic-concurrency race says nothing about what the circuit guards: the handling
+      // runs again with fresh state. Neither a failure nor a success (a half-open probe stays one).
+      if (isConflict(error)) throw error;
       this.#failures++;
       if (this.#state === 'half-open' || this.#failures >= this.#threshold) this.#open();
       throw error;

@@ -4,6 +4,7 @@ import { Bus, MemoryTransport, NonRetriableError, constant, defineEvent } from '
 import { uniqueName, waitFor } from '@omnibus/core/testing';
 import type { SagaContext } from '../saga-context.js';
 import { Handles, Saga, StartedBy, Timeout } from '../saga-decorators.js';
+import { inspectSaga } from '../saga-inspection.js';
 import type { SagaRuntimeOptions } from '../saga-runtime.js';
 import { SagaRuntime } from '../saga-runtime.js';
 
@@ -139,6 +140,11 @@ export function runSagaTimeoutTests(name: string, createDatabase: () => Promise<
       expect(done?.pendingTimeouts).to.deep.equal([]);
       expect(await second.schedules.pending()).to.equal(0);
       expect(second.runtime.stats.staleTimeouts).to.equal(0);
+      const { history } = inspectSaga((await second.connection.store.get(sagas.sagaName, 'r1'))!);
+      expect(history.map((h) => [h.type, h.action, h.timeout, h.version])).to.deep.equal([
+        [sagas.Start.type, 'started', undefined, 1],
+        ['omnibus.saga.Timeout', 'completed', 'due', 2],
+      ]);
     });
 
     it('a step that fails after requesting a timeout leaves no schedule: it commits with the state or not at all', async function () {
