@@ -82,6 +82,47 @@ describeIntegration('rabbitmq confirm publisher', probe, () => {
     expect(await depth(queue)).to.equal(500);
   });
 
+  it("writes through amqplib's channel internals (no fallback warning) every property a foreign client reads", async function () {
+    const warnings: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (_fields: Record<string, unknown>, message: string) => warnings.push(message),
+    };
+    const direct = new ConfirmPublisher(connection, logger);
+    const queue = await declare();
+    const headers = { cloudEvents_id: 'p-1', cloudEvents_type: 'orders.Placed', attempt: 3 };
+    await direct.publish([
+      {
+        exchange: '',
+        routingKey: queue,
+        message: {
+          content: Buffer.from('{"a":1}'),
+          options: {
+            persistent: true,
+            mandatory: true,
+            messageId: 'p-1',
+            contentType: 'application/json',
+            expiration: '600000',
+            headers,
+          },
+        },
+      },
+    ]);
+    await direct.close();
+    const channel = await raw.createChannel();
+    const message = await channel.get(queue, { noAck: true });
+    await channel.close();
+    expect(warnings).to.deep.equal([]);
+    expect(message && message.content.toString()).to.equal('{"a":1}');
+    expect(message && message.properties).to.deep.include({
+      deliveryMode: 2,
+      messageId: 'p-1',
+      contentType: 'application/json',
+      expiration: '600000',
+      headers,
+    });
+  });
+
   it('rejects with NOT_PROVISIONED for a queue that does not exist (returned, not silently dropped)', async function () {
     const queue = await declare();
     const missing = uniqueName('missing');
