@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { ChannelModel } from 'amqplib';
 import { connect } from 'amqplib';
+import type { Socket } from 'node:net';
 import { isOmnibusError, silentLogger } from '@omnibus/core';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import { RabbitMqConnection } from '../src/rabbitmq-connection.js';
@@ -121,6 +122,24 @@ describeIntegration('rabbitmq confirm publisher', probe, () => {
       expiration: '600000',
       headers,
     });
+  });
+
+  it('writes the frames the connection has ready in a few socket writes, not one per message', async function () {
+    const queue = await declare();
+    // The connection's socket, to count how often it writes (amqplib 2.3 internals, see coalesced-writes.ts).
+    const socket = (connection.model().connection as unknown as { stream: Socket }).stream;
+    const counted = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    let writes = 0;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = counted[method];
+      counted[method] = function (this: unknown, ...args: unknown[]) {
+        writes++;
+        return original.apply(this, args);
+      };
+    }
+    await publisher.publish(Array.from({ length: 500 }, (_, i) => toQueue(queue, `w-${i}`)));
+    expect(await depth(queue)).to.equal(500);
+    expect(writes, 'socket writes for 500 publishes').to.be.below(100);
   });
 
   it('rejects with NOT_PROVISIONED for a queue that does not exist (returned, not silently dropped)', async function () {
