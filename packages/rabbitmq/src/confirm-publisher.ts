@@ -5,6 +5,8 @@ import { DONE } from '@omnibus/core/transport';
 import type { RabbitMqConnection } from './rabbitmq-connection.js';
 import { toTransportError } from './rabbitmq-errors.js';
 import type { EncodedMessage } from './rabbitmq-codec.js';
+import type { PublishFn } from './amqplib-publish.js';
+import { directPublish, plainPublish } from './amqplib-publish.js';
 
 /** One message to publish: to an exchange with a routing key, or to a queue (exchange `''`, key = queue). */
 export interface Outgoing {
@@ -16,6 +18,8 @@ export interface Outgoing {
 /** The state of one confirm channel: publishes waiting for a possible `basic.return`, by message id. */
 interface Confirming {
   readonly channel: ConfirmChannel;
+  /** Writes one publish on `channel` (see `directPublish`). */
+  readonly publish: PublishFn;
   /** By message id: usually one publish per id, an array when ids repeat. */
   readonly awaitingReturn: Map<string, Pending | Pending[]>;
 }
@@ -66,6 +70,8 @@ export class ConfirmPublisher {
   #current: Promise<Confirming> | undefined;
   /** The open channel, once `#current` has resolved. */
   #ready: Confirming | undefined;
+  /** Whether the fallback to `channel.publish` has been logged. */
+  #warned = false;
 
   constructor(connection: RabbitMqConnection, logger: Logger) {
     this.#connection = connection;
@@ -89,7 +95,7 @@ export class ConfirmPublisher {
 
   /** Writes from `start` until done or the socket buffer is full; returns where it stopped. */
   #write(confirming: Confirming, messages: readonly Outgoing[], start: number, batch: Batch): number {
-    const { channel, awaitingReturn } = confirming;
+    const { publish, awaitingReturn } = confirming;
     for (let i = start; i < messages.length; i++) {
       const { exchange, routingKey, message } = messages[i]!;
       const pending: Pending = {
@@ -101,7 +107,7 @@ export class ConfirmPublisher {
       remember(awaitingReturn, pending);
       let more: boolean;
       try {
-        more = channel.publish(exchange, routingKey, message.content, message.options, (error: unknown) => {
+        more = publish(exchange, routingKey, message.content, message.options, (error: unknown) => {
           forget(awaitingReturn, pending);
           if (error !== null && error !== undefined) {
             batch.done(
@@ -154,7 +160,7 @@ export class ConfirmPublisher {
       throw toTransportError(error, 'opening the publishing channel');
     }
     channel.setMaxListeners(0); // one `drain` listener per waiting publish call
-    const confirming: Confirming = { channel, awaitingReturn: new Map() };
+    const confirming: Confirming = { channel, publish: this.#publishOn(channel), awaitingReturn: new Map() };
     const current = this.#current;
     channel.on('error', (error: Error) => {
       this.#logger.warn({ error: error.message }, 'rabbitmq publishing channel closed by the broker');
@@ -184,6 +190,19 @@ export class ConfirmPublisher {
     });
     this.#ready = confirming;
     return confirming;
+  }
+
+  #publishOn(channel: ConfirmChannel): PublishFn {
+    const direct = directPublish(channel);
+    if (direct !== undefined) return direct;
+    if (!this.#warned) {
+      this.#warned = true;
+      this.#logger.warn(
+        { pinned: 'amqplib 2.3.1' },
+        'rabbitmq: this amqplib lacks the channel internals the driver publishes through; using channel.publish (slower with headers)',
+      );
+    }
+    return plainPublish(channel);
   }
 
   /** Forgets the channel after a reconnect; the next publish opens a new one. */

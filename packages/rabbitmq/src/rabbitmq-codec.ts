@@ -1,4 +1,4 @@
-import type { Message, Options } from 'amqplib';
+import type { Message } from 'amqplib';
 import type { Envelope, SigningKeys } from '@omnibus/core';
 import { Header } from '@omnibus/core';
 import {
@@ -8,6 +8,7 @@ import {
   fromStructuredCloudEvent,
   isCloudEventsAttributeName,
 } from '@omnibus/core/transport';
+import type { PublishOptions } from './amqplib-publish.js';
 
 /**
  * The CloudEvents AMQP binding, binary mode: attributes as `cloudEvents_<attr>` application properties
@@ -40,7 +41,7 @@ const BROKER_HEADERS = new Set([
 
 export interface EncodedMessage {
   readonly content: Buffer;
-  readonly options: Omit<Options.Publish, 'headers'> & { readonly headers: Record<string, unknown> };
+  readonly options: PublishOptions;
 }
 
 /**

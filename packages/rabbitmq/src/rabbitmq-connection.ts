@@ -6,6 +6,7 @@ import { DONE, TransportClosedError } from '@omnibus/core/transport';
 import { toTransportError } from './rabbitmq-errors.js';
 import type { ResolvedRabbitMqOptions } from './rabbitmq-options.js';
 import { connectArguments, redact } from './rabbitmq-options.js';
+import { coalesceWrites } from './coalesced-writes.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'recovering' | 'closed';
 
@@ -26,6 +27,8 @@ export class RabbitMqConnection {
   readonly #closing = new AbortController();
   #state: ConnectionState = 'idle';
   #model: ChannelModel | undefined;
+  /** Whether the missing write coalescing has been logged. */
+  #warnedUncoalesced = false;
   #opening: Promise<void> | undefined;
   #lastError: string | undefined;
   #blocked: string | undefined;
@@ -112,6 +115,13 @@ export class RabbitMqConnection {
   #attach(model: ChannelModel): void {
     this.#model = model;
     this.#blocked = undefined;
+    if (!coalesceWrites(model) && !this.#warnedUncoalesced) {
+      this.#warnedUncoalesced = true;
+      this.#options.logger.warn(
+        { pinned: 'amqplib 2.3.1' },
+        'rabbitmq: this amqplib lacks the connection internals the driver batches socket writes with; one write per frame (slower)',
+      );
+    }
     model.on('error', (error: Error) => {
       this.#lastError = error.message;
       this.#options.logger.warn({ error: error.message }, 'rabbitmq connection error');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { ChannelModel } from 'amqplib';
 import { connect } from 'amqplib';
+import type { Socket } from 'node:net';
 import { isOmnibusError, silentLogger } from '@omnibus/core';
 import { describeIntegration, uniqueName, waitFor } from '@omnibus/core/testing';
 import { RabbitMqConnection } from '../src/rabbitmq-connection.js';
@@ -80,6 +81,65 @@ describeIntegration('rabbitmq confirm publisher', probe, () => {
     const messages = Array.from({ length: 500 }, (_, i) => toQueue(queue, `m-${i}`));
     await publisher.publish(messages);
     expect(await depth(queue)).to.equal(500);
+  });
+
+  it("writes through amqplib's channel internals (no fallback warning) every property a foreign client reads", async function () {
+    const warnings: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (_fields: Record<string, unknown>, message: string) => warnings.push(message),
+    };
+    const direct = new ConfirmPublisher(connection, logger);
+    const queue = await declare();
+    const headers = { cloudEvents_id: 'p-1', cloudEvents_type: 'orders.Placed', attempt: 3 };
+    await direct.publish([
+      {
+        exchange: '',
+        routingKey: queue,
+        message: {
+          content: Buffer.from('{"a":1}'),
+          options: {
+            persistent: true,
+            mandatory: true,
+            messageId: 'p-1',
+            contentType: 'application/json',
+            expiration: '600000',
+            headers,
+          },
+        },
+      },
+    ]);
+    await direct.close();
+    const channel = await raw.createChannel();
+    const message = await channel.get(queue, { noAck: true });
+    await channel.close();
+    expect(warnings).to.deep.equal([]);
+    expect(message && message.content.toString()).to.equal('{"a":1}');
+    expect(message && message.properties).to.deep.include({
+      deliveryMode: 2,
+      messageId: 'p-1',
+      contentType: 'application/json',
+      expiration: '600000',
+      headers,
+    });
+  });
+
+  it('writes the frames the connection has ready in a few socket writes, not one per message', async function () {
+    const queue = await declare();
+    // The connection's socket, to count how often it writes (amqplib 2.3 internals, see coalesced-writes.ts).
+    const socket = (connection.model().connection as unknown as { stream: Socket }).stream;
+    const counted = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    let writes = 0;
+    for (const method of ['_write', '_writev'] as const) {
+      const original = counted[method];
+      counted[method] = function (this: unknown, ...args: unknown[]) {
+        writes++;
+        return original.apply(this, args);
+      };
+    }
+    await publisher.publish(Array.from({ length: 500 }, (_, i) => toQueue(queue, `w-${i}`)));
+    expect(await depth(queue)).to.equal(500);
+    expect(writes, 'socket writes for 500 publishes').to.be.below(100);
   });
 
   it('rejects with NOT_PROVISIONED for a queue that does not exist (returned, not silently dropped)', async function () {
