@@ -124,6 +124,7 @@ export class Bus<Tx = unknown> {
         logger: this.#logger,
         includeStack: options.replies?.includeStack ?? false,
         counters: this.stats,
+        telemetry: this.#telemetry,
       }),
       request: (contract, payload, requestOptions, cause) =>
         this.#requester.request(contract, payload, requestOptions, cause),
@@ -159,7 +160,12 @@ export class Bus<Tx = unknown> {
       }
       this.#relay = this.#createRelay();
       await this.#relay?.start();
-      this.#stopObserving = this.#telemetry.observeBreakers(routes);
+      const stopBreakers = this.#telemetry.observeBreakers(routes);
+      const stopReplies = this.#telemetry.observeReplies(this.stats);
+      this.#stopObserving = () => {
+        stopBreakers();
+        stopReplies();
+      };
       this.#state = 'started';
       this.#logger.info({ service: this.serviceName, consumers: routes.length }, 'bus started');
     } catch (error) {

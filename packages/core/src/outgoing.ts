@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { Contract } from './contracts.js';
 import { encodeValidated } from './contract-validation.js';
 import type { Envelope } from './envelope.js';
@@ -10,7 +11,7 @@ import type { SerializerRegistry } from './serializer.js';
 import { signEnvelope } from './signing/envelope-signature.js';
 import type { SigningKeys } from './signing/signing-options.js';
 import type { Sending, Telemetry } from './telemetry/telemetry.js';
-import { handlingContext } from './telemetry/telemetry.js';
+import { destinationName, handlingContext } from './telemetry/telemetry.js';
 import { writeSpanContext } from './telemetry/trace-context.js';
 import type { Destination, Topology, Transport } from './transport.js';
 import { uuidv7 } from './uuid.js';
@@ -126,6 +127,33 @@ export class Outgoing {
     const envelope = this.#envelope(contract, payload, body, serializer.contentType, options, cause);
     (envelope.headers as Record<string, string>)[ReplyHeader.replyTo] = replyTo;
     return envelope;
+  }
+
+  /**
+   * Publishes a request made by `request`: a `send` span, child of `parent` (the request's span), whose
+   * context the request carries to its handling; counted in `omnibus.requests.sent` once published.
+   */
+  sendRequest(
+    destination: Destination,
+    request: Envelope,
+    cause: MessageContext | undefined,
+    parent: Context,
+  ): Promise<void> {
+    const sending = this.#telemetry.sendNow(destination, parent);
+    this.#traced(destination, request, cause, sending);
+    const published = sending.settle(this.#transport.publish(destination, [request]));
+    if (!this.#telemetry.metered) return published;
+    return published.then(() =>
+      this.#telemetry.requestsSent.add(
+        1,
+        this.#telemetry.metricAttributes(destinationName(destination), 'request'),
+      ),
+    );
+  }
+
+  /** Where this bus's spans and metrics go (its requester's too). */
+  get telemetry(): Telemetry {
+    return this.#telemetry;
   }
 
   /** Builds and publishes one message now: the hot path of `bus.publish`/`bus.send`. */

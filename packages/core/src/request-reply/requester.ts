@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { QueryContract } from '../contracts.js';
 import type { Envelope } from '../envelope.js';
 import { Header } from '../envelope.js';
@@ -6,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { MessageContext, PublishOptions } from '../message-context.js';
 import type { Outgoing } from '../outgoing.js';
 import type { SerializerRegistry } from '../serializer.js';
+import { traceRequest } from '../telemetry/request-tracing.js';
 import type { Transport } from '../transport.js';
 import type { ReplyCounters } from './pending-requests.js';
 import { PendingRequests } from './pending-requests.js';
@@ -74,6 +76,18 @@ export class Requester {
   ): Promise<unknown> {
     if (contract?.kind !== 'query')
       throw new ConfigurationError('request', 'expects a contract from defineQuery');
+    return traceRequest(this.#outgoing.telemetry, contract.queue, contract.type, cause, (parent) =>
+      this.#ask(contract, payload, options, cause, parent),
+    );
+  }
+
+  async #ask(
+    contract: QueryContract,
+    payload: unknown,
+    options: RequestOptions | undefined,
+    cause: MessageContext | undefined,
+    parent: Context,
+  ): Promise<unknown> {
     const timeoutMs = options?.timeoutMs ?? contract.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs)))
       throw new ConfigurationError('timeoutMs', `must be a finite number > 0, got ${String(timeoutMs)}`);
@@ -91,7 +105,7 @@ export class Requester {
     // Marked handled now: a timeout may fire while the publish is still waiting for its broker.
     reply.catch(() => undefined);
     try {
-      await this.#transport.publish({ kind: 'queue', queue: contract.queue }, [request]);
+      await this.#outgoing.sendRequest({ kind: 'queue', queue: contract.queue }, request, cause, parent);
     } catch (error) {
       this.#pending.cancel(request.id);
       if (isOmnibusError(error) && NO_RESPONDER_CODES.has(error.code)) {

@@ -2,6 +2,8 @@ import type { Envelope } from '../envelope.js';
 import { CLOUDEVENTS_SPEC_VERSION, Header } from '../envelope.js';
 import { ConfigurationError, toOmnibusError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { writeSpanContext } from '../telemetry/trace-context.js';
 import type { Transport } from '../transport.js';
 import { uuidv7 } from '../uuid.js';
 import type { RemoteFailure } from './reply-headers.js';
@@ -19,6 +21,8 @@ export interface ResponderOptions {
   readonly includeStack: boolean;
   /** Counts replies that could not be sent (see `BusStats.undeliveredReplies`). */
   readonly counters: { undeliveredReplies: number };
+  /** Where the reply's `send` span and metrics go. */
+  readonly telemetry: Telemetry;
 }
 
 /**
@@ -80,10 +84,17 @@ export class Responder {
       },
       body,
     };
+    const sending = this.#options.telemetry.sendReply(address, request);
+    sending.describe(reply);
+    if (sending.creationContext !== undefined) writeSpanContext(reply.headers, sending.creationContext);
     try {
-      if (!supportsReplies(transport))
-        throw new ConfigurationError('transport', `${transport.name} does not support request/reply`);
-      await transport.publishReply(address, reply);
+      await sending.settle(
+        supportsReplies(transport)
+          ? transport.publishReply(address, reply)
+          : Promise.reject(
+              new ConfigurationError('transport', `${transport.name} does not support request/reply`),
+            ),
+      );
     } catch (error) {
       this.#options.counters.undeliveredReplies++;
       const failure = toOmnibusError(error);

@@ -20,6 +20,12 @@ export const Attribute = {
   attempts: 'omnibus.dead_letter.attempts',
   /** How the handling settled its delivery: `ack`, `retry`, `dead_letter`, or `unsettled` (settle failed). */
   outcome: 'omnibus.outcome',
+  /** On a request answered by an error reply: the code the responder's handler failed with. */
+  remoteCode: 'omnibus.request.remote_error_code',
+  /** Whether the destination is a reply address, made for one instance (the conventions' attribute). */
+  temporary: 'messaging.destination.temporary',
+  /** Why a message on a reply address was dropped: `late`, `unknown` or `malformed`. */
+  dropReason: 'omnibus.reply.drop_reason',
   /** The delay a retried delivery waits, in ms. */
   retryDelay: 'omnibus.retry.delay_ms',
 } as const;

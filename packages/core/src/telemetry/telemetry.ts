@@ -21,6 +21,7 @@ import { toOmnibusError } from '../errors.js';
 import type { MessageContext } from '../message-context.js';
 import type { Route } from '../handler-registry.js';
 import type { OutboxLag } from '../outbox-relay.js';
+import type { ReplyCounters } from '../request-reply/pending-requests.js';
 import type { SagaStatus, SagaStore } from '../saga-store.js';
 import type { CircuitState } from '../pipeline/circuit-breaker.js';
 import type { Destination, Source } from '../transport.js';
@@ -64,6 +65,10 @@ export class Telemetry {
   readonly retried: Counter;
   readonly deadLettered: Counter;
   readonly inFlight: UpDownCounter;
+  readonly requestsSent: Counter;
+  readonly repliesReceived: Counter;
+  readonly requestsTimedOut: Counter;
+  readonly #replyAttributes: Attributes;
   readonly #destinationAttributes = new Map<string, Attributes>();
 
   constructor(transportName: string, options: TelemetryOptions | undefined) {
@@ -100,15 +105,33 @@ export class Telemetry {
       unit: '{message}',
       description: 'Handlings in progress.',
     });
+    this.requestsSent = this.meter.createCounter('omnibus.requests.sent', {
+      unit: '{request}',
+      description: 'Requests (bus.request) published to their queue.',
+    });
+    this.repliesReceived = this.meter.createCounter('omnibus.replies.received', {
+      unit: '{reply}',
+      description: 'Replies that reached their waiting request (error replies with error.type).',
+    });
+    this.requestsTimedOut = this.meter.createCounter('omnibus.requests.timed_out', {
+      unit: '{request}',
+      description: 'Requests that got no reply in time.',
+    });
+    this.#replyAttributes = {
+      [Attribute.system]: this.system,
+      [Attribute.operationName]: 'send',
+      [Attribute.temporary]: true,
+    };
   }
 
   /**
    * Publishing one message now: a PRODUCER `send` span (child of the active context) whose context is
    * the message's creation context; `settle` ends it with the publish's outcome and records the metrics.
+   * `parent` is a request's span, for the send of a request.
    */
-  sendNow(destination: Destination): Sending {
+  sendNow(destination: Destination, parent?: Context): Sending {
     const name = destinationName(destination);
-    const span = this.tracer.startSpan(`send ${name}`, { kind: SpanKind.PRODUCER });
+    const span = this.tracer.startSpan(`send ${name}`, { kind: SpanKind.PRODUCER }, parent);
     if (!span.isRecording() && !this.metered) return INERT_SENDING;
     if (span.isRecording()) span.setAttributes(this.#sendSpanAttributes(name, 1));
     return new RecordedSending(this, span, this.#metricAttributes(name));
@@ -132,6 +155,59 @@ export class Telemetry {
     );
     if (!span.isRecording() && !this.metered) return INERT_SENDING;
     return new RecordedSending(this, span, this.#metricAttributes(name), envelopes.length);
+  }
+
+  /**
+   * Sending the reply to `request` (being handled) to its reply address: a PRODUCER `send` span, child
+   * of the request's process span. The address is made for one instance, so it is not in the span's
+   * name nor in the metric attributes (`messaging.destination.temporary` is).
+   */
+  sendReply(address: string, request: Envelope): Sending {
+    const parent = handlingContext({ envelope: request }) ?? context.active();
+    const span = this.tracer.startSpan('send', { kind: SpanKind.PRODUCER }, parent);
+    if (!span.isRecording() && !this.metered) return INERT_SENDING;
+    if (span.isRecording()) {
+      span.setAttributes({
+        ...this.#replyAttributes,
+        [Attribute.destination]: address,
+        [Attribute.operationType]: 'send',
+      });
+    }
+    return new RecordedSending(this, span, this.#replyAttributes);
+  }
+
+  /**
+   * While a bus runs: what its reply address dropped (`omnibus.replies.dropped`, by
+   * `omnibus.reply.drop_reason`) and the replies its responders could not send
+   * (`omnibus.replies.undelivered`), read from the bus's counters at each collection. Returns the
+   * function that stops observing.
+   */
+  observeReplies(counters: ReplyCounters & { readonly undeliveredReplies: number }): () => void {
+    const dropped = this.meter.createObservableCounter('omnibus.replies.dropped', {
+      unit: '{message}',
+      description: 'Messages on the reply address dropped: late (after the timeout), unknown, malformed.',
+    });
+    const undelivered = this.meter.createObservableCounter('omnibus.replies.undelivered', {
+      unit: '{reply}',
+      description: 'Replies a responder could not send (the caller waits until its timeout).',
+    });
+    const reason = (why: string): Attributes => ({
+      [Attribute.system]: this.system,
+      [Attribute.dropReason]: why,
+    });
+    const late = reason('late');
+    const unknown = reason('unknown');
+    const malformed = reason('malformed');
+    const system = { [Attribute.system]: this.system };
+    const callback = (result: BatchObservableResult): void => {
+      result.observe(dropped, counters.lateReplies, late);
+      result.observe(dropped, counters.unknownReplies, unknown);
+      result.observe(dropped, counters.malformedReplies, malformed);
+      result.observe(undelivered, counters.undeliveredReplies, system);
+    };
+    const observables = [dropped, undelivered];
+    this.meter.addBatchObservableCallback(callback, observables);
+    return () => this.meter.removeBatchObservableCallback(callback, observables);
   }
 
   /**
