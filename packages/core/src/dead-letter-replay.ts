@@ -1,8 +1,9 @@
 import { Header } from './envelope.js';
 import { readFailure, withoutFailureHeaders } from './dead-letter.js';
 import { SignatureHeader, sealTarget } from './signing/envelope-signature.js';
-import { signingKeys, type SigningOptions } from './signing/signing-options.js';
-import type { Delivery, QueueSource, SubscriptionSource, Transport } from './transport.js';
+import { signingKeys, type SigningKeys, type SigningOptions } from './signing/signing-options.js';
+import type { Envelope } from './envelope.js';
+import type { Delivery, Destination, QueueSource, SubscriptionSource, Transport } from './transport.js';
 import { uuidv7 } from './uuid.js';
 
 export interface ReplayOptions {
@@ -16,6 +17,40 @@ export interface ReplayOptions {
    * group handles it again. Signatures are not touched: a replayed message verifies as it did.
    */
   readonly signing?: SigningOptions;
+}
+
+/** What {@link replayedEnvelope} stamps on a replay. */
+export interface ReplayStamp {
+  /** This run's id, as `omnibus-replay-id`. */
+  readonly replayId: string;
+  /** The group an event is addressed to. Default: the group that failed it (else `of`'s). */
+  readonly group?: string;
+  /** The consuming buses' keys: an event's address is sealed with them. */
+  readonly signing?: SigningKeys | undefined;
+}
+
+/**
+ * The envelope a replay of the dead letter `dead` (read from `of`) publishes: the failure headers and an
+ * earlier run's target seal removed (it no longer fits), `omnibus-replay-id` stamped; id, key, body and
+ * every other header kept. An event is addressed (`omnibus-target-group`) to `stamp.group`, else to the
+ * group that failed it, and sealed when `stamp.signing` is given.
+ */
+export function replayedEnvelope(
+  dead: Envelope,
+  of: SubscriptionSource | QueueSource,
+  stamp: ReplayStamp,
+): Envelope {
+  const clean = withoutFailureHeaders(dead);
+  const headers: Record<string, string> = { ...clean.headers, [Header.replayId]: stamp.replayId };
+  delete headers[SignatureHeader.targetSeal];
+  if (of.kind === 'subscription') {
+    const failed = readFailure(dead)?.source;
+    const group = stamp.group ?? (failed?.kind === 'subscription' ? failed.group : of.group);
+    headers[Header.targetGroup] = group;
+    if (stamp.signing !== undefined)
+      Object.assign(headers, sealTarget(clean, group, stamp.replayId, stamp.signing));
+  }
+  return { ...clean, headers };
 }
 
 /**
@@ -56,18 +91,10 @@ export async function replayDeadLetters(
   let idleTimer = setTimeout(end, idleMs);
 
   const replayOne = async (delivery: Delivery): Promise<void> => {
-    const clean = withoutFailureHeaders(delivery.envelope);
-    const headers: Record<string, string> = { ...clean.headers, [Header.replayId]: replayId };
-    delete headers[SignatureHeader.targetSeal]; // an earlier run's, which no longer fits
-    if (of.kind === 'queue') {
-      await transport.publish({ kind: 'queue', queue: of.queue }, [{ ...clean, headers }]);
-    } else {
-      const failed = readFailure(delivery.envelope)?.source;
-      const group = failed?.kind === 'subscription' ? failed.group : of.group;
-      headers[Header.targetGroup] = group;
-      if (signing !== undefined) Object.assign(headers, sealTarget(clean, group, replayId, signing));
-      await transport.publish({ kind: 'channel', channel: of.channel }, [{ ...clean, headers }]);
-    }
+    const envelope = replayedEnvelope(delivery.envelope, of, { replayId, signing });
+    const destination: Destination =
+      of.kind === 'queue' ? { kind: 'queue', queue: of.queue } : { kind: 'channel', channel: of.channel };
+    await transport.publish(destination, [envelope]);
     await delivery.ack();
     replayed++;
   };

@@ -1,7 +1,7 @@
 import type { Envelope, QueueSource, SigningKeys, SubscriptionSource, Transport } from '@omnibus/core';
 import type { Delivery } from '@omnibus/core/transport';
-import { ConfigurationError, Header, SignatureHeader, readFailure, signEnvelope } from '@omnibus/core';
-import { sealTarget } from '@omnibus/core/transport';
+import { ConfigurationError, Header, SignatureHeader, signEnvelope } from '@omnibus/core';
+import { replayedEnvelope } from '@omnibus/core/transport';
 
 /** Where a replay sends a dead letter and what it changes. */
 export interface ReplayTarget {
@@ -30,16 +30,7 @@ export function replayEnvelope(
   target: ReplayTarget,
 ): Envelope {
   const signed = envelope.headers[SignatureHeader.signature] !== undefined;
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(envelope.headers)) {
-    if (!name.startsWith('omnibus-error-') && name !== SignatureHeader.targetSeal) headers[name] = value;
-  }
-  headers[Header.replayId] = target.replayId;
-  let replayed: Envelope = {
-    ...envelope,
-    headers,
-    ...(target.body === undefined ? {} : { body: target.body }),
-  };
+  let edited = target.body === undefined ? envelope : { ...envelope, body: target.body };
   if (target.body !== undefined && (signed || target.signing !== undefined)) {
     if (target.signing === undefined) {
       throw new ConfigurationError(
@@ -47,24 +38,18 @@ export function replayEnvelope(
         `dead letter ${envelope.id} is signed, so an edited payload must be signed again: ${KEYS_NEEDED}`,
       );
     }
-    replayed = signEnvelope(replayed, target.signing);
+    edited = signEnvelope(edited, target.signing);
   }
-  if (of.kind === 'subscription') {
-    const failed = readFailure(envelope)?.source;
-    const group = target.group ?? (failed?.kind === 'subscription' ? failed.group : of.group);
-    if (target.signing !== undefined) {
-      return {
-        ...replayed,
-        headers: { ...replayed.headers, ...sealTarget(replayed, group, target.replayId, target.signing) },
-      };
-    }
-    if (signed) {
-      throw new ConfigurationError(
-        'OMNIBUS_SIGNING_KEYS',
-        `dead letter ${envelope.id} is signed: its buses honour a replay to group ${group} only when sealed, and unsealed every group of ${of.channel} would handle it again: ${KEYS_NEEDED}`,
-      );
-    }
-    headers[Header.targetGroup] = group;
+  const replayed = replayedEnvelope(edited, of, {
+    replayId: target.replayId,
+    signing: target.signing,
+    ...(target.group === undefined ? {} : { group: target.group }),
+  });
+  if (of.kind === 'subscription' && signed && target.signing === undefined) {
+    throw new ConfigurationError(
+      'OMNIBUS_SIGNING_KEYS',
+      `dead letter ${envelope.id} is signed: its buses honour a replay to group ${replayed.headers[Header.targetGroup]!} only when sealed, and unsealed every group of ${of.channel} would handle it again: ${KEYS_NEEDED}`,
+    );
   }
   return replayed;
 }

@@ -46,7 +46,7 @@ export { SettleOnce } from './settle-once.js';
 export { SinkCalls } from './sink-calls.js';
 export { MessageTooLargeError, TransportClosedError } from './transport-errors.js';
 export { ATTEMPT_SEAL_HEADER, attemptSealValid, sealAttempt } from '../signing/attempt-seal.js';
-export { sealTarget } from '../signing/envelope-signature.js';
+export { replayedEnvelope, type ReplayStamp } from '../dead-letter-replay.js';
 export {
   supportsReplies,
   type ReplyAddress,
