@@ -3,7 +3,7 @@ import { ConfigurationError, NonRetriableError } from '@omnibus/core';
 import type { SagaTimeoutInfo, StepMetadata } from './saga-decorators.js';
 import type { TimeoutScheduler } from './saga-context.js';
 import { StepContext } from './saga-context.js';
-import type { SagaData } from './saga-data.js';
+import type { SagaData, SagaStepAction } from './saga-data.js';
 import { freshData, readData, recordStep, writeData } from './saga-data.js';
 import type { SagaDefinition, SagaTimeoutMessage } from './saga-definition.js';
 
@@ -164,15 +164,7 @@ async function run(
     messageId: message.messageId,
     at: now.toISOString(),
     version,
-    action: completed
-      ? 'completed'
-      : context.data.compensated && !wasCompensated
-        ? 'compensated'
-        : record === undefined
-          ? 'started'
-          : timeout === undefined
-            ? 'handled'
-            : 'timeout',
+    action: stepAction(completed, context.data.compensated && !wasCompensated, record === undefined, timeout),
     ...(timeout === undefined ? {} : { timeout }),
   });
   await env.store.save(
@@ -244,4 +236,17 @@ function transactionOf(definition: SagaDefinition, message: MessageContext): unk
     );
   }
   return message.tx;
+}
+
+/** What a step did, as its history entry says: completing or compensating outranks how it began. */
+function stepAction(
+  completed: boolean,
+  compensatedNow: boolean,
+  started: boolean,
+  timeout: string | undefined,
+): SagaStepAction {
+  if (completed) return 'completed';
+  if (compensatedNow) return 'compensated';
+  if (started) return 'started';
+  return timeout === undefined ? 'handled' : 'timeout';
 }
