@@ -241,15 +241,17 @@ function readSigning(
   file: string | undefined,
 ): SigningKeys | undefined {
   const inline = text(env, 'OMNIBUS_SIGNING_KEYS');
-  const keysFile = text(env, 'OMNIBUS_SIGNING_KEYS_FILE') ?? relativeTo(file, fromFile);
+  const envFile = text(env, 'OMNIBUS_SIGNING_KEYS_FILE');
+  const configFile = relativeTo(file, fromFile);
+  const keysFile = envFile ?? configFile;
   const where =
     inline !== undefined
       ? 'OMNIBUS_SIGNING_KEYS'
-      : keysFile === undefined
-        ? undefined
-        : text(env, 'OMNIBUS_SIGNING_KEYS_FILE') === undefined
+      : envFile !== undefined
+        ? 'OMNIBUS_SIGNING_KEYS_FILE'
+        : configFile !== undefined
           ? field('signingKeysFile')
-          : 'OMNIBUS_SIGNING_KEYS_FILE';
+          : undefined;
   if (where === undefined) return undefined;
   let json = inline;
   if (json === undefined) {
