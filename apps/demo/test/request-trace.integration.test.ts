@@ -152,10 +152,15 @@ for (const broker of ['memory', 'rabbitmq'] as const) {
         expect(send.parentSpanContext?.spanId).to.equal(request.spanContext().spanId);
         expect(process.parentSpanContext?.spanId).to.equal(send.spanContext().spanId);
         expect(reply.parentSpanContext?.spanId).to.equal(process.spanContext().spanId);
-        // The caller's wait ends with the reply: after the reply was sent.
-        expect(request.endTime[0] * 1e9 + request.endTime[1]).to.be.at.least(
-          reply.startTime[0] * 1e9 + reply.startTime[1],
-        );
+        // The caller's wait ends with the reply: after the reply was sent. Exact in nanoseconds (a float
+        // of 1.8e18 ns is not), and within the 1 ms by which two spans' clocks may differ: the OpenTelemetry
+        // SDK anchors each span's start to Date.now(), which counts whole milliseconds.
+        const ns = ([seconds, nanos]: readonly [number, number]): bigint =>
+          BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
+        expect(
+          ns(request.endTime) + 1_000_000n >= ns(reply.startTime),
+          'request ends after the reply starts',
+        ).to.equal(true);
 
         expect(request.status.code).to.equal(SpanStatusCode.UNSET);
         expect(request.attributes).to.include({
