@@ -73,7 +73,13 @@ export function runDlqScenarios(target: DlqTarget): void {
       signal: new AbortController().signal,
       env: { ...env, ...extraEnv },
     };
-    const code = await run(['dlq', ...argv], io, group);
+    // The dead letters a command reads are all in place before it runs, so a short idle end is safe and
+    // keeps the scenarios from waiting the default 2 s after the last one, dozens of times per broker.
+    const code = await run(
+      ['dlq', ...argv, ...(argv.includes('--idle') ? [] : ['--idle', '1000'])],
+      io,
+      group,
+    );
     return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
   }
 

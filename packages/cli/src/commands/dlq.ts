@@ -50,6 +50,7 @@ const sourceOptions = {
   group: { type: 'string' },
   limit: { type: 'string' },
   wait: { type: 'string' },
+  idle: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -59,6 +60,7 @@ const sourceHelp = [
   '--channel <name> --group <name>   those of this subscriber group (events)',
   '--limit <n>        examine at most this many dead letters (default 100, at most 5000)',
   '--wait <ms>        wait this long for the first dead letter (default 3000; Kafka 15000)',
+  '--idle <ms>        end once no further dead letter came for this long (default 2000, at most --wait)',
   '--json             JSON output for scripts',
 ];
 
@@ -131,7 +133,7 @@ function scanOf(options: OptionValues, config: ToolConfig): Scan {
     of: sourceOf(options),
     limit: Math.floor(positive(options, 'limit', 100, 5_000)),
     firstWaitMs,
-    idleMs: Math.min(firstWaitMs, 2_000),
+    idleMs: Math.min(firstWaitMs, positive(options, 'idle', 2_000, 600_000)),
   };
 }
 
