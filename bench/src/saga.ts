@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Persistence, SagaStore, Transport } from '@omnibus/core';
 import { Bus, MemoryTransport, defineEvent } from '@omnibus/core';
-import { PostgresPersistence, PostgresSagaStore } from '@omnibus/postgres';
+import { PostgresPersistence, PostgresSagaStore, coalesceWrites } from '@omnibus/postgres';
 import type { SagaContext } from '@omnibus/saga';
 import { Handles, Saga, SagaRuntime, StartedBy } from '@omnibus/saga';
 import { SqlitePersistence, SqliteSagaStore } from '@omnibus/sqlite';
@@ -218,7 +218,8 @@ async function sqlite(): Promise<Database> {
 async function postgres(poolSize: number): Promise<Database | undefined> {
   const schema = `bench_saga_${Date.now().toString(36)}`;
   // A pool as large as the bus's concurrency: pg's default of 10 would queue most steps for a connection.
-  const pool = new pg.Pool({ connectionString: postgresUrl, max: poolSize, pipeline: true });
+  // Pipelined and write-coalescing, as the pool PostgresPersistence makes from a connection string.
+  const pool = coalesceWrites(new pg.Pool({ connectionString: postgresUrl, max: poolSize, pipeline: true }));
   const persistence = new PostgresPersistence({ pool, schema });
   try {
     await persistence.start();

@@ -5,6 +5,7 @@ export {
   type PostgresPersistenceOptions,
 } from './postgres-persistence.js';
 export { PostgresUnitOfWork } from './postgres-unit-of-work.js';
+export { coalesceWrites } from './postgres-write-coalescing.js';
 export { PostgresInbox } from './postgres-inbox.js';
 export { PostgresOutbox } from './postgres-outbox.js';
 export { PostgresSchema } from './postgres-schema.js';

@@ -10,6 +10,7 @@ import { PostgresOutbox } from './postgres-outbox.js';
 import { PostgresScheduleStore, scheduleMigrations } from './postgres-schedule-store.js';
 import { PostgresSchema } from './postgres-schema.js';
 import { PostgresUnitOfWork } from './postgres-unit-of-work.js';
+import { coalesceWrites } from './postgres-write-coalescing.js';
 
 export interface PostgresConnectionOptions {
   /** The application's pool: its queries and the framework's share connections. Not closed by us. */
@@ -171,5 +172,6 @@ function resolveConnection(options: PostgresConnectionOptions): {
   }
   const pipeline = options.pipeline ?? true;
   if (typeof pipeline !== 'boolean') throw new ConfigurationError('pipeline', 'must be a boolean');
-  return { pool: new pg.Pool({ connectionString: options.connectionString, pipeline }), owned: true, schema };
+  const pool = new pg.Pool({ connectionString: options.connectionString, pipeline });
+  return { pool: coalesceWrites(pool), owned: true, schema };
 }

@@ -15,6 +15,7 @@ describe('@omnibus/postgres exports', function () {
       'PostgresSchema',
       'PostgresUnitOfWork',
       'applyPostgresMigrations',
+      'coalesceWrites',
       'migrate',
       'outboxInboxMigrations',
       'sagaMigrations',
