@@ -38,9 +38,13 @@ async function socketWrites(client: pg.PoolClient, work: () => Promise<unknown>)
 describeIntegration('coalesceWrites (real PostgreSQL)', probe, function () {
   const threeQueries = (client: pg.PoolClient) =>
     Promise.all([
-      client.query('SELECT 1 AS n'),
-      client.query({ text: 'SELECT $1::int AS n', values: [2] }),
-      client.query({ name: 'coalesce-test-three', text: 'SELECT $1::int + 1 AS n', values: [2] }),
+      client.query<{ n: number }>('SELECT 1 AS n'),
+      client.query<{ n: number }>({ text: 'SELECT $1::int AS n', values: [2] }),
+      client.query<{ n: number }>({
+        name: 'coalesce-test-three',
+        text: 'SELECT $1::int + 1 AS n',
+        values: [2],
+      }),
     ]);
 
   for (const coalesced of [true, false]) {
@@ -53,9 +57,9 @@ describeIntegration('coalesceWrites (real PostgreSQL)', probe, function () {
         const pool = coalesced ? coalesceWrites(made) : made;
         const client = await pool.connect();
         try {
-          let results: pg.QueryResult[] = [];
+          let results: pg.QueryResult<{ n: number }>[] = [];
           const writes = await socketWrites(client, async () => (results = await threeQueries(client)));
-          expect(results.map((result) => result.rows[0].n)).to.deep.equal([1, 2, 3]);
+          expect(results.map((result) => result.rows[0]!.n)).to.deep.equal([1, 2, 3]);
           if (coalesced) expect(writes).to.equal(1);
           else expect(writes).to.equal(3);
         } finally {
