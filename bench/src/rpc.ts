@@ -276,7 +276,11 @@ export async function run(args: readonly string[]): Promise<void> {
     try {
       await measureBroker(broker, rows, ratios);
     } finally {
-      await broker.cleanup?.();
+      // Loud, but the figures measured are still printed.
+      await broker.cleanup?.().catch((error: unknown) => {
+        console.error(`${name}: not all of the run's resources were deleted:`, error);
+        process.exitCode = 1;
+      });
     }
     printTable(`${name} request/reply`, rows);
     if (ratios.length > 0) summaries.push(`${name} rpc: bus vs bare raw client: ${ratios.join(', ')}`);

@@ -160,8 +160,17 @@ export async function deleteActivemqRun(): Promise<void> {
       waiting.delete(String(message.correlation_id));
       const body = typeof message.body === 'string' ? message.body : String(message.body);
       const properties = message.application_properties as Record<string, unknown> | undefined;
-      if (properties?._AMQ_OperationSucceeded === true) request?.resolve((JSON.parse(body) as unknown[])[0]);
-      else request?.reject(new Error(`Artemis management refused: ${body}`));
+      if (properties?._AMQ_OperationSucceeded !== true) {
+        request?.reject(new Error(`Artemis management refused: ${body}`));
+        return;
+      }
+      try {
+        // An attribute comes back as `[value]`; an operation without a result as `null`.
+        const result = JSON.parse(body) as unknown;
+        request?.resolve(Array.isArray(result) ? result[0] : result);
+      } catch (error) {
+        request?.reject(error as Error);
+      }
     });
     let next = 0;
     const manage = (properties: Record<string, string>, parameters: unknown[]) =>
