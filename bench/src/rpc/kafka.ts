@@ -32,7 +32,9 @@ export const kafkaTransport = (): KafkaTransport =>
  * transport's: idempotent, `acks: -1`, one `send` per request. The responder takes what each fetch
  * brings (`eachBatch`), sends all its replies in one `send` and only then returns, so kafkajs commits the
  * requests' offsets after their replies are durable (acks after handling). The requester's consumer
- * resolves the waiting caller by correlation id; kafkajs commits after each batch.
+ * resolves the waiting caller by correlation id; kafkajs commits after each batch. kafkajs's idempotent
+ * producer sends one produce request at a time per broker, so concurrent callers' sends wait in line
+ * (the transport gathers concurrent publishes into one request instead).
  */
 export async function rawKafka() {
   const kafka = new Kafka({ brokers, clientId: 'bench-raw', logLevel: logLevel.NOTHING });
