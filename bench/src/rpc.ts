@@ -1,9 +1,16 @@
 /**
  * `npm run bench -- rpc [broker…]`: request/reply round trips per second at concurrency 1 and 64, with
  * p50/p99 latency, through `bus.request` beside the raw client doing the same pattern in the same run:
- * on RabbitMQ amqplib with a request queue and direct reply-to (`amq.rabbitmq.reply-to`), on NATS a
- * JetStream request stream answered on a core inbox. Brokers: memory, rabbitmq, nats (default: all).
- * Ends with one line per broker: `<broker> rpc: bus vs bare raw client: c1 N%, c64 N%`.
+ * - rabbitmq: amqplib with a request queue and direct reply-to (`amq.rabbitmq.reply-to`);
+ * - nats: a JetStream request stream answered on a core inbox;
+ * - kafka: kafkajs with a request topic and a reply topic, a consumer group on each (bench/src/rpc/kafka.ts);
+ * - sqs: @aws-sdk/client-sqs with a request queue and a reply queue, long polling (rpc/sqs.ts);
+ * - pubsub: @google-cloud/pubsub with a request topic and a reply topic, a subscription on each (rpc/pubsub.ts);
+ * - activemq: rhea with a request queue and a dynamic reply queue on Artemis (rpc/activemq.ts).
+ * Each raw side says in its comment what it does; all of them send persistent messages and ack a
+ * request only after its reply is stored, as the bus does. Brokers: memory, rabbitmq, nats, kafka, sqs,
+ * pubsub, activemq (default: all). What a broker's runs make there is deleted after them (kafka, sqs,
+ * pubsub, activemq). Ends with one line per broker: `<broker> rpc: bus vs bare raw client: c1 N%, c64 N%`.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -15,6 +22,10 @@ import type { Transport } from '@omnibus/core';
 import { Bus, Handle, MemoryTransport, Subscriber, defineQuery, silentLogger } from '@omnibus/core';
 import { NatsTransport } from '@omnibus/nats';
 import { RabbitMqTransport } from '@omnibus/rabbitmq';
+import { activemqTransport, deleteActivemqRun, rawActivemq } from './rpc/activemq.js';
+import { deleteKafkaRun, kafkaTransport, rawKafka } from './rpc/kafka.js';
+import { deletePubSubProject, pubsubProject, pubsubTransport, rawPubSub } from './rpc/pubsub.js';
+import { deleteSqsRun, rawSqs, sqsTransport } from './rpc/sqs.js';
 import { percentile, printTable } from './table.js';
 
 interface Ask {
@@ -194,10 +205,27 @@ interface Side {
   close(): Promise<void>;
 }
 
-const BROKERS: Record<
-  string,
-  { bus: () => Promise<Side>; raw: (() => Promise<Side>) | undefined; rawName: string }
-> = {
+interface Broker {
+  bus(): Promise<Side>;
+  raw: (() => Promise<Side>) | undefined;
+  rawName: string;
+  /** Deletes what the broker's runs left on it. */
+  cleanup?: () => Promise<void>;
+  /** Round trips per measured run, by concurrency, where ROUND_TRIPS would take minutes. */
+  roundTrips?: Readonly<Record<number, number>>;
+}
+
+/** A side on a Pub/Sub project of its own, deleted when the side closes. */
+async function inPubSubProject(side: (projectId: string) => Promise<Side>): Promise<Side> {
+  const projectId = pubsubProject();
+  const opened = await side(projectId).catch(async (error: unknown) => {
+    await deletePubSubProject(projectId);
+    throw error;
+  });
+  return { ask: opened.ask, close: () => opened.close().finally(() => deletePubSubProject(projectId)) };
+}
+
+const BROKERS: Record<string, Broker> = {
   memory: { bus: () => busPair(() => new MemoryTransport(), true), raw: undefined, rawName: '-' },
   rabbitmq: {
     bus: () => busPair(() => new RabbitMqTransport({ url: RABBITMQ_URL })),
@@ -208,6 +236,31 @@ const BROKERS: Record<
     bus: () => busPair(() => new NatsTransport({ servers: NATS_URL })),
     raw: rawNats,
     rawName: 'nats.js JetStream + inbox',
+  },
+  kafka: {
+    bus: () => busPair(kafkaTransport),
+    raw: rawKafka,
+    rawName: 'kafkajs request + reply topic',
+    cleanup: deleteKafkaRun,
+  },
+  sqs: {
+    bus: () => busPair(sqsTransport),
+    raw: rawSqs,
+    rawName: 'SQS request + reply queue',
+    cleanup: deleteSqsRun,
+    // moto spends milliseconds of CPU per call (docs/benchmarks.md).
+    roundTrips: { 1: 200, 64: 2_000 },
+  },
+  pubsub: {
+    bus: () => inPubSubProject((projectId) => busPair(() => pubsubTransport(projectId))),
+    raw: () => inPubSubProject(rawPubSub),
+    rawName: 'Pub/Sub request + reply topic',
+  },
+  activemq: {
+    bus: () => busPair(activemqTransport),
+    raw: rawActivemq,
+    rawName: 'rhea request queue + dynamic reply',
+    cleanup: deleteActivemqRun,
   },
 };
 
@@ -220,32 +273,49 @@ export async function run(args: readonly string[]): Promise<void> {
       throw new Error(`unknown broker ${name}; one of ${Object.keys(BROKERS).join(', ')}`);
     const rows: Record<string, string | number>[] = [];
     const ratios: string[] = [];
-    for (const concurrency of CONCURRENCIES) {
-      const total = ROUND_TRIPS[concurrency]!;
-      const bus = await broker.bus();
-      const viaBus = await measure(bus.ask, concurrency, total).finally(() => bus.close());
-      rows.push({
-        client: 'bus.request',
-        concurrency,
-        'round trips/s': viaBus.perSecond,
-        'p50 ms': viaBus.p50,
-        'p99 ms': viaBus.p99,
+    try {
+      await measureBroker(broker, rows, ratios);
+    } finally {
+      // Loud, but the figures measured are still printed.
+      await broker.cleanup?.().catch((error: unknown) => {
+        console.error(`${name}: not all of the run's resources were deleted:`, error);
+        process.exitCode = 1;
       });
-      if (broker.raw === undefined) continue;
-      const raw = await broker.raw();
-      const viaRaw = await measure(raw.ask, concurrency, total).finally(() => raw.close());
-      rows.push({
-        client: broker.rawName,
-        concurrency,
-        'round trips/s': viaRaw.perSecond,
-        'p50 ms': viaRaw.p50,
-        'p99 ms': viaRaw.p99,
-      });
-      ratios.push(`c${concurrency} ${Math.round((100 * viaBus.perSecond) / viaRaw.perSecond)}%`);
     }
     printTable(`${name} request/reply`, rows);
     if (ratios.length > 0) summaries.push(`${name} rpc: bus vs bare raw client: ${ratios.join(', ')}`);
   }
   console.log('');
   for (const line of summaries) console.log(line);
+}
+
+/** The bus, then the raw client, at each concurrency; a row for each into `rows`, their ratio into `ratios`. */
+async function measureBroker(
+  broker: Broker,
+  rows: Record<string, string | number>[],
+  ratios: string[],
+): Promise<void> {
+  for (const concurrency of CONCURRENCIES) {
+    const total = (broker.roundTrips ?? ROUND_TRIPS)[concurrency]!;
+    const bus = await broker.bus();
+    const viaBus = await measure(bus.ask, concurrency, total).finally(() => bus.close());
+    rows.push({
+      client: 'bus.request',
+      concurrency,
+      'round trips/s': viaBus.perSecond,
+      'p50 ms': viaBus.p50,
+      'p99 ms': viaBus.p99,
+    });
+    if (broker.raw === undefined) continue;
+    const raw = await broker.raw();
+    const viaRaw = await measure(raw.ask, concurrency, total).finally(() => raw.close());
+    rows.push({
+      client: broker.rawName,
+      concurrency,
+      'round trips/s': viaRaw.perSecond,
+      'p50 ms': viaRaw.p50,
+      'p99 ms': viaRaw.p99,
+    });
+    ratios.push(`c${concurrency} ${Math.round((100 * viaBus.perSecond) / viaRaw.perSecond)}%`);
+  }
 }
