@@ -1,7 +1,7 @@
 import type { Connection, ConnectionOptions, EventContext } from 'rhea';
 import rhea from 'rhea';
 import type { ResolvedAmqp10Options } from './amqp10-options.js';
-import { DONE, TransportClosedError } from '@omnibus/core/transport';
+import { DONE, TransportClosedError, coalesceSocketWrites } from '@omnibus/core/transport';
 import { notConnected, toTransportError } from './amqp10-errors.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -84,6 +84,10 @@ export class Amqp10Connection {
       };
       signal?.addEventListener('abort', abort, { once: true });
       connection.on('connection_open', () => {
+        // rhea writes every frame with its own socket.write: 256 transfers or dispositions in one turn
+        // were 256 system calls (bus publish 14.8-15.6k -> 20.4k msg/s with this, in 2 runs each).
+        // A new socket on each reconnect, so on each open.
+        coalesceSocketWrites((connection as unknown as { socket?: unknown }).socket);
         if (this.#state === 'closed') return;
         const reopened = this.#state === 'reconnecting';
         this.#state = 'open';

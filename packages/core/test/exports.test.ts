@@ -87,6 +87,7 @@ describe('@omnibus/core exports', function () {
       'abortableDelay',
       'attemptSealValid',
       'checkMessageSizes',
+      'coalesceSocketWrites',
       'describeDestination',
       'describeSource',
       'envelopeSize',

@@ -44,6 +44,7 @@ export { KeyOrderGate } from './key-order-gate.js';
 export { checkMessageSizes } from './message-size.js';
 export { SettleOnce } from './settle-once.js';
 export { SinkCalls } from './sink-calls.js';
+export { coalesceSocketWrites } from './socket-writes.js';
 export { MessageTooLargeError, TransportClosedError } from './transport-errors.js';
 export { ATTEMPT_SEAL_HEADER, attemptSealValid, sealAttempt } from '../signing/attempt-seal.js';
 export { replayedEnvelope, type ReplayStamp } from '../dead-letter-replay.js';
