@@ -113,7 +113,7 @@ export function runDlqScenarios(target: DlqTarget): void {
       {
         timeoutMs: 30_000,
         intervalMs: 0,
-        message: `${why}: ${JSON.stringify(expected)}, last listed ${JSON.stringify(seen)}`,
+        message: `${why}: exactly ${JSON.stringify(expected)} (the last list is compared below)`,
       },
     ).catch((error: unknown) => {
       expect(seen, (error as Error).message).to.deep.equal(expected);
