@@ -16,7 +16,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import rhea from 'rhea';
-import type { Connection, Delivery, EventContext, Sender } from 'rhea';
+import type { EventContext } from 'rhea';
 import { Bus, Handle, Subscriber, defineEvent } from '@omnibus/core';
 import { Amqp10Names, Amqp10Transport } from '@omnibus/amqp10';
 import type { BrokerRound as Round, Tick } from './harness.js';
@@ -29,6 +29,7 @@ import {
   throughputRatios,
   publishWindowed as publishAll,
 } from './harness.js';
+import { rawConnection, settledSender } from './rhea-client.js';
 import { printTable } from './table.js';
 
 const brokerPid = findProcess(/org\.apache\.activemq\.artemis\.boot\.Artemis/);
@@ -77,49 +78,6 @@ async function omnibusRound(messages: number): Promise<Round> {
   }
 }
 
-function rawConnection(): Promise<Connection> {
-  const parsed = new URL(url);
-  const connection = rhea.create_container().connect({
-    host: parsed.hostname,
-    port: Number(parsed.port || 5672),
-    username: decodeURIComponent(parsed.username),
-    password: decodeURIComponent(parsed.password),
-  });
-  return new Promise((resolve, reject) => {
-    connection.once('connection_open', () => resolve(connection));
-    connection.once('disconnected', () => reject(new Error(`no AMQP 1.0 broker at ${parsed.host}`)));
-  });
-}
-
-/** A sender whose `send` resolves on the broker's `accepted` (and waits for credit when there is none). */
-function settledSender(
-  connection: Connection,
-  address: string,
-): Promise<(message: rhea.Message) => Promise<void>> {
-  const sender: Sender = connection.open_sender({ target: { address, capabilities: ['topic'] } });
-  const pending = new Map<Delivery, { resolve: () => void; reject: (error: Error) => void }>();
-  const waitingForCredit: (() => void)[] = [];
-  sender.on('accepted', (context: EventContext) => {
-    pending.get(context.delivery!)?.resolve();
-    pending.delete(context.delivery!);
-  });
-  for (const outcome of ['rejected', 'released', 'modified'] as const) {
-    sender.on(outcome, (context: EventContext) => {
-      pending.get(context.delivery!)?.reject(new Error(`${outcome} by the broker`));
-      pending.delete(context.delivery!);
-    });
-  }
-  sender.on('sendable', () => {
-    while (waitingForCredit.length > 0 && sender.sendable()) waitingForCredit.shift()!();
-  });
-  const send = async (message: rhea.Message): Promise<void> => {
-    while (!sender.sendable()) await new Promise<void>((resolve) => waitingForCredit.push(resolve));
-    const delivery = sender.send(message);
-    return new Promise<void>((resolve, reject) => pending.set(delivery, { resolve, reject }));
-  };
-  return new Promise((resolve) => sender.once('sender_open', () => resolve(send)));
-}
-
 function cloudEventsProperties(id: string): Record<string, string> {
   return {
     'cloudEvents:id': id,
@@ -139,9 +97,9 @@ async function rawRound(messages: number, withHeaders: boolean): Promise<Round> 
     subscriptions: [{ channel, group: 'bench' }],
   });
   await provisioning.close();
-  const publishing = await rawConnection();
-  const consuming = await rawConnection();
-  const send = await settledSender(publishing, names.channel(channel).address);
+  const publishing = await rawConnection(url);
+  const consuming = await rawConnection(url);
+  const send = await settledSender(publishing, names.channel(channel).address, 'topic');
   const receiver = new Receiver();
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();

@@ -35,6 +35,7 @@ import { KafkaTransport } from '@omnibus/kafka';
 const DEFAULT_CLIENT: KafkaClientName = 'kafkajs';
 import type { Tick } from './harness.js';
 import { Receiver, median, tick } from './harness.js';
+import { waitForLeaders } from './kafka-leaders.js';
 import { percentile, printTable } from './table.js';
 
 const brokers = (process.env.OMNIBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
@@ -132,7 +133,7 @@ async function rawClient(receiver: Receiver, withHeaders: boolean): Promise<Clie
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: false });
-  await waitForLeaders(kafka, topic);
+  await waitForLeaders(admin, topic, PARTITIONS);
   await admin.disconnect();
   const producer: Producer = kafka.producer({
     idempotent: true,
@@ -185,7 +186,7 @@ async function platformaticClient(receiver: Receiver, withHeaders: boolean): Pro
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: false });
-  await waitForLeaders(kafka, topic);
+  await waitForLeaders(admin, topic, PARTITIONS);
   await admin.disconnect();
   const producer = new PlatformaticProducer({
     clientId: 'bench-platformatic',
@@ -384,29 +385,6 @@ async function round(variant: Variant, messages: number): Promise<Round> {
     return await phases(messages, receiver, client.publish, () => client.startConsuming());
   } finally {
     await client.close();
-  }
-}
-
-/**
- * kafkajs's own wait gives up on a KRaft broker's brief UNKNOWN_TOPIC_OR_PARTITION after creation, and
- * an idempotent send that meets NOT_LEADER there ends in OUT_OF_ORDER_SEQUENCE_NUMBER (kafkajs moves
- * keyless messages to other partitions on retry): wait until every leader answers a ListOffsets.
- */
-async function waitForLeaders(kafka: Kafka, topic: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (let i = 0; i < 200; i++) {
-      const ready = await admin
-        .fetchTopicOffsets(topic)
-        .then((offsets) => offsets.length === PARTITIONS)
-        .catch(() => false);
-      if (ready) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`no leaders for ${topic}`);
-  } finally {
-    await admin.disconnect();
   }
 }
 

@@ -6,8 +6,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import rhea from 'rhea';
-import type { Connection, Delivery, EventContext, Message, Sender } from 'rhea';
+import type { Connection, EventContext, Message } from 'rhea';
 import { Amqp10Transport } from '@omnibus/amqp10';
+import { rawConnection, settledSender } from '../rhea-client.js';
 
 const url = process.env.OMNIBUS_AMQP10_URL ?? 'amqp://omnibus:omnibus@127.0.0.1:5673';
 /** Every address of this run starts with it (the transport's `namePrefix` too). */
@@ -16,49 +17,6 @@ const prefix = `bench-rpc-${randomBytes(4).toString('hex')}-`;
 const CREDIT = 64;
 
 export const activemqTransport = (): Amqp10Transport => new Amqp10Transport({ url, namePrefix: prefix });
-
-function rawConnection(): Promise<Connection> {
-  const parsed = new URL(url);
-  const connection = rhea.create_container().connect({
-    host: parsed.hostname,
-    port: Number(parsed.port || 5672),
-    username: decodeURIComponent(parsed.username),
-    password: decodeURIComponent(parsed.password),
-  });
-  return new Promise((resolve, reject) => {
-    connection.once('connection_open', () => resolve(connection));
-    connection.once('disconnected', () => reject(new Error(`no AMQP 1.0 broker at ${parsed.host}`)));
-  });
-}
-
-/** A sender to an anycast queue whose `send` resolves on the broker's `accepted` (waiting for credit). */
-function settledSender(
-  connection: Connection,
-  address: string,
-): Promise<(message: Message) => Promise<void>> {
-  const sender: Sender = connection.open_sender({ target: { address, capabilities: ['queue'] } });
-  const pending = new Map<Delivery, { resolve: () => void; reject: (error: Error) => void }>();
-  const waitingForCredit: (() => void)[] = [];
-  sender.on('accepted', (context: EventContext) => {
-    pending.get(context.delivery!)?.resolve();
-    pending.delete(context.delivery!);
-  });
-  for (const outcome of ['rejected', 'released', 'modified'] as const) {
-    sender.on(outcome, (context: EventContext) => {
-      pending.get(context.delivery!)?.reject(new Error(`${outcome} by the broker`));
-      pending.delete(context.delivery!);
-    });
-  }
-  sender.on('sendable', () => {
-    while (waitingForCredit.length > 0 && sender.sendable()) waitingForCredit.shift()!();
-  });
-  const send = async (message: Message): Promise<void> => {
-    while (!sender.sendable()) await new Promise<void>((resolve) => waitingForCredit.push(resolve));
-    const delivery = sender.send(message);
-    return new Promise<void>((resolve, reject) => pending.set(delivery, { resolve, reject }));
-  };
-  return new Promise((resolve) => sender.once('sender_open', () => resolve(send)));
-}
 
 /**
  * Bare rhea, the classic AMQP 1.0 RPC: a durable anycast request queue; the requester reads replies
@@ -70,11 +28,11 @@ function settledSender(
  */
 export async function rawActivemq() {
   const requestQueue = `${prefix}raw-requests-${randomUUID()}`;
-  const [responder, requester] = await Promise.all([rawConnection(), rawConnection()]);
+  const [responder, requester] = await Promise.all([rawConnection(url), rawConnection(url)]);
   const replySenders = new Map<string, Promise<(message: Message) => Promise<void>>>();
   const replyTo = (address: string) => {
     let send = replySenders.get(address);
-    if (send === undefined) replySenders.set(address, (send = settledSender(responder, address)));
+    if (send === undefined) replySenders.set(address, (send = settledSender(responder, address, 'queue')));
     return send;
   };
   const requests = responder.open_receiver({
@@ -113,7 +71,7 @@ export async function rawActivemq() {
     new Promise<string>((resolve) => replies.once('receiver_open', () => resolve(replies.source.address))),
     new Promise<void>((resolve) => requests.once('receiver_open', () => resolve())),
   ]);
-  const send = await settledSender(requester, requestQueue);
+  const send = await settledSender(requester, requestQueue, 'queue');
   const encoder = new TextEncoder();
   return {
     ask: async (n: number) => {
@@ -145,7 +103,7 @@ export async function rawActivemq() {
  * request queue), by `deleteAddress(name, force)` requests to `activemq.management`.
  */
 export async function deleteActivemqRun(): Promise<void> {
-  const connection = await rawConnection();
+  const connection = await rawConnection(url);
   try {
     const replies = connection.open_receiver({ source: { dynamic: true } as never });
     const replyTo = await new Promise<string>((resolve) =>

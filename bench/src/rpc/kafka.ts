@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { KafkaTransport } from '@omnibus/kafka';
+import { waitForLeaders } from '../kafka-leaders.js';
 
 const brokers = (process.env.OMNIBUS_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim());
 /** Every topic and group of this run starts with it (the transport's `namePrefix` too). */
@@ -49,7 +50,7 @@ export async function rawKafka() {
       waitForLeaders: false,
     });
     // A KRaft broker answers UNKNOWN_TOPIC_OR_PARTITION for a moment after creating a topic (kafka.ts).
-    for (const topic of [requestTopic, replyTopic]) await waitForLeaders(admin, topic);
+    for (const topic of [requestTopic, replyTopic]) await waitForLeaders(admin, topic, PARTITIONS);
   } finally {
     await admin.disconnect();
   }
@@ -122,18 +123,6 @@ export async function rawKafka() {
       await Promise.all([responderProducer.disconnect(), requesterProducer.disconnect()]);
     },
   };
-}
-
-async function waitForLeaders(admin: ReturnType<Kafka['admin']>, topic: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ready = await admin
-      .fetchTopicOffsets(topic)
-      .then((offsets) => offsets.length === PARTITIONS)
-      .catch(() => false);
-    if (ready) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no leaders for ${topic}`);
 }
 
 /** Deletes every topic and consumer group of this run (the bus's and the raw client's). */
