@@ -72,9 +72,10 @@ export class PostgresOutbox implements OutboxStore<PoolClient> {
       return;
     }
     // One row (a handling's usual one event) as plain VALUES: the unnest plan costs PostgreSQL more.
-    const values1: unknown[] = values.map((column) => column[0]);
     const insert =
-      messages.length === 1 ? { ...this.#sql.insertOne, values: values1 } : { ...this.#sql.insert, values };
+      messages.length === 1
+        ? { ...this.#sql.insertOne, values: values.map((column): unknown => column[0]) }
+        : { ...this.#sql.insert, values };
     await this.hooks.send(tx, tx.query(insert));
     this.hooks.afterCommit(tx, () => this.#notify());
   }
